@@ -1,0 +1,62 @@
+/* daemon: the scaffold every daemon runs in (STYLE 10): options and config, logging, the
+ * PostgreSQL and Redis connections, migrations, the ZeroMQ publisher, the HTTP endpoint, the
+ * instance's entry in fleet_instance, and one loop that each tick refreshes the fleet clock,
+ * relays the outbox, consumes the event streams the daemon subscribes to and runs its periodic
+ * work. SIGTERM/SIGINT stop the loop cleanly; SIGHUP reloads the config. Signal handlers only
+ * set flags. */
+#ifndef HUIKUAN_DAEMON_H
+#define HUIKUAN_DAEMON_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "huikuan/bus.h"
+#include "huikuan/clock.h"
+#include "huikuan/config.h"
+#include "huikuan/db.h"
+#include "huikuan/event.h"
+#include "huikuan/http.h"
+#include "huikuan/queue.h"
+
+typedef struct hk_daemon hk_daemon_t;
+
+struct hk_daemon {
+    const char *kind;          /* "aging" */
+    char instance[128];        /* unique instance name; the producer of its events */
+    hk_config_t *config;
+    hk_db_t *db;
+    hk_redis_t *redis;
+    hk_bus_pub_t *pub;
+    hk_clock_t *clock;
+    hk_http_t *http;
+    const char *tenant;        /* from config */
+    const char *tenant_tz;     /* IANA zone of the tenant's day boundary */
+    void *state;               /* the daemon's own; set in init, freed in fini */
+};
+
+typedef struct {
+    const char *kind;
+    const char *summary;                    /* one line for --help */
+    const hk_cfg_entry_t *config;           /* daemon's own keys, NULL-name terminated */
+    const char *const *consumes;            /* event types read from Redis, NULL-terminated */
+    int (*init) (hk_daemon_t *d);           /* 0 or negative to refuse to start */
+    /* One consumed event. Called inside an open transaction in which the event was already
+     * recorded as consumed by this kind (duplicates never reach here). Return 0 to commit,
+     * negative to roll back; the message is then redelivered (up to 5 times). */
+    int (*on_event) (hk_daemon_t *d, const Huikuan__V1__Envelope *env);
+    /* Periodic work with the clock refreshed. Returns how much was done (>0: call again soon)
+     * or negative on error (logged; retried next tick). */
+    int (*on_tick) (hk_daemon_t *d);
+    void (*fini) (hk_daemon_t *d);
+} hk_daemon_def_t;
+
+/* Runs the daemon until SIGTERM. Returns the process exit code. */
+int hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def);
+
+/* Appends an event produced by this instance to the outbox (inside the open transaction);
+ * occurred_at defaults to the fleet clock's now. */
+int hk_daemon_emit (hk_daemon_t *d, const char *type, const char *aggregate_id,
+                    const char *trace_id, const ProtobufCMessage *payload);
+
+#endif

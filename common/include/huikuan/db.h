@@ -1,0 +1,46 @@
+/* db: PostgreSQL access through libpq. Parameterised statements only (promise 7): no function
+ * here takes SQL built from data. A connection that fails is dead and is replaced on the next
+ * call (STYLE 5); a call inside an open transaction never reconnects silently. */
+#ifndef HUIKUAN_DB_H
+#define HUIKUAN_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+typedef struct hk_db hk_db_t;
+
+/* conninfo: libpq URI or key=value string; copied. Does not connect yet. NULL on ENOMEM. */
+hk_db_t *hk_db_new (const char *conninfo);
+void hk_db_destroy (hk_db_t **self_p);
+
+/* Connects (or reconnects when the connection is bad). Returns 0 or HK_EDB; errstr says why. */
+int hk_db_connect (hk_db_t *self);
+/* Tries hk_db_connect until it works or timeout_ms passes (start-up, server restarts). */
+int hk_db_connect_wait (hk_db_t *self, int timeout_ms);
+bool hk_db_ok (const hk_db_t *self);
+/* Last error text; never NULL. Owned by self, valid until the next call. */
+const char *hk_db_errstr (const hk_db_t *self);
+/* The live connection (or NULL); owned by self. */
+PGconn *hk_db_conn (hk_db_t *self);
+
+/* Runs one parameterised statement; params are text values (NULL entries are SQL NULL).
+ * Returns a result the caller must PQclear(), or NULL on error (errstr set; the connection
+ * is reset when it broke, and the statement is retried once if no transaction was open). */
+PGresult *hk_db_query (hk_db_t *self, const char *sql, int nparams, const char *const *params);
+/* Same with per-parameter lengths and formats (1 = binary) and a result format. */
+PGresult *hk_db_query_bin (hk_db_t *self, const char *sql, int nparams,
+                           const char *const *values, const int *lengths, const int *formats,
+                           int result_format);
+/* Statement whose result rows are not wanted: returns affected rows (>= 0) or HK_EDB. */
+int hk_db_exec (hk_db_t *self, const char *sql, int nparams, const char *const *params);
+
+/* Transactions. begin/commit/rollback return 0 or HK_EDB. rollback is safe without one. */
+int hk_db_begin (hk_db_t *self);
+int hk_db_commit (hk_db_t *self);
+int hk_db_rollback (hk_db_t *self);
+bool hk_db_in_transaction (const hk_db_t *self);
+
+/* SQLSTATE of the last error ("23505" ...) or "" when none. */
+const char *hk_db_sqlstate (const hk_db_t *self);
+
+#endif

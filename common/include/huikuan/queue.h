@@ -1,0 +1,60 @@
+/* queue: Redis access (hiredis) and reliable work queues on Redis Streams consumer groups.
+ * A message read by a consumer stays pending until acknowledged; a message pending longer
+ * than claim_idle_ms with a dead or stuck consumer is claimed by another (XAUTOCLAIM), so
+ * work is never lost with its consumer. Delivery is at-least-once: consumers are idempotent. */
+#ifndef HUIKUAN_QUEUE_H
+#define HUIKUAN_QUEUE_H
+
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hk_redis hk_redis_t;
+
+/* url: redis://[:password@]host:port[/db] (password gives AUTH). Copied; no connect yet. */
+hk_redis_t *hk_redis_new (const char *url);
+void hk_redis_destroy (hk_redis_t **self_p);
+/* Connects or reconnects; returns 0 or HK_EREDIS with errstr. */
+int hk_redis_connect (hk_redis_t *self);
+bool hk_redis_ok (const hk_redis_t *self);
+const char *hk_redis_errstr (const hk_redis_t *self);
+/* Runs a command given as an argument vector (binary safe). Reconnects once when the
+ * connection is dead. Returns a reply the caller frees with freeReplyObject(), or NULL
+ * (errstr set). A Redis error reply is returned as a reply of type REDIS_REPLY_ERROR. */
+redisReply *hk_redis_cmd (hk_redis_t *self, int argc, const char **argv, const size_t *argvlen);
+/* printf-style convenience for commands without binary arguments. */
+redisReply *hk_redis_cmdf (hk_redis_t *self, const char *fmt, ...);
+
+/* Appends data to a stream (XADD stream * d <data>), creating it when absent.
+ * id_out (may be NULL) receives the entry id, at least 32 bytes. Returns 0 or HK_EREDIS. */
+int hk_stream_add (hk_redis_t *r, const char *stream, const void *data, size_t len,
+                   char *id_out, size_t id_len);
+
+typedef struct hk_queue hk_queue_t;
+
+typedef struct {
+    char id[32];        /* stream entry id */
+    char *data;         /* owned by the batch; valid until hk_queue_batch_clear() */
+    size_t len;
+    int64_t deliveries; /* 1 on first delivery; more when claimed from a dead consumer */
+} hk_queue_msg_t;
+
+/* stream/group/consumer are copied; r is borrowed and must outlive the queue. */
+hk_queue_t *hk_queue_new (hk_redis_t *r, const char *stream, const char *group,
+                          const char *consumer, int64_t claim_idle_ms);
+void hk_queue_destroy (hk_queue_t **self_p);
+
+/* Reads up to max messages into msgs: first this consumer's own pending ones (after a
+ * restart), then entries idle longer than claim_idle_ms claimed from others, then new ones,
+ * waiting up to block_ms for new ones (0: no wait). Creates the group when missing (also after
+ * a Redis restart). Returns the count (>= 0) or HK_EREDIS. */
+int hk_queue_read (hk_queue_t *self, hk_queue_msg_t *msgs, int max, int block_ms);
+/* Frees the data of messages returned by hk_queue_read. */
+void hk_queue_batch_clear (hk_queue_msg_t *msgs, int n);
+/* Acknowledges a message (XACK) once its effect is committed. Returns 0 or HK_EREDIS. */
+int hk_queue_ack (hk_queue_t *self, const char *id);
+/* Entries pending (read, not acknowledged) in the group, or HK_EREDIS. */
+int64_t hk_queue_pending (hk_queue_t *self);
+
+#endif

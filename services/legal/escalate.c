@@ -1,0 +1,1 @@
+/* placeholder */ typedef int hk_placeholder_t;
