@@ -1,1 +1,8 @@
-/* placeholder */ typedef int hk_placeholder_t;
+/* escalate: R-L3 age trigger. */
+#include "escalate.h"
+
+bool
+hk_legal_should_open (int32_t dpd, int32_t threshold_dpd, int64_t outstanding_minor, bool open)
+{
+    return open && outstanding_minor > 0 && dpd >= threshold_dpd;
+}

@@ -1,1 +1,146 @@
-int main (void) { return 1; }
+/* huikuan-legal: opens a legal case when an invoice passes the configured days past due
+ * (R-L3). Triggered by invoice.aged events and, for thresholds inside a bucket, by a scan of
+ * aged invoices each tick. A case is unique per invoice (database constraint), so any number
+ * of instances open it once (promise 2). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "escalate.h"
+#include "huikuan/daemon.h"
+#include "huikuan/errcodes.h"
+#include "huikuan/ids.h"
+#include "huikuan/log.h"
+#include "huikuan/metrics.h"
+
+static const hk_cfg_entry_t s_config[] = {
+    { "escalate_dpd", HK_CFG_INT, "90", 1, 3650, 0, NULL,
+      "days past due at which an open invoice goes to legal (R-L3)" },
+    { NULL },
+};
+
+static const char *const s_consumes[] = { "invoice.aged", NULL };
+
+static hk_metric_t *s_m_opened;
+
+/* Opens the case for one invoice row if the rule says so. Inside an open transaction. */
+static int
+s_open_case (hk_daemon_t *d, const char *invoice, const char *trace_id)
+{
+    const char *p[] = { d->tenant, invoice };
+    PGresult *res = hk_db_query (d->db,
+                                 "SELECT debtor_id, COALESCE(dpd, 0), currency, outstanding_minor,"
+                                 " status = 'open' FROM invoice"
+                                 " WHERE tenant = $1 AND invoice_id = $2 FOR SHARE",
+                                 2, p);
+    if (!res)
+        return HK_EDB;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return 0;
+    }
+    int32_t dpd = atoi (PQgetvalue (res, 0, 1));
+    int64_t outstanding = strtoll (PQgetvalue (res, 0, 3), NULL, 10);
+    bool open = PQgetvalue (res, 0, 4)[0] == 't';
+    int rc = 0;
+    if (hk_legal_should_open (dpd, (int32_t) hk_config_int (d->config, "escalate_dpd"),
+                              outstanding, open)) {
+        char id[HK_UUID_LEN], dpd_s[16];
+        hk_uuid_v4 (id);
+        snprintf (dpd_s, sizeof dpd_s, "%d", dpd);
+        const char *ip[] = { id, d->tenant, PQgetvalue (res, 0, 0), invoice, dpd_s,
+                             PQgetvalue (res, 0, 2), PQgetvalue (res, 0, 3) };
+        PGresult *ins = hk_db_query (d->db,
+                                     "INSERT INTO legal_case (case_id, tenant, debtor_id,"
+                                     " invoice_id, dpd, currency, outstanding_minor)"
+                                     " VALUES ($1::uuid, $2, $3, $4, $5::int, $6, $7::bigint)"
+                                     " ON CONFLICT (tenant, invoice_id) DO NOTHING RETURNING 1",
+                                     7, ip);
+        if (!ins)
+            rc = HK_EDB;
+        else if (PQntuples (ins) == 1) {
+            char *rules[] = { "R-L3" };
+            Huikuan__V1__Money out = HUIKUAN__V1__MONEY__INIT;
+            out.currency = PQgetvalue (res, 0, 2);
+            out.minor = outstanding;
+            Huikuan__V1__CaseOpened co = HUIKUAN__V1__CASE_OPENED__INIT;
+            co.case_id = id;
+            co.invoice_id = (char *) invoice;
+            co.debtor_id = PQgetvalue (res, 0, 0);
+            co.dpd = dpd;
+            co.outstanding = &out;
+            co.n_rules = 1;
+            co.rules = rules;
+            rc = hk_daemon_emit (d, "case.opened", co.debtor_id, trace_id, &co.base);
+            hk_metric_add (s_m_opened, 1);
+            HK_LOG (HK_INFO, "case.opened", HK_S ("invoice", invoice), HK_I ("dpd", dpd));
+        }
+        PQclear (ins);
+    }
+    PQclear (res);
+    return rc;
+}
+
+static int
+s_on_event (hk_daemon_t *d, const Huikuan__V1__Envelope *env)
+{
+    ProtobufCMessage *msg = hk_payload_unpack (env);
+    if (!msg)
+        return 0;
+    Huikuan__V1__InvoiceAged *ev = (Huikuan__V1__InvoiceAged *) msg;
+    int rc = 0;
+    if (ev->dpd >= hk_config_int (d->config, "escalate_dpd"))
+        rc = s_open_case (d, ev->invoice_id, env->trace_id);
+    hk_payload_destroy (&msg);
+    return rc;
+}
+
+/* Thresholds that fall inside a bucket produce no aging event on the day they are passed:
+ * the scan finds those invoices from the aging results. */
+static int
+s_on_tick (hk_daemon_t *d)
+{
+    char threshold[16];
+    snprintf (threshold, sizeof threshold, "%lld",
+              (long long) hk_config_int (d->config, "escalate_dpd"));
+    if (hk_db_begin (d->db) != 0)
+        return HK_EDB;
+    const char *p[] = { d->tenant, threshold };
+    PGresult *res = hk_db_query (d->db,
+                                 "SELECT i.invoice_id FROM invoice i"
+                                 " WHERE i.tenant = $1 AND i.status = 'open' AND i.dpd >= $2::int"
+                                 "   AND NOT EXISTS (SELECT 1 FROM legal_case c"
+                                 "       WHERE c.tenant = i.tenant AND c.invoice_id = i.invoice_id)"
+                                 " LIMIT 100 FOR UPDATE SKIP LOCKED",
+                                 2, p);
+    int rc = res ? 0 : HK_EDB, n = res ? PQntuples (res) : 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = s_open_case (d, PQgetvalue (res, i, 0), NULL);
+    PQclear (res);
+    if (rc == 0 && hk_db_commit (d->db) == 0)
+        return n;
+    hk_db_rollback (d->db);
+    return rc ? rc : HK_EDB;
+}
+
+static int
+s_init (hk_daemon_t *d)
+{
+    s_m_opened = hk_metric_counter ("hk_cases_opened_total", "Legal cases opened");
+    return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    static const hk_daemon_def_t def = {
+        .kind = "legal",
+        .summary = "Opens legal cases for invoices past the escalation age (R-L3).",
+        .config = s_config,
+        .consumes = s_consumes,
+        .init = s_init,
+        .on_event = s_on_event,
+        .on_tick = s_on_tick,
+    };
+    return hk_daemon_main (argc, argv, &def);
+}

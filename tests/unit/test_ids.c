@@ -1,7 +1,11 @@
 /* Self-test of ids: shape and uniqueness of v4 UUIDs. */
 #include <ctype.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "huikuan/digest.h"
+#include "huikuan/errcodes.h"
 #include "huikuan/ids.h"
 
 int
@@ -19,6 +23,21 @@ hk_ids_test (bool verbose)
     for (int i = 0; i < 36; i++)
         if (i != 8 && i != 13 && i != 18 && i != 23)
             CHECK (isxdigit ((unsigned char) a[i]) && !isupper ((unsigned char) a[i]));
+    /* digest (ids and hashes share this test): FIPS 180-2 vectors */
+    char hex[HK_SHA256_HEX_LEN];
+    CHECK_INT (hk_sha256_hex ("abc", 3, hex), 0);
+    CHECK_STR (hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK_INT (hk_sha256_hex ("", 0, hex), 0);
+    CHECK_STR (hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    char path[] = "/tmp/hk_digest_XXXXXX";
+    int fd = mkstemp (path);
+    CHECK (fd >= 0);
+    CHECK_INT (write (fd, "abc", 3), 3);
+    close (fd);
+    CHECK_INT (hk_sha256_file_hex (path, hex), 0);
+    CHECK_STR (hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    unlink (path);
+    CHECK_INT (hk_sha256_file_hex ("/nonexistent/file", hex), HK_EIO);
     if (verbose)
         printf ("ids: %s %s\n", a, b);
     return failures;

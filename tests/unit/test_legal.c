@@ -1,8 +1,16 @@
-/* PLACEHOLDER: replaced by the module's real self-test. */
+/* Self-test of legal escalation's age trigger (R-L3). */
 #include "check.h"
+#include "escalate.h"
+
 int
 hk_legal_test (bool verbose)
 {
-    (void) verbose;
-    return 0;
+    int failures = 0;
+    CHECK (hk_legal_should_open (90, 90, 1, true));
+    CHECK (!hk_legal_should_open (89, 90, 1, true));
+    CHECK (!hk_legal_should_open (400, 90, 0, true));   /* nothing owed */
+    CHECK (!hk_legal_should_open (400, 90, 100, false)); /* settled */
+    if (verbose)
+        printf ("legal: %d failures\n", failures);
+    return failures;
 }

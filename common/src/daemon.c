@@ -1,0 +1,398 @@
+/* daemon: the scaffold every huikuan daemon runs in. See daemon.h. */
+#include "huikuan/daemon.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "huikuan/dates.h"
+#include "huikuan/errcodes.h"
+#include "huikuan/log.h"
+#include "huikuan/metrics.h"
+#include "huikuan/migrate.h"
+
+#define HK_MAX_CONSUMED 16
+#define HK_BATCH 64
+#define HK_MAX_DELIVERIES 5
+
+static volatile sig_atomic_t s_stop;
+static volatile sig_atomic_t s_reload;
+
+/* Read by the HTTP thread for /readyz. */
+static atomic_bool s_db_ready;
+static atomic_bool s_redis_ready;
+static atomic_bool s_started;
+
+static hk_metric_t *s_m_consumed, *s_m_duplicates, *s_m_malformed, *s_m_parked,
+    *s_m_published, *s_m_ticks, *s_m_errors;
+
+static void
+s_on_signal (int sig)
+{
+    if (sig == SIGHUP)
+        s_reload = 1;
+    else
+        s_stop = 1;
+}
+
+static bool
+s_ready (void *arg, char *why, size_t len)
+{
+    (void) arg;
+    if (!atomic_load (&s_started)) {
+        snprintf (why, len, "starting");
+        return false;
+    }
+    if (!atomic_load (&s_db_ready)) {
+        snprintf (why, len, "postgresql unreachable");
+        return false;
+    }
+    if (!atomic_load (&s_redis_ready)) {
+        snprintf (why, len, "redis unreachable");
+        return false;
+    }
+    return true;
+}
+
+static void
+s_usage (const hk_daemon_def_t *def, hk_config_t *cfg, FILE *out)
+{
+    fprintf (out,
+             "usage: huikuan-%s [--config FILE] [--show-config] [--help] [--version]\n"
+             "%s\n\n"
+             "Configuration: table below; file first, then environment HUIKUAN_%s_<KEY>\n"
+             "(or HUIKUAN_<KEY> for keys every daemon shares). SIGHUP reloads, SIGTERM stops.\n\n",
+             def->kind, def->summary, def->kind);
+    if (cfg)
+        hk_config_help (cfg, out);
+}
+
+static void
+s_sleep_us (int64_t us)
+{
+    struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };
+    while (nanosleep (&ts, &ts) == -1 && errno == EINTR && !s_stop)
+        ;
+}
+
+int
+hk_daemon_emit (hk_daemon_t *d, const char *type, const char *aggregate_id,
+                const char *trace_id, const ProtobufCMessage *payload)
+{
+    hk_event_t ev = {
+        .type = type,
+        .tenant = d->tenant,
+        .aggregate_id = aggregate_id,
+        .trace_id = trace_id,
+        .occurred_at_us = hk_clock_now (d->clock),
+        .payload = payload,
+    };
+    return hk_outbox_append (d->db, d->instance, &ev, NULL, NULL);
+}
+
+/* Registers the instance and its endpoints so subscribers and operators can find it. */
+static int
+s_announce (hk_daemon_t *d)
+{
+    char host[128] = "", pid[16], http[160] = "";
+    gethostname (host, sizeof host - 1);
+    snprintf (pid, sizeof pid, "%d", (int) getpid ());
+    if (d->http) {
+        const char *listen = hk_config_str (d->config, "http_listen");
+        const char *colon = strrchr (listen, ':');
+        int hostlen = colon ? (int) (colon - listen) : (int) strlen (listen);
+        snprintf (http, sizeof http, "http://%.*s:%d", hostlen, listen, hk_http_port (d->http));
+    }
+    const char *params[] = { d->instance, d->kind, host, pid,
+                             d->pub ? hk_bus_pub_endpoint (d->pub) : NULL, *http ? http : NULL };
+    return hk_db_exec (d->db,
+                       "INSERT INTO fleet_instance (instance, kind, host, pid, bus_endpoint,"
+                       " http_endpoint) VALUES ($1, $2, $3, $4::int, $5, $6)"
+                       " ON CONFLICT (instance) DO UPDATE SET kind = $2, host = $3, pid = $4::int,"
+                       " bus_endpoint = $5, http_endpoint = $6, started_at = now(),"
+                       " heartbeat_at = now()",
+                       6, params)
+                   < 0
+               ? HK_EDB
+               : 0;
+}
+
+/* Applies one consumed message: dedupe on event id, then the daemon's handler, in one
+ * transaction; acknowledged only after commit (promise 1). */
+static void
+s_consume (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *q, hk_queue_msg_t *msg)
+{
+    Huikuan__V1__Envelope *env = hk_envelope_unpack (msg->data, msg->len);
+    if (!env) {
+        HK_LOG (HK_WARN, "event.malformed", HK_S ("entry", msg->id), HK_I ("bytes", msg->len));
+        hk_metric_add (s_m_malformed, 1);
+        hk_queue_ack (q, msg->id);
+        return;
+    }
+    if (msg->deliveries > HK_MAX_DELIVERIES) {
+        HK_LOG (HK_ERROR, "event.parked", HK_S ("event_id", env->event_id),
+                HK_S ("type", env->type), HK_I ("deliveries", msg->deliveries));
+        hk_stream_add (d->redis, "hk:dead", msg->data, msg->len, NULL, 0);
+        hk_metric_add (s_m_parked, 1);
+        hk_queue_ack (q, msg->id);
+        hk_envelope_destroy (&env);
+        return;
+    }
+    if (hk_db_begin (d->db) < 0) {
+        hk_envelope_destroy (&env);
+        return; /* stays pending; read again */
+    }
+    const char *params[] = { d->kind, env->event_id };
+    int inserted = hk_db_exec (d->db,
+                               "INSERT INTO consumed_event (consumer, event_id) VALUES ($1, $2)"
+                               " ON CONFLICT DO NOTHING",
+                               2, params);
+    int rc = inserted;
+    if (inserted == 1)
+        rc = def->on_event ? def->on_event (d, env) : 0;
+    if (rc >= 0 && hk_db_commit (d->db) == 0) {
+        hk_queue_ack (q, msg->id);
+        hk_metric_add (inserted == 1 ? s_m_consumed : s_m_duplicates, 1);
+    }
+    else {
+        hk_db_rollback (d->db);
+        hk_metric_add (s_m_errors, 1);
+        HK_LOG (HK_WARN, "event.retry", HK_S ("event_id", env->event_id),
+                HK_S ("type", env->type), HK_S ("error", hk_db_errstr (d->db)));
+    }
+    hk_envelope_destroy (&env);
+}
+
+int
+hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
+{
+    const char *config_file = NULL;
+    bool show_config = false, help = false;
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' }, { "show-config", no_argument, NULL, 's' },
+        { "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    while ((c = getopt_long (argc, argv, "c:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_file = optarg; break;
+        case 's': show_config = true; break;
+        case 'h': help = true; break;
+        case 'V': printf ("huikuan-%s 0.1.0\n", def->kind); return 0;
+        default: s_usage (def, NULL, stderr); return 2;
+        }
+    }
+    const hk_cfg_entry_t *const tables[] = { hk_config_common, def->config, NULL };
+    hk_daemon_t daemon = { .kind = def->kind };
+    hk_daemon_t *d = &daemon;
+    d->config = hk_config_new (def->kind, tables);
+    if (!d->config)
+        return 1;
+    if (help) {
+        s_usage (def, d->config, stdout);
+        hk_config_destroy (&d->config);
+        return 0;
+    }
+    char err[512] = "";
+    if (hk_config_load (d->config, config_file, err, sizeof err) != 0) {
+        fprintf (stderr, "huikuan-%s: configuration: %s\n", def->kind, err);
+        hk_config_destroy (&d->config);
+        return 2;
+    }
+    if (show_config) {
+        hk_config_dump (d->config, stdout);
+        hk_config_destroy (&d->config);
+        return 0;
+    }
+    hk_log_level_t level = HK_INFO;
+    hk_log_level_parse (hk_config_str (d->config, "log_level"), &level);
+    hk_log_init (def->kind, level,
+                 strcmp (hk_config_str (d->config, "log_format"), "json") == 0);
+
+    const char *instance = hk_config_str (d->config, "instance");
+    if (*instance)
+        snprintf (d->instance, sizeof d->instance, "%s", instance);
+    else {
+        char host[64] = "";
+        gethostname (host, sizeof host - 1);
+        snprintf (d->instance, sizeof d->instance, "%s-%s-%d", def->kind, host, (int) getpid ());
+    }
+    d->tenant = hk_config_str (d->config, "tenant");
+    d->tenant_tz = hk_config_str (d->config, "tenant_time_zone");
+    hk_metrics_set_labels (def->kind, d->instance);
+    s_m_consumed = hk_metric_counter ("hk_events_consumed_total", "Events applied from streams");
+    s_m_duplicates = hk_metric_counter ("hk_events_duplicate_total",
+                                        "Events already applied, skipped");
+    s_m_malformed = hk_metric_counter ("hk_events_malformed_total",
+                                       "Malformed messages dropped");
+    s_m_parked = hk_metric_counter ("hk_events_parked_total",
+                                    "Events parked after repeated failures");
+    s_m_published = hk_metric_counter ("hk_events_published_total", "Outbox events published");
+    s_m_ticks = hk_metric_counter ("hk_loop_ticks_total", "Main loop iterations");
+    s_m_errors = hk_metric_counter ("hk_errors_total", "Errors in the main loop");
+
+    struct sigaction sa = { .sa_handler = s_on_signal };
+    sigemptyset (&sa.sa_mask);
+    sigaction (SIGTERM, &sa, NULL);
+    sigaction (SIGINT, &sa, NULL);
+    sigaction (SIGHUP, &sa, NULL);
+    signal (SIGPIPE, SIG_IGN);
+
+    int exit_code = 1;
+    hk_queue_t *queues[HK_MAX_CONSUMED] = { 0 };
+    int nqueues = 0;
+    bool inited = false;
+
+    /* The HTTP endpoint comes first so /healthz answers while we wait for servers. */
+    d->http = hk_http_start (hk_config_str (d->config, "http_listen"), s_ready, d, err,
+                             sizeof err);
+    if (!d->http && *err) {
+        HK_LOG (HK_ERROR, "http.failed", HK_S ("error", err));
+        goto done;
+    }
+    d->clock = hk_clock_new ();
+    d->db = hk_db_new (hk_config_str (d->config, "database_url"));
+    d->redis = hk_redis_new (hk_config_str (d->config, "redis_url"));
+    if (!d->clock || !d->db || !d->redis)
+        goto done;
+    HK_LOG (HK_INFO, "starting", HK_S ("instance", d->instance));
+    while (!s_stop && hk_db_connect_wait (d->db, 1000) != 0)
+        HK_LOG (HK_WARN, "postgresql.waiting", HK_S ("error", hk_db_errstr (d->db)));
+    if (s_stop)
+        goto done;
+    if (hk_config_bool (d->config, "migrate_on_start")) {
+        int applied = hk_migrate (d->db);
+        if (applied < 0) {
+            HK_LOG (HK_ERROR, "migrate.failed", HK_S ("error", hk_db_errstr (d->db)));
+            goto done;
+        }
+        if (applied > 0)
+            HK_LOG (HK_INFO, "migrate.applied", HK_I ("count", applied));
+    }
+    hk_clock_refresh (d->clock, d->db);
+    while (!s_stop && hk_redis_connect (d->redis) != 0) {
+        HK_LOG (HK_WARN, "redis.waiting", HK_S ("error", hk_redis_errstr (d->redis)));
+        s_sleep_us (1000000);
+    }
+    if (s_stop)
+        goto done;
+    d->pub = hk_bus_pub_new (hk_config_str (d->config, "bus_bind"), err, sizeof err);
+    if (!d->pub) {
+        HK_LOG (HK_ERROR, "bus.failed", HK_S ("error", err));
+        goto done;
+    }
+    if (def->consumes)
+        for (const char *const *t = def->consumes; *t && nqueues < HK_MAX_CONSUMED; t++) {
+            char stream[128];
+            queues[nqueues++] = hk_queue_new (d->redis, hk_event_stream (*t, stream, sizeof stream),
+                                              def->kind, d->instance,
+                                              hk_config_int (d->config, "claim_idle") / 1000);
+        }
+    if (def->init && def->init (d) != 0) {
+        HK_LOG (HK_ERROR, "init.failed");
+        goto done;
+    }
+    inited = true;
+    if (s_announce (d) != 0) {
+        HK_LOG (HK_ERROR, "announce.failed", HK_S ("error", hk_db_errstr (d->db)));
+        goto done;
+    }
+    atomic_store (&s_db_ready, true);
+    atomic_store (&s_redis_ready, true);
+    atomic_store (&s_started, true);
+    HK_LOG (HK_INFO, "ready", HK_S ("instance", d->instance),
+            HK_S ("bus", hk_bus_pub_endpoint (d->pub)),
+            HK_I ("http_port", d->http ? hk_http_port (d->http) : 0));
+
+    int64_t tick_us = hk_config_int (d->config, "tick");
+    int64_t stats_us = hk_config_int (d->config, "stats_period");
+    int64_t last_beat = hk_time_system_us (), last_stats = last_beat;
+    while (!s_stop) {
+        if (s_reload) {
+            s_reload = 0;
+            int changed = hk_config_reload (d->config, err, sizeof err);
+            if (changed < 0)
+                HK_LOG (HK_WARN, "reload.failed", HK_S ("error", err));
+            else {
+                hk_log_level_parse (hk_config_str (d->config, "log_level"), &level);
+                hk_log_init (def->kind, level,
+                             strcmp (hk_config_str (d->config, "log_format"), "json") == 0);
+                tick_us = hk_config_int (d->config, "tick");
+                stats_us = hk_config_int (d->config, "stats_period");
+                HK_LOG (HK_INFO, "reloaded", HK_I ("changed", changed));
+            }
+        }
+        hk_metric_add (s_m_ticks, 1);
+        int work = 0;
+        if (hk_clock_refresh (d->clock, d->db) != 0)
+            hk_db_connect (d->db);
+        atomic_store (&s_db_ready, hk_db_ok (d->db));
+        int published = hk_outbox_relay (d->db, d->instance, d->pub, d->redis, 500);
+        if (published > 0) {
+            hk_metric_add (s_m_published, published);
+            work += published;
+        }
+        for (int i = 0; i < nqueues; i++) {
+            hk_queue_msg_t msgs[HK_BATCH];
+            int n = hk_queue_read (queues[i], msgs, HK_BATCH, 0);
+            atomic_store (&s_redis_ready, n >= 0 && hk_redis_ok (d->redis));
+            for (int m = 0; m < n && !s_stop; m++)
+                s_consume (d, def, queues[i], &msgs[m]);
+            if (n > 0) {
+                hk_queue_batch_clear (msgs, n);
+                work += n;
+            }
+        }
+        if (def->on_tick) {
+            int done = def->on_tick (d);
+            if (done > 0)
+                work += done;
+            else if (done < 0)
+                hk_metric_add (s_m_errors, 1);
+        }
+        int64_t wall = hk_time_system_us ();
+        if (wall - last_beat > 5 * HK_US_PER_SEC) {
+            const char *params[] = { d->instance };
+            if (hk_db_exec (d->db,
+                            "UPDATE fleet_instance SET heartbeat_at = now() WHERE instance = $1",
+                            1, params)
+                == 0)
+                s_announce (d); /* row gone (cleanup by an operator): announce again */
+            last_beat = wall;
+        }
+        if (wall - last_stats > stats_us) {
+            hk_metrics_log_summary ();
+            last_stats = wall;
+        }
+        if (work == 0)
+            s_sleep_us (tick_us);
+    }
+    /* Publish what this instance committed before leaving. */
+    hk_outbox_relay (d->db, d->instance, d->pub, d->redis, 10000);
+    exit_code = 0;
+    HK_LOG (HK_INFO, "stopping", HK_S ("instance", d->instance));
+
+done:
+    if (inited && def->fini)
+        def->fini (d);
+    if (d->db && hk_db_ok (d->db)) {
+        const char *params[] = { d->instance };
+        hk_db_exec (d->db, "DELETE FROM fleet_instance WHERE instance = $1", 1, params);
+    }
+    for (int i = 0; i < nqueues; i++)
+        hk_queue_destroy (&queues[i]);
+    hk_http_stop (&d->http);
+    hk_bus_pub_destroy (&d->pub);
+    hk_redis_destroy (&d->redis);
+    hk_db_destroy (&d->db);
+    hk_clock_destroy (&d->clock);
+    hk_config_destroy (&d->config);
+    hk_metrics_reset ();
+    return exit_code;
+}
