@@ -18,7 +18,8 @@ int hk_db_connect (hk_db_t *self);
 /* Tries hk_db_connect until it works or timeout_ms passes (start-up, server restarts). */
 int hk_db_connect_wait (hk_db_t *self, int timeout_ms);
 bool hk_db_ok (const hk_db_t *self);
-/* Last error text; never NULL. Owned by self, valid until the next call. */
+/* Last error text, one line; never NULL ("" before any error). Owned by self, valid until the
+ * next call. Kept until the next error, so it survives the rollback that follows a failure. */
 const char *hk_db_errstr (const hk_db_t *self);
 /* The live connection (or NULL); owned by self. */
 PGconn *hk_db_conn (hk_db_t *self);
@@ -34,7 +35,14 @@ PGresult *hk_db_query_bin (hk_db_t *self, const char *sql, int nparams,
 /* Statement whose result rows are not wanted: returns affected rows (>= 0) or HK_EDB. */
 int hk_db_exec (hk_db_t *self, const char *sql, int nparams, const char *const *params);
 
-/* Transactions. begin/commit/rollback return 0 or HK_EDB. rollback is safe without one. */
+/* Runs a multi-statement SQL script with PQexec, without parameters. For trusted SQL embedded
+ * at build time only (migrations): never pass text that contains data. Not retried after a
+ * broken connection. Returns 0 or HK_EDB. */
+int hk_db_exec_script (hk_db_t *self, const char *sql);
+
+/* Transactions. begin/commit/rollback return 0 or HK_EDB. rollback is safe without one.
+ * If the connection breaks inside a transaction, every statement fails until commit (which
+ * then fails) or rollback ends it; a commit whose transaction had failed returns HK_EDB. */
 int hk_db_begin (hk_db_t *self);
 int hk_db_commit (hk_db_t *self);
 int hk_db_rollback (hk_db_t *self);
