@@ -1,6 +1,7 @@
 /* daemon: the scaffold every huikuan daemon runs in. See daemon.h. */
 #include "huikuan/daemon.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdatomic.h>
@@ -62,12 +63,17 @@ s_ready (void *arg, char *why, size_t len)
 static void
 s_usage (const hk_daemon_def_t *def, hk_config_t *cfg, FILE *out)
 {
+    char upper[32];
+    size_t i = 0;
+    for (; def->kind[i] && i < sizeof upper - 1; i++)
+        upper[i] = (char) toupper ((unsigned char) def->kind[i]);
+    upper[i] = 0;
     fprintf (out,
              "usage: huikuan-%s [--config FILE] [--show-config] [--help] [--version]\n"
              "%s\n\n"
              "Configuration: table below; file first, then environment HUIKUAN_%s_<KEY>\n"
              "(or HUIKUAN_<KEY> for keys every daemon shares). SIGHUP reloads, SIGTERM stops.\n\n",
-             def->kind, def->summary, def->kind);
+             def->kind, def->summary, upper);
     if (cfg)
         hk_config_help (cfg, out);
 }
