@@ -198,7 +198,8 @@ class Daemon:
 class Fleet:
     """A private database, Redis and run dir, and the daemons started on them."""
 
-    def __init__(self, tmp_dir, time_zone="Asia/Shanghai", clock=None, extra_env=None):
+    def __init__(self, tmp_dir, time_zone="Asia/Shanghai", clock=None, extra_env=None,
+                 admin_url=None):
         self.tmp_dir = os.path.abspath(str(tmp_dir))
         self.time_zone = time_zone
         self.extra_env = dict(extra_env or {})
@@ -210,7 +211,7 @@ class Fleet:
         os.makedirs(self.scratch, exist_ok=True)
         self._conn = None
 
-        admin = servers_env()["ADMIN_URL"]
+        admin = admin_url or servers_env()["ADMIN_URL"]
         self.dbname = "t_" + secrets.token_hex(6)
         self._admin(admin, "CREATE DATABASE %s" % self.dbname)
         u = urllib.parse.urlsplit(admin)
@@ -339,6 +340,12 @@ class Fleet:
             self._conn = psycopg2.connect(self.database_url)
             self._conn.autocommit = True
         return self._conn
+
+    def close_db(self):
+        """Closes the harness's own connection (before the server goes away)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def query(self, sql, params=None):
         with self.db().cursor() as cur:
