@@ -19,6 +19,7 @@
 #include "huikuan/dates.h"
 #include "huikuan/digest.h"
 #include "huikuan/errcodes.h"
+#include "huikuan/files.h"
 #include "huikuan/log.h"
 #include "huikuan/metrics.h"
 #include "huikuan/money.h"
@@ -41,21 +42,6 @@ typedef struct {
     /* rejects kept until the intake_file row exists: "line\tfield\treason" lines */
     FILE *rejects;
 } counts_t;
-
-static int
-s_mkdirs (const char *path)
-{
-    char tmp[1024];
-    snprintf (tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir (tmp, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir (tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 static void
 s_reject (counts_t *c, long line, const char *field, const char *reason)
@@ -475,8 +461,8 @@ s_init (hk_daemon_t *d)
     snprintf (st->processing, sizeof st->processing, "%s/processing", base);
     snprintf (st->done, sizeof st->done, "%s/done", base);
     snprintf (st->failed, sizeof st->failed, "%s/failed", base);
-    if (s_mkdirs (st->inbox) || s_mkdirs (st->processing) || s_mkdirs (st->done)
-        || s_mkdirs (st->failed)) {
+    if (hk_mkdirs (st->inbox) || hk_mkdirs (st->processing) || hk_mkdirs (st->done)
+        || hk_mkdirs (st->failed)) {
         HK_LOG (HK_ERROR, "inbox.unusable", HK_S ("inbox", st->inbox), HK_S ("error", strerror (errno)));
         return HK_EIO;
     }

@@ -17,6 +17,7 @@
 #include "huikuan/daemon.h"
 #include "huikuan/digest.h"
 #include "huikuan/errcodes.h"
+#include "huikuan/files.h"
 #include "huikuan/log.h"
 #include "huikuan/metrics.h"
 #include "render.h"
@@ -170,21 +171,6 @@ s_on_tick (hk_daemon_t *d)
 }
 
 static int
-s_mkdirs (const char *path)
-{
-    char tmp[1024];
-    snprintf (tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir (tmp, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir (tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-static int
 s_init (hk_daemon_t *d)
 {
     notification_t *st = calloc (1, sizeof *st);
@@ -197,7 +183,7 @@ s_init (hk_daemon_t *d)
     else
         snprintf (st->outbox, sizeof st->outbox, "%.900s/outbox/email",
                   hk_config_str (d->config, "run_dir"));
-    if (s_mkdirs (st->outbox) != 0) {
+    if (hk_mkdirs (st->outbox) != 0) {
         HK_LOG (HK_ERROR, "outbox.unusable", HK_S ("dir", st->outbox), HK_S ("error", strerror (errno)));
         return HK_EIO;
     }
