@@ -1,7 +1,6 @@
 /* selftest: runs one module's self-test by name; one ctest per module (STYLE 3). */
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -23,34 +22,6 @@ static const struct {
     HK_TESTS (X)
 #undef X
 };
-
-const char *
-hk_testenv (const char *key)
-{
-    static char values[16][512];
-    static int next;
-    const char *path = getenv ("HK_TESTENV");
-    if (!path)
-        return NULL;
-    FILE *f = fopen (path, "r");
-    if (!f)
-        return NULL;
-    char line[600];
-    size_t klen = strlen (key);
-    const char *found = NULL;
-    while (fgets (line, sizeof line, f)) {
-        if (strncmp (line, key, klen) == 0 && line[klen] == '=') {
-            char *v = line + klen + 1;
-            v[strcspn (v, "\r\n")] = 0;
-            char *slot = values[next++ % 16];
-            snprintf (slot, 512, "%s", v);
-            found = slot;
-            break;
-        }
-    }
-    fclose (f);
-    return found;
-}
 
 int
 main (int argc, char **argv)

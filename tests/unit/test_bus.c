@@ -3,7 +3,6 @@
  * filled in order, duplicates dropped, a lost tail found by the idle poll, malformed frames
  * counted and survived, topic prefixes, replay from the start, endpoint discovery. */
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -11,61 +10,6 @@
 #include "huikuan/bus.h"
 #include "huikuan/errcodes.h"
 #include "huikuan/event.h"
-#include "huikuan/migrate.h"
-
-static int64_t
-s_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-s_sleep_ms (int ms)
-{
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000 };
-    nanosleep (&ts, NULL);
-}
-
-/* Connection string for database name on the server of admin_url; caller frees. */
-static char *
-s_conninfo (const char *admin_url, const char *name)
-{
-    char *err = NULL;
-    PQconninfoOption *opts = PQconninfoParse (admin_url, &err);
-    if (!opts) {
-        PQfreemem (err);
-        return NULL;
-    }
-    size_t cap = 1024, used = 0;
-    char *out = malloc (cap);
-    for (PQconninfoOption *o = opts; out && o->keyword; o++) {
-        const char *val = strcmp (o->keyword, "dbname") == 0 ? name : o->val;
-        if (!val)
-            continue;
-        if (used + strlen (o->keyword) + 2 * strlen (val) + 8 > cap) {
-            cap = 2 * cap + 2 * strlen (val);
-            char *bigger = realloc (out, cap);
-            if (!bigger) {
-                free (out);
-                out = NULL;
-                break;
-            }
-            out = bigger;
-        }
-        used += (size_t) sprintf (out + used, "%s%s='", used ? " " : "", o->keyword);
-        for (const char *c = val; *c; c++) {
-            if (*c == '\'' || *c == '\\')
-                out[used++] = '\\';
-            out[used++] = *c;
-        }
-        out[used++] = '\'';
-        out[used] = 0;
-    }
-    PQconninfoFree (opts);
-    return out;
-}
 
 /* Appends count events of type for producer, committed together. 0 or an error code. */
 static int
@@ -139,7 +83,7 @@ s_test_live (hk_db_t *db, bool verbose)
     CHECK_INT (hk_bus_sub_connect (sub, hk_bus_pub_endpoint (pub)), 0);
     CHECK_INT (hk_bus_sub_connect (sub, hk_bus_pub_endpoint (pub)), 0); /* idempotent */
     CHECK_INT (hk_bus_sub_connect (sub, "nonsense"), HK_EBUS);
-    s_sleep_ms (300);
+    hk_test_sleep_ms (300);
 
     /* 1..5 published, 3 lost on the wire: delivered 1..5 in order, 3 from the outbox. */
     CHECK_INT (s_append (db, "bus-a", "invoice.aged", 5), 0);
@@ -164,13 +108,13 @@ s_test_live (hk_db_t *db, bool verbose)
 
     /* A lost tail (nothing more arrives to show the gap) is found by the idle poll. */
     CHECK_INT (s_append (db, "bus-a", "invoice.aged", 2), 0);
-    int64_t t0 = s_ms ();
+    int64_t t0 = hk_test_ms ();
     CHECK_INT (s_next_seq (sub, "bus-a", 3000), 6);
     CHECK_INT (s_next_seq (sub, "bus-a", 3000), 7);
-    CHECK (s_ms () - t0 < 2500);
+    CHECK (hk_test_ms () - t0 < 2500);
     CHECK_INT (hk_bus_sub_gaps_filled (sub), 5);
     if (verbose)
-        printf ("  tail found after %lld ms\n", (long long) (s_ms () - t0));
+        printf ("  tail found after %lld ms\n", (long long) (hk_test_ms () - t0));
 
     /* Malformed frames are counted and dropped; the stream goes on. */
     CHECK_INT (hk_bus_pub_send (pub, "invoice.aged", "\xff\xfe garbage", 10), 0);
@@ -200,7 +144,7 @@ s_test_live (hk_db_t *db, bool verbose)
     size_t raw_len = sizeof raw_ep;
     zmq_getsockopt (raw, ZMQ_LAST_ENDPOINT, raw_ep, &raw_len);
     CHECK_INT (hk_bus_sub_connect (sub, raw_ep), 0);
-    s_sleep_ms (300);
+    hk_test_sleep_ms (300);
     zmq_send (raw, "invoice.aged", 12, 0);                      /* one frame */
     zmq_send (raw, "invoice.aged", 12, ZMQ_SNDMORE);            /* three frames */
     zmq_send (raw, "x", 1, ZMQ_SNDMORE);
@@ -224,7 +168,7 @@ s_test_live (hk_db_t *db, bool verbose)
     /* A topic prefix: other types only move the cursor, never delivered. */
     hk_bus_sub_t *inv = hk_bus_sub_new (db, "invoice.");
     CHECK_INT (hk_bus_sub_connect (inv, hk_bus_pub_endpoint (pub)), 0);
-    s_sleep_ms (300);
+    hk_test_sleep_ms (300);
     CHECK_INT (s_append (db, "bus-t", "invoice.aged", 1), 0);
     CHECK_INT (s_append (db, "bus-t", "contact.planned", 1), 0);
     CHECK_INT (s_append (db, "bus-t", "invoice.settled", 1), 0);
@@ -241,7 +185,7 @@ s_test_live (hk_db_t *db, bool verbose)
     hk_bus_sub_t *late = hk_bus_sub_new (db, "");
     hk_bus_sub_from_start (late, false);
     CHECK_INT (hk_bus_sub_connect (late, hk_bus_pub_endpoint (pub)), 0);
-    s_sleep_ms (300);
+    hk_test_sleep_ms (300);
     CHECK_INT (s_next_seq (late, "bus-a", 1300), -1);
     CHECK_INT (s_append (db, "bus-a", "invoice.aged", 1), 0);
     CHECK_INT (s_send (db, pub, "bus-a", 9), 0);
@@ -253,7 +197,7 @@ s_test_live (hk_db_t *db, bool verbose)
     hk_bus_sub_t *bare = hk_bus_sub_new (NULL, "");
     CHECK_INT (hk_bus_sub_connect (bare, hk_bus_pub_endpoint (pub)), 0);
     CHECK_INT (hk_bus_sub_discover (bare), 1);
-    s_sleep_ms (300);
+    hk_test_sleep_ms (300);
     CHECK_INT (s_send (db, pub, "bus-a", 5), 0);
     CHECK_INT (s_send (db, pub, "bus-a", 7), 0);
     CHECK_INT (s_send (db, pub, "bus-a", 7), 0);
@@ -320,7 +264,7 @@ s_test_discover (hk_db_t *db)
     hk_bus_sub_t *sub = hk_bus_sub_new (db, "");
     CHECK_INT (hk_bus_sub_discover (sub), 1);
     CHECK_INT (hk_bus_sub_discover (sub), 1);
-    s_sleep_ms (300);
+    hk_test_sleep_ms (300);
     CHECK_INT (s_append (db, "bus-d", "invoice.aged", 1), 0);
     CHECK_INT (s_send (db, pub, "bus-d", 1), 0);
     CHECK_INT (s_next_seq (sub, "bus-d", 2000), 1);
@@ -338,38 +282,21 @@ s_test_discover (hk_db_t *db)
 int
 hk_bus_test (bool verbose)
 {
-    const char *admin_env = hk_testenv ("ADMIN_URL");
-    if (!admin_env) {
-        fprintf (stderr, "bus: needs the test servers: set HK_TESTENV to the env file written "
-                         "by tests/harness/servers.py (ADMIN_URL missing)\n");
+    hk_db_t *admin = hk_test_admin ("bus");
+    if (!admin)
         return 1;
-    }
-    char admin_url[512];
-    snprintf (admin_url, sizeof admin_url, "%s", admin_env);
     int failures = 0;
-    char name[64], sql[160];
-    snprintf (name, sizeof name, "unit_bus_%d", (int) getpid ());
-    hk_db_t *admin = hk_db_new (admin_url);
-    /* The name is made of digits we chose, never of data. */
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    CHECK (hk_db_exec (admin, sql, 0, NULL) >= 0);
-    snprintf (sql, sizeof sql, "CREATE DATABASE %s", name);
-    CHECK (hk_db_exec (admin, sql, 0, NULL) >= 0);
-    char *conninfo = s_conninfo (admin_url, name);
-    hk_db_t *db = conninfo ? hk_db_new (conninfo) : NULL;
-    free (conninfo);
-    if (db && hk_db_connect (db) == 0 && hk_migrate (db) >= 0) {
+    char name[64];
+    hk_db_t *db = hk_test_db_fresh (admin, "unit_bus", name, sizeof name);
+    if (db) {
         failures += s_test_live (db, verbose);
         failures += s_test_from_start (db);
         failures += s_test_discover (db);
     }
-    else {
-        fprintf (stderr, "bus: database setup failed: %s\n", db ? hk_db_errstr (db) : "");
+    else
         failures++;
-    }
     hk_db_destroy (&db);
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    CHECK (hk_db_exec (admin, sql, 0, NULL) >= 0);
+    CHECK (hk_test_db_drop (admin, name) >= 0);
     hk_db_destroy (&admin);
     return failures;
 }

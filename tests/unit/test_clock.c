@@ -1,31 +1,11 @@
 /* test_clock: self-test of the fleet clock against the test PostgreSQL ($HK_TESTENV). Works
  * in its own database unit_clock_<pid>, dropped at the end. */
-#include <stdlib.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "huikuan/clock.h"
 #include "huikuan/dates.h"
 #include "huikuan/db.h"
 #include "huikuan/errcodes.h"
-#include "huikuan/migrate.h"
-
-static void
-s_url (const char *admin, const char *name, char *buf, size_t len)
-{
-    const char *slash = strrchr (admin, '/');
-    int head = slash ? (int) (slash - admin) : (int) strlen (admin);
-    snprintf (buf, len, "%.*s/%s", head, admin, name);
-}
-
-/* The name is made of digits we chose, never of data. */
-static int
-s_admin (hk_db_t *admin, const char *fmt, const char *name)
-{
-    char sql[256];
-    snprintf (sql, sizeof sql, fmt, name);
-    return hk_db_exec (admin, sql, 0, NULL);
-}
 
 /* True when a system-time reading is within a second of now. */
 static bool
@@ -57,32 +37,20 @@ hk_clock_test (bool verbose)
     CHECK_INT (hk_clock_refresh (clock, NULL), HK_EINVAL);
     CHECK_INT (hk_clock_advance (NULL, 1), HK_EINVAL);
 
-    const char *admin_url = hk_testenv ("ADMIN_URL");
-    if (!admin_url) {
-        fprintf (stderr, "clock: HK_TESTENV is not set or has no ADMIN_URL: start the test "
-                         "servers (tests/harness/servers.py start DIR) and set "
-                         "HK_TESTENV=DIR/env\n");
+    hk_db_t *admin = hk_test_admin ("clock");
+    if (!admin) {
         hk_clock_destroy (&clock);
         return failures + 1;
     }
-    char admin_copy[512];
-    snprintf (admin_copy, sizeof admin_copy, "%s", admin_url);
-    hk_db_t *admin = hk_db_new (admin_copy);
-    if (!admin || hk_db_connect_wait (admin, 5000) != 0) {
-        fprintf (stderr, "clock: cannot reach the test server: %s\n",
-                 admin ? hk_db_errstr (admin) : "out of memory");
+    char name[64];
+    hk_db_t *db = hk_test_db_fresh (admin, "unit_clock", name, sizeof name);
+    CHECK (db != NULL);
+    if (!db) {
+        CHECK (hk_test_db_drop (admin, name) >= 0);
         hk_db_destroy (&admin);
         hk_clock_destroy (&clock);
-        return failures + 1;
+        return failures;
     }
-    char name[64], url[600];
-    snprintf (name, sizeof name, "unit_clock_%d", (int) getpid ());
-    s_url (admin_copy, name, url, sizeof url);
-    s_admin (admin, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    CHECK (s_admin (admin, "CREATE DATABASE %s", name) >= 0);
-    hk_db_t *db = hk_db_new (url);
-    CHECK_INT (hk_db_connect_wait (db, 5000), 0);
-    CHECK (hk_migrate (db) > 0);
 
     /* Default: system time. */
     CHECK_INT (hk_clock_refresh (clock, db), 0);
@@ -181,7 +149,7 @@ hk_clock_test (bool verbose)
     CHECK_INT (hk_clock_generation (clock), g5);
 
     /* ... and when the database goes away under a live connection. */
-    CHECK (s_admin (admin, "DROP DATABASE %s WITH (FORCE)", name) >= 0);
+    CHECK (hk_test_db_drop (admin, name) >= 0);
     CHECK_INT (hk_clock_refresh (clock, db), HK_EDB);
     CHECK (hk_clock_simulated (clock));
     CHECK_INT (hk_clock_now (clock), t1);

@@ -64,18 +64,6 @@ s_try (const char *path, const char *text, char *err, size_t errlen)
     return rc;
 }
 
-static char *
-s_read_all (FILE *f)
-{
-    fflush (f);
-    long n = ftell (f);
-    char *buf = calloc (1, (size_t) n + 1);
-    rewind (f);
-    if (buf && fread (buf, 1, (size_t) n, f) != (size_t) n)
-        buf[0] = 0;
-    return buf;
-}
-
 static int
 s_redaction (bool verbose)
 {
@@ -330,7 +318,7 @@ hk_config_test (bool verbose)
     CHECK_INT (hk_config_int (cfg, "tick"), 50000);
     CHECK_INT (hk_config_int (cfg, "batch_size"), 500);
     s_clear_env ();
-    char *logged = s_read_all (logf);
+    char *logged = hk_test_take (logf);
     CHECK (logged && strstr (logged, "config.reload_ignored key=tenant") != NULL);
     CHECK (logged && strstr (logged, "config.changed key=tick value=500ms") != NULL);
     free (logged);

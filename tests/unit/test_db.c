@@ -3,45 +3,11 @@
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "huikuan/db.h"
 #include "huikuan/errcodes.h"
-
-/* Connection string of database name on the test server, from ADMIN_URL. */
-static void
-s_url (const char *admin, const char *name, char *buf, size_t len)
-{
-    const char *slash = strrchr (admin, '/');
-    int head = slash ? (int) (slash - admin) : (int) strlen (admin);
-    snprintf (buf, len, "%.*s/%s", head, admin, name);
-}
-
-/* Runs one statement on the admin connection; the name is made of digits we chose, never
- * of data. */
-static int
-s_admin (hk_db_t *admin, const char *fmt, const char *name)
-{
-    char sql[256];
-    snprintf (sql, sizeof sql, fmt, name);
-    return hk_db_exec (admin, sql, 0, NULL);
-}
-
-static char *
-s_value (hk_db_t *db, const char *sql, int nparams, const char *const *params)
-{
-    static char buf[256];
-    PGresult *res = hk_db_query (db, sql, nparams, params);
-    if (!res)
-        return NULL;
-    snprintf (buf, sizeof buf, "%s",
-              PQntuples (res) > 0 && !PQgetisnull (res, 0, 0) ? PQgetvalue (res, 0, 0)
-                                                              : "(null)");
-    PQclear (res);
-    return buf;
-}
 
 /* Ends the backend of db from the admin connection and waits until it is gone. */
 static bool
@@ -50,31 +16,17 @@ s_kill_backend (hk_db_t *admin, hk_db_t *db)
     char pid[16];
     snprintf (pid, sizeof pid, "%d", PQbackendPID (hk_db_conn (db)));
     const char *params[] = { pid };
-    const char *v = s_value (admin, "SELECT pg_terminate_backend ($1::int, 5000)", 1, params);
+    const char *v =
+        hk_test_value (admin, "SELECT pg_terminate_backend ($1::int, 5000)", 1, params);
     return v && strcmp (v, "t") == 0;
-}
-
-static int64_t
-s_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int
 hk_db_test (bool verbose)
 {
     int failures = 0;
-    const char *admin_url = hk_testenv ("ADMIN_URL");
-    if (!admin_url) {
-        fprintf (stderr, "db: HK_TESTENV is not set or has no ADMIN_URL: start the test "
-                         "servers (tests/harness/servers.py start DIR) and set "
-                         "HK_TESTENV=DIR/env\n");
+    if (!hk_test_need ("db", "ADMIN_URL"))
         return 1;
-    }
-    char admin_copy[512];
-    snprintf (admin_copy, sizeof admin_copy, "%s", admin_url);
 
     /* Handles without a server. */
     hk_db_destroy (NULL);
@@ -88,9 +40,9 @@ hk_db_test (bool verbose)
     CHECK (strncmp (hk_db_errstr (none), "cannot connect", 14) == 0);
     CHECK (strchr (hk_db_errstr (none), '\n') == NULL);
     CHECK_STR (hk_db_sqlstate (none), "08001");
-    int64_t t0 = s_ms ();
+    int64_t t0 = hk_test_ms ();
     CHECK_INT (hk_db_connect_wait (none, 300), HK_EDB);
-    int64_t waited = s_ms () - t0;
+    int64_t waited = hk_test_ms () - t0;
     CHECK (waited >= 290 && waited < 3000);
     CHECK (hk_db_query (none, "SELECT 1", 0, NULL) == NULL);
     CHECK_INT (hk_db_exec (none, "SELECT 1", 0, NULL), HK_EDB);
@@ -98,19 +50,14 @@ hk_db_test (bool verbose)
     hk_db_destroy (&none);
     CHECK (none == NULL);
 
-    hk_db_t *admin = hk_db_new (admin_copy);
-    CHECK (admin != NULL);
-    if (!admin || hk_db_connect_wait (admin, 5000) != 0) {
-        fprintf (stderr, "db: cannot reach the test server: %s\n",
-                 admin ? hk_db_errstr (admin) : "out of memory");
-        hk_db_destroy (&admin);
+    hk_db_t *admin = hk_test_admin ("db");
+    if (!admin)
         return failures + 1;
-    }
-    char name[64], url[600];
+    char name[64];
     snprintf (name, sizeof name, "unit_db_%d", (int) getpid ());
-    s_url (admin_copy, name, url, sizeof url);
-    s_admin (admin, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    CHECK (s_admin (admin, "CREATE DATABASE %s", name) >= 0);
+    char *url = hk_test_db_url (name);
+    CHECK (url != NULL);
+    CHECK (hk_test_db_create (admin, name) >= 0);
 
     hk_db_t *db = hk_db_new (url);
     CHECK (db != NULL);
@@ -131,15 +78,15 @@ hk_db_test (bool verbose)
     const char *p1[] = { "1", "alpha", NULL };
     CHECK_INT (hk_db_exec (db, "INSERT INTO t (id, name, n) VALUES ($1, $2, $3)", 3, p1), 1);
     const char *q1[] = { "1" };
-    char *v = s_value (db, "SELECT n IS NULL FROM t WHERE id = $1", 1, q1);
+    const char *v = hk_test_value (db, "SELECT n IS NULL FROM t WHERE id = $1", 1, q1);
     CHECK (v && strcmp (v, "t") == 0);
-    v = s_value (db, "SELECT name FROM t WHERE id = $1", 1, q1);
+    v = hk_test_value (db, "SELECT name FROM t WHERE id = $1", 1, q1);
     CHECK (v && strcmp (v, "alpha") == 0);
     /* A value that would be an injection if pasted into SQL is just text here. */
     const char *p2[] = { "2", "x'); DROP TABLE t; --", "42" };
     CHECK_INT (hk_db_exec (db, "INSERT INTO t (id, name, n) VALUES ($1, $2, $3)", 3, p2), 1);
     const char *q2[] = { "2" };
-    v = s_value (db, "SELECT name FROM t WHERE id = $1", 1, q2);
+    v = hk_test_value (db, "SELECT name FROM t WHERE id = $1", 1, q2);
     CHECK (v && strcmp (v, p2[1]) == 0);
 
     /* Binary parameters (bytea with NUL bytes, int4 in network order) and binary results. */
@@ -200,7 +147,7 @@ hk_db_test (bool verbose)
     CHECK_INT (hk_db_exec_script (db, "CREATE TABLE s1 (a int); CREATE TABLE s2 (b int);\n"
                                       "INSERT INTO s1 VALUES (1), (2);"),
                0);
-    v = s_value (db, "SELECT count(*) FROM s1", 0, NULL);
+    v = hk_test_value (db, "SELECT count(*) FROM s1", 0, NULL);
     CHECK (v && strcmp (v, "2") == 0);
 
     /* Transactions. */
@@ -215,14 +162,14 @@ hk_db_test (bool verbose)
     CHECK_INT (hk_db_exec (db, "INSERT INTO t (id) VALUES ($1)", 1, p10), 1);
     CHECK_INT (hk_db_rollback (db), 0);
     CHECK (!hk_db_in_transaction (db));
-    v = s_value (db, "SELECT count(*) FROM t WHERE id = $1", 1, p10);
+    v = hk_test_value (db, "SELECT count(*) FROM t WHERE id = $1", 1, p10);
     CHECK (v && strcmp (v, "0") == 0);
 
     CHECK_INT (hk_db_begin (db), 0);
     CHECK_INT (hk_db_exec (db, "INSERT INTO t (id) VALUES ($1)", 1, p10), 1);
     CHECK_INT (hk_db_commit (db), 0);
     CHECK (!hk_db_in_transaction (db));
-    v = s_value (db, "SELECT count(*) FROM t WHERE id = $1", 1, p10);
+    v = hk_test_value (db, "SELECT count(*) FROM t WHERE id = $1", 1, p10);
     CHECK (v && strcmp (v, "1") == 0);
 
     /* A failed statement aborts the transaction: commit refuses, nothing is kept, and the
@@ -243,7 +190,7 @@ hk_db_test (bool verbose)
     CHECK_STR (hk_db_sqlstate (db), "25P02");
     CHECK (!hk_db_in_transaction (db));
     CHECK_INT (hk_db_rollback (db), 0);
-    v = s_value (db, "SELECT count(*) FROM t WHERE id = $1", 1, p11);
+    v = hk_test_value (db, "SELECT count(*) FROM t WHERE id = $1", 1, p11);
     CHECK (v && strcmp (v, "0") == 0);
 
     /* A BEGIN sent as a statement is followed too. */
@@ -256,7 +203,7 @@ hk_db_test (bool verbose)
      * new connection and succeeds. */
     int pid_before = PQbackendPID (hk_db_conn (db));
     CHECK (s_kill_backend (admin, db));
-    v = s_value (db, "SELECT count(*) FROM t", 0, NULL);
+    v = hk_test_value (db, "SELECT count(*) FROM t", 0, NULL);
     CHECK (v && strcmp (v, "4") == 0);
     CHECK (hk_db_ok (db));
     CHECK (PQbackendPID (hk_db_conn (db)) != pid_before);
@@ -288,7 +235,7 @@ hk_db_test (bool verbose)
     CHECK_INT (hk_db_exec (db, "INSERT INTO t (id) VALUES ($1)", 1, p14), HK_EDB);
     CHECK_INT (hk_db_commit (db), HK_EDB);
     CHECK (!hk_db_in_transaction (db));
-    v = s_value (db, "SELECT count(*) FROM t WHERE id IN (13, 14)", 0, NULL);
+    v = hk_test_value (db, "SELECT count(*) FROM t WHERE id IN (13, 14)", 0, NULL);
     CHECK (v && strcmp (v, "0") == 0);
 
     /* Same, ended by rollback, which succeeds (the server dropped the transaction). */
@@ -298,7 +245,7 @@ hk_db_test (bool verbose)
     CHECK (hk_db_query (db, "SELECT 1", 0, NULL) == NULL);
     CHECK_INT (hk_db_rollback (db), 0);
     CHECK (!hk_db_in_transaction (db));
-    v = s_value (db, "SELECT count(*) FROM t WHERE id IN (13, 14)", 0, NULL);
+    v = hk_test_value (db, "SELECT count(*) FROM t WHERE id IN (13, 14)", 0, NULL);
     CHECK (v && strcmp (v, "0") == 0);
     CHECK (hk_db_ok (db));
 
@@ -308,17 +255,18 @@ hk_db_test (bool verbose)
     CHECK (s_kill_backend (admin, db));
     CHECK_INT (hk_db_commit (db), HK_EDB);
     CHECK (!hk_db_in_transaction (db));
-    v = s_value (db, "SELECT count(*) FROM t WHERE id = 13", 0, NULL);
+    v = hk_test_value (db, "SELECT count(*) FROM t WHERE id = 13", 0, NULL);
     CHECK (v && strcmp (v, "0") == 0);
 
     /* The database disappears: calls fail cleanly, the handle stays usable. */
     hk_db_destroy (&db);
     CHECK (db == NULL);
-    CHECK (s_admin (admin, "DROP DATABASE %s WITH (FORCE)", name) >= 0);
+    CHECK (hk_test_db_drop (admin, name) >= 0);
     db = hk_db_new (url);
     CHECK_INT (hk_db_connect (db), HK_EDB);
     CHECK (strstr (hk_db_errstr (db), name) != NULL);
     hk_db_destroy (&db);
     hk_db_destroy (&admin);
+    free (url);
     return failures;
 }

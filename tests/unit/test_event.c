@@ -3,74 +3,11 @@
  * dropped at the end, and on Redis streams named after the pid. */
 #include <json-c/json.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "huikuan/errcodes.h"
 #include "huikuan/event.h"
-#include "huikuan/migrate.h"
-
-static void
-s_sleep_ms (int ms)
-{
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000 };
-    nanosleep (&ts, NULL);
-}
-
-/* Connection string for database name on the server of admin_url (any libpq form); caller
- * frees. */
-static char *
-s_conninfo (const char *admin_url, const char *name)
-{
-    char *err = NULL;
-    PQconninfoOption *opts = PQconninfoParse (admin_url, &err);
-    if (!opts) {
-        PQfreemem (err);
-        return NULL;
-    }
-    size_t cap = 1024, used = 0;
-    char *out = malloc (cap);
-    for (PQconninfoOption *o = opts; out && o->keyword; o++) {
-        const char *val = strcmp (o->keyword, "dbname") == 0 ? name : o->val;
-        if (!val)
-            continue;
-        if (used + strlen (o->keyword) + 2 * strlen (val) + 8 > cap) {
-            cap = 2 * cap + 2 * strlen (val);
-            char *bigger = realloc (out, cap);
-            if (!bigger) {
-                free (out);
-                out = NULL;
-                break;
-            }
-            out = bigger;
-        }
-        used += (size_t) sprintf (out + used, "%s%s='", used ? " " : "", o->keyword);
-        for (const char *c = val; *c; c++) {
-            if (*c == '\'' || *c == '\\')
-                out[used++] = '\\';
-            out[used++] = *c;
-        }
-        out[used++] = '\'';
-        out[used] = 0;
-    }
-    PQconninfoFree (opts);
-    return out;
-}
-
-/* The single value of a query, or "(error)"; static buffer. */
-static const char *
-s_value (hk_db_t *db, const char *sql, int nparams, const char *const *params)
-{
-    static char buf[256];
-    PGresult *res = hk_db_query (db, sql, nparams, params);
-    if (!res)
-        return "(error)";
-    snprintf (buf, sizeof buf, "%s",
-              PQntuples (res) > 0 && !PQgetisnull (res, 0, 0) ? PQgetvalue (res, 0, 0) : "(null)");
-    PQclear (res);
-    return buf;
-}
 
 /* Envelope bytes of one outbox row (malloc'd, caller frees), or NULL. */
 static uint8_t *
@@ -325,9 +262,10 @@ s_test_outbox (hk_db_t *db, const char *redis_url, bool verbose)
     ev.trace_id = NULL;
     CHECK_INT (hk_db_commit (db), 0);
     const char *pp[] = { producer };
-    CHECK_STR (s_value (db, "SELECT string_agg (seq::text, ',' ORDER BY seq) FROM event_outbox"
-                            " WHERE producer = $1", 1, pp), "1,2,3");
-    CHECK_STR (s_value (db, "SELECT last_seq FROM producer_sequence WHERE producer = $1", 1, pp),
+    CHECK_STR (hk_test_value (db, "SELECT string_agg (seq::text, ',' ORDER BY seq) "
+                                  "FROM event_outbox WHERE producer = $1", 1, pp), "1,2,3");
+    CHECK_STR (hk_test_value (db, "SELECT last_seq FROM producer_sequence WHERE producer = $1",
+                              1, pp),
                "3");
 
     /* The stored envelope round-trips. */
@@ -389,7 +327,7 @@ s_test_outbox (hk_db_t *db, const char *redis_url, bool verbose)
     CHECK (sub);
     if (pub)
         CHECK_INT (hk_bus_sub_connect (sub, hk_bus_pub_endpoint (pub)), 0);
-    s_sleep_ms (300); /* the subscription reaches the publisher */
+    hk_test_sleep_ms (300); /* the subscription reaches the publisher */
     hk_redis_t *redis = hk_redis_new (redis_url);
     CHECK_INT (hk_redis_connect (redis), 0);
 
@@ -400,8 +338,8 @@ s_test_outbox (hk_db_t *db, const char *redis_url, bool verbose)
     CHECK_INT (hk_outbox_relay (db, producer, pub, redis, 10), 1);
     CHECK_INT (hk_outbox_relay (db, producer, pub, redis, 10), 0);
     CHECK (!hk_db_in_transaction (db));
-    CHECK_STR (s_value (db, "SELECT count(*) FROM event_outbox WHERE producer = $1"
-                            " AND published_at IS NULL", 1, pp), "0");
+    CHECK_STR (hk_test_value (db, "SELECT count(*) FROM event_outbox WHERE producer = $1"
+                                  " AND published_at IS NULL", 1, pp), "0");
 
     hk_queue_t *q = hk_queue_new (redis, stream, "unit", "c1", 60000);
     hk_queue_msg_t msgs[8];
@@ -431,8 +369,8 @@ s_test_outbox (hk_db_t *db, const char *redis_url, bool verbose)
     CHECK_INT (hk_outbox_relay (db, producer, NULL, dead, 10), HK_EREDIS);
     CHECK (!hk_db_in_transaction (db));
     hk_redis_destroy (&dead);
-    CHECK_STR (s_value (db, "SELECT count(*) FROM event_outbox WHERE producer = $1"
-                            " AND published_at IS NULL", 1, pp), "1");
+    CHECK_STR (hk_test_value (db, "SELECT count(*) FROM event_outbox WHERE producer = $1"
+                                  " AND published_at IS NULL", 1, pp), "1");
     /* ZeroMQ only (no Redis leg) also marks. */
     CHECK_INT (hk_outbox_relay (db, producer, pub, NULL, 10), 1);
     env = NULL;
@@ -454,39 +392,23 @@ s_test_outbox (hk_db_t *db, const char *redis_url, bool verbose)
 int
 hk_event_test (bool verbose)
 {
-    const char *admin_env = hk_testenv ("ADMIN_URL");
-    const char *redis_env = hk_testenv ("REDIS_URL");
-    if (!admin_env || !redis_env) {
-        fprintf (stderr, "event: needs the test servers: set HK_TESTENV to the env file "
-                         "written by tests/harness/servers.py (ADMIN_URL/REDIS_URL missing)\n");
+    const char *redis_env = hk_test_need ("event", "REDIS_URL");
+    if (!redis_env)
         return 1;
-    }
-    char admin_url[512], redis_url[512];
-    snprintf (admin_url, sizeof admin_url, "%s", admin_env);
+    char redis_url[512];
     snprintf (redis_url, sizeof redis_url, "%s", redis_env);
+    hk_db_t *admin = hk_test_admin ("event");
+    if (!admin)
+        return 1;
     int failures = s_test_envelope (verbose);
 
-    char name[64], sql[160];
-    snprintf (name, sizeof name, "unit_event_%d", (int) getpid ());
-    hk_db_t *admin = hk_db_new (admin_url);
-    /* The name is made of digits we chose, never of data. */
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    CHECK (hk_db_exec (admin, sql, 0, NULL) >= 0);
-    snprintf (sql, sizeof sql, "CREATE DATABASE %s", name);
-    CHECK (hk_db_exec (admin, sql, 0, NULL) >= 0);
-    char *conninfo = s_conninfo (admin_url, name);
-    CHECK (conninfo);
-    hk_db_t *db = conninfo ? hk_db_new (conninfo) : NULL;
-    free (conninfo);
-    if (db && hk_db_connect (db) == 0 && hk_migrate (db) >= 0)
+    char name[64];
+    hk_db_t *db = hk_test_db_fresh (admin, "unit_event", name, sizeof name);
+    CHECK (db);
+    if (db)
         failures += s_test_outbox (db, redis_url, verbose);
-    else {
-        fprintf (stderr, "event: database setup failed: %s\n", db ? hk_db_errstr (db) : "");
-        failures++;
-    }
     hk_db_destroy (&db);
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    CHECK (hk_db_exec (admin, sql, 0, NULL) >= 0);
+    CHECK (hk_test_db_drop (admin, name) >= 0);
     hk_db_destroy (&admin);
     return failures;
 }

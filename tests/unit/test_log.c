@@ -18,22 +18,6 @@ s_expensive (void)
     return 42;
 }
 
-/* Returns what was logged since the last call (malloc'd, caller frees) and empties f. */
-static char *
-s_take (FILE *f)
-{
-    fflush (f);
-    long n = ftell (f);
-    char *buf = calloc (1, (size_t) (n > 0 ? n : 0) + 1);
-    rewind (f);
-    if (buf && n > 0 && fread (buf, 1, (size_t) n, f) != (size_t) n)
-        buf[0] = 0;
-    rewind (f);
-    if (ftruncate (fileno (f), 0) != 0)
-        buf[0] = 0;
-    return buf;
-}
-
 static bool
 s_timestamp_ok (const char *ts)
 {
@@ -125,7 +109,7 @@ hk_log_test (bool verbose)
     hk_log_init ("aging", HK_INFO, false);
     CHECK_INT (hk_log_level, HK_INFO);
     HK_LOG (HK_INFO, "invoice.aged", HK_S ("invoice", "INV-1"), HK_I ("dpd", 3));
-    char *out = s_take (f);
+    char *out = hk_test_take (f);
     char want[128];
     snprintf (want, sizeof want, " INFO aging[%d] invoice.aged invoice=INV-1 dpd=3\n",
               (int) getpid ());
@@ -139,7 +123,7 @@ hk_log_test (bool verbose)
     HK_LOG (HK_WARN, "payment.note", HK_S ("note", "late \"again\" said x=1"),
             HK_S ("empty", ""), HK_S ("null", NULL), HK_S ("lines", "a\nb\tc\\d"),
             HK_I ("neg", -5), HK_S ("raw", "a\xff" "b"), HK_S ("city", "上海"));
-    out = s_take (f);
+    out = hk_test_take (f);
     CHECK (out && strstr (out, " WARN aging["));
     CHECK (out && strstr (out, " payment.note note=\"late \\\"again\\\" said x=1\" empty=\"\" "
                                "null=\"\" lines=\"a\\nb\\tc\\\\d\" neg=-5 raw=a?b city=上海\n"));
@@ -149,7 +133,7 @@ hk_log_test (bool verbose)
     /* PII in text lines */
     HK_LOG (HK_INFO, "contact.planned", HK_PHONE ("phone", "13812345678"),
             HK_EMAIL ("email", "zhang.san@acme.cn"), HK_NAME ("debtor", "张三丰"));
-    out = s_take (f);
+    out = hk_test_take (f);
     CHECK (out && strstr (out, " phone=*******5678 email=z***@a***.cn debtor=张**\n"));
     CHECK (out && !strstr (out, "1381234") && !strstr (out, "zhang") && !strstr (out, "三丰"));
     free (out);
@@ -159,7 +143,7 @@ hk_log_test (bool verbose)
     memset (big, 'x', 5000);
     big[5000] = 0;
     HK_LOG (HK_INFO, "big", HK_S ("v", big));
-    out = s_take (f);
+    out = hk_test_take (f);
     CHECK (out && strstr (out, big) && out[strlen (out) - 1] == '\n');
     free (out);
     free (big);
@@ -173,17 +157,17 @@ hk_log_test (bool verbose)
     CHECK_INT (s_evaluated, 0);
     hk_kv_t direct[] = { HK_I ("n", 1) };
     hk_log_write (HK_INFO, "direct", direct, 1);
-    out = s_take (f);
+    out = hk_test_take (f);
     CHECK_STR (out, "");
     free (out);
     HK_LOG (HK_ERROR, "failed", HK_I ("n", s_expensive ()));
     CHECK_INT (s_evaluated, 1);
-    out = s_take (f);
+    out = hk_test_take (f);
     CHECK (out && strstr (out, " ERROR aging[") && strstr (out, " failed n=42\n"));
     free (out);
     hk_log_init ("aging", HK_DEBUG, false);
     HK_LOG (HK_DEBUG, "detail");
-    out = s_take (f);
+    out = hk_test_take (f);
     CHECK (out && strstr (out, " DEBUG aging[") && strstr (out, " detail\n"));
     free (out);
 
@@ -193,7 +177,7 @@ hk_log_test (bool verbose)
             HK_I ("big", INT64_C (9007199254740993)), HK_PHONE ("phone", "13812345678"),
             HK_EMAIL ("email", "zhang.san@acme.cn"), HK_NAME ("debtor", "张三丰"),
             HK_S ("event", "clash"), HK_S ("note", "say \"hi\"\n/ok"));
-    out = s_take (f);
+    out = hk_test_take (f);
     CHECK (out && strchr (out, '\n') == out + strlen (out) - 1);
     json_object *o = out ? json_tokener_parse (out) : NULL;
     CHECK (o != NULL);
@@ -232,7 +216,7 @@ hk_log_test (bool verbose)
         printf ("  %s", out);
     free (out);
     HK_LOG (HK_ERROR, "bad.bytes", HK_S ("raw", "a\xc3" "b"));
-    out = s_take (f);
+    out = hk_test_take (f);
     o = out ? json_tokener_parse (out) : NULL;
     CHECK (o != NULL);
     if (o) {

@@ -14,23 +14,6 @@
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "        \
     "(SELECT oid FROM pg_database WHERE datname = current_database ())"
 
-static void
-s_url (const char *admin, const char *name, char *buf, size_t len)
-{
-    const char *slash = strrchr (admin, '/');
-    int head = slash ? (int) (slash - admin) : (int) strlen (admin);
-    snprintf (buf, len, "%.*s/%s", head, admin, name);
-}
-
-/* The name is made of digits we chose, never of data. */
-static int
-s_admin (hk_db_t *admin, const char *fmt, const char *name)
-{
-    char sql[256];
-    snprintf (sql, sizeof sql, fmt, name);
-    return hk_db_exec (admin, sql, 0, NULL);
-}
-
 static long
 s_count (hk_db_t *db, const char *sql)
 {
@@ -77,15 +60,8 @@ int
 hk_migrate_test (bool verbose)
 {
     int failures = 0;
-    const char *admin_url = hk_testenv ("ADMIN_URL");
-    if (!admin_url) {
-        fprintf (stderr, "migrate: HK_TESTENV is not set or has no ADMIN_URL: start the test "
-                         "servers (tests/harness/servers.py start DIR) and set "
-                         "HK_TESTENV=DIR/env\n");
+    if (!hk_test_need ("migrate", "ADMIN_URL"))
         return 1;
-    }
-    char admin_copy[512];
-    snprintf (admin_copy, sizeof admin_copy, "%s", admin_url);
 
     /* The generated table: versions ascending, names NNNN_*.sql. */
     int known = s_known ();
@@ -102,18 +78,14 @@ hk_migrate_test (bool verbose)
 
     CHECK_INT (hk_migrate (NULL), HK_EINVAL);
 
-    hk_db_t *admin = hk_db_new (admin_copy);
-    if (!admin || hk_db_connect_wait (admin, 5000) != 0) {
-        fprintf (stderr, "migrate: cannot reach the test server: %s\n",
-                 admin ? hk_db_errstr (admin) : "out of memory");
-        hk_db_destroy (&admin);
+    hk_db_t *admin = hk_test_admin ("migrate");
+    if (!admin)
         return failures + 1;
-    }
-    char name[64], url[600];
+    char name[64];
     snprintf (name, sizeof name, "unit_migrate_%d", (int) getpid ());
-    s_url (admin_copy, name, url, sizeof url);
-    s_admin (admin, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    CHECK (s_admin (admin, "CREATE DATABASE %s", name) >= 0);
+    char *url = hk_test_db_url (name);
+    CHECK (url != NULL);
+    CHECK (hk_test_db_create (admin, name) >= 0);
 
     /* First run applies everything, once; the second applies nothing. */
     hk_db_t *db = hk_db_new (url);
@@ -154,16 +126,17 @@ hk_migrate_test (bool verbose)
     CHECK_INT (s_count (db, "SELECT count(*) FROM pg_tables WHERE tablename = 'legal_case'"),
                0);
     hk_db_destroy (&db);
-    CHECK (s_admin (admin, "DROP DATABASE %s WITH (FORCE)", name) >= 0);
+    free (url);
+    CHECK (hk_test_db_drop (admin, name) >= 0);
 
     /* Many daemons starting at once on an empty database: each migration applied once.
      * Repeated on fresh databases to give the race a few chances. */
     for (int round = 0; round < 3; round++) {
-        char rname[80], rurl[600];
+        char rname[80];
         snprintf (rname, sizeof rname, "unit_migrate_%d_%d", (int) getpid (), round);
-        s_url (admin_copy, rname, rurl, sizeof rurl);
-        s_admin (admin, "DROP DATABASE IF EXISTS %s WITH (FORCE)", rname);
-        CHECK (s_admin (admin, "CREATE DATABASE %s", rname) >= 0);
+        char *rurl = hk_test_db_url (rname);
+        CHECK (rurl != NULL);
+        CHECK (hk_test_db_create (admin, rname) >= 0);
         pthread_barrier_t start;
         pthread_barrier_init (&start, NULL, HK_MIGRATE_THREADS);
         pthread_t threads[HK_MIGRATE_THREADS];
@@ -185,7 +158,8 @@ hk_migrate_test (bool verbose)
         CHECK_INT (s_count (check, "SELECT count(*) FROM schema_migration"), known);
         CHECK_INT (hk_migrate_version (check), latest);
         hk_db_destroy (&check);
-        CHECK (s_admin (admin, "DROP DATABASE %s WITH (FORCE)", rname) >= 0);
+        free (rurl);
+        CHECK (hk_test_db_drop (admin, rname) >= 0);
     }
     hk_db_destroy (&admin);
     return failures;

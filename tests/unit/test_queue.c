@@ -3,28 +3,11 @@
  * own pending entries after a restart, deleted entries, a group and stream lost with a Redis
  * restart, blocking reads longer than the socket timeout, and reconnecting. */
 #include <stdlib.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "huikuan/errcodes.h"
 #include "huikuan/queue.h"
-
-static int64_t
-s_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-s_sleep_ms (int ms)
-{
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000 };
-    nanosleep (&ts, NULL);
-}
 
 static int
 s_add (hk_redis_t *r, const char *stream, const char *text, char *id)
@@ -106,7 +89,8 @@ s_test_queue (hk_redis_t *r, hk_redis_t *admin, bool verbose)
 {
     int failures = 0;
     char stream[64], id[32];
-    snprintf (stream, sizeof stream, "t:queue:%d:%lld", (int) getpid (), (long long) s_ms ());
+    snprintf (stream, sizeof stream, "t:queue:%d:%lld", (int) getpid (),
+              (long long) hk_test_ms ());
     hk_queue_msg_t msgs[8];
 
     /* Reading a stream that does not exist yet creates it and the group. */
@@ -147,7 +131,7 @@ s_test_queue (hk_redis_t *r, hk_redis_t *admin, bool verbose)
     hk_queue_t *q2 = hk_queue_new (r, stream, "g", "c2", 300);
     CHECK_INT (hk_queue_read (q2, msgs, 8, 0), 0);
     /* ... and gets it after, as a second delivery. */
-    s_sleep_ms (350);
+    hk_test_sleep_ms (350);
     n = hk_queue_read (q2, msgs, 8, 0);
     CHECK_INT (n, 1);
     if (n == 1) {
@@ -165,7 +149,7 @@ s_test_queue (hk_redis_t *r, hk_redis_t *admin, bool verbose)
     for (int round = 0; round < 3; round++) {
         n = hk_queue_read (q2, msgs, 8, 0);
         if (n == 0) {
-            s_sleep_ms (350);
+            hk_test_sleep_ms (350);
             n = hk_queue_read (q2, msgs, 8, 0);
         }
         CHECK_INT (n, 1);
@@ -238,13 +222,13 @@ s_test_queue (hk_redis_t *r, hk_redis_t *admin, bool verbose)
 
     /* Blocking: waits, then returns 0; a wait longer than the 5 s socket timeout must not
      * break the connection. */
-    int64_t t0 = s_ms ();
+    int64_t t0 = hk_test_ms ();
     CHECK_INT (hk_queue_read (q2, msgs, 8, 300), 0);
-    CHECK (s_ms () - t0 >= 280);
+    CHECK (hk_test_ms () - t0 >= 280);
     if (getenv ("HK_TEST_SHORT") == NULL) {
-        t0 = s_ms ();
+        t0 = hk_test_ms ();
         CHECK_INT (hk_queue_read (q2, msgs, 8, 5600), 0);
-        CHECK (s_ms () - t0 >= 5500);
+        CHECK (hk_test_ms () - t0 >= 5500);
         CHECK (hk_redis_ok (r));
     }
 
@@ -336,12 +320,9 @@ s_test_dead_server (bool verbose)
 int
 hk_queue_test (bool verbose)
 {
-    const char *url = hk_testenv ("REDIS_URL");
-    if (!url) {
-        fprintf (stderr, "queue: needs the test servers: set HK_TESTENV to the env file written "
-                         "by tests/harness/servers.py (REDIS_URL missing)\n");
+    const char *url = hk_test_need ("queue", "REDIS_URL");
+    if (!url)
         return 1;
-    }
     int failures = 0;
     failures += s_test_urls (url, verbose);
     failures += s_test_dead_server (verbose);
