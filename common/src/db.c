@@ -369,6 +369,111 @@ hk_db_exec_script (hk_db_t *self, const char *sql)
     return 0;
 }
 
+static bool
+s_copy_reserve (hk_copy_buf_t *b, size_t more)
+{
+    if (b->len + more <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 65536;
+    while (cap < b->len + more)
+        cap *= 2;
+    char *d = realloc (b->data, cap);
+    if (!d)
+        return false;
+    b->data = d;
+    b->cap = cap;
+    return true;
+}
+
+bool
+hk_copy_text (hk_copy_buf_t *b, const char *value, char end)
+{
+    if (!value) {
+        if (!s_copy_reserve (b, 3))
+            return false;
+        memcpy (b->data + b->len, "\\N", 2);
+        b->len += 2;
+        b->data[b->len++] = end;
+        return true;
+    }
+    size_t n = strlen (value);
+    if (!s_copy_reserve (b, 2 * n + 1))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = value[i];
+        if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
+            b->data[b->len++] = '\\';
+            c = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
+        }
+        b->data[b->len++] = c;
+    }
+    b->data[b->len++] = end;
+    return true;
+}
+
+bool
+hk_copy_hex (hk_copy_buf_t *b, const unsigned char *bytes, size_t n, char end)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!s_copy_reserve (b, 2 * n + 4))
+        return false;
+    /* "\\x" in COPY text is the bytea hex prefix \x with its backslash escaped */
+    b->data[b->len++] = '\\';
+    b->data[b->len++] = '\\';
+    b->data[b->len++] = 'x';
+    for (size_t i = 0; i < n; i++) {
+        b->data[b->len++] = hex[bytes[i] >> 4];
+        b->data[b->len++] = hex[bytes[i] & 15];
+    }
+    b->data[b->len++] = end;
+    return true;
+}
+
+int
+hk_db_copy_in (hk_db_t *self, const char *copy_sql, const char *data, size_t len)
+{
+    if (!self || !data)
+        return HK_EINVAL;
+    if (!self->in_tx) {
+        s_set_error (self, "25P01", "COPY IN is only run inside a transaction");
+        return HK_EDB;
+    }
+    PGresult *res = s_run (self, copy_sql, 0, NULL, NULL, NULL, 0, false);
+    if (!res)
+        return HK_EDB;
+    bool copying = PQresultStatus (res) == PGRES_COPY_IN;
+    PQclear (res);
+    if (!copying) {
+        s_set_error (self, "42601", "statement is not COPY ... FROM STDIN");
+        return HK_EDB;
+    }
+    int ok = 1;
+    size_t done = 0;
+    while (ok == 1 && done < len) {
+        size_t chunk = len - done < 1 << 20 ? len - done : 1 << 20;
+        ok = PQputCopyData (self->conn, data + done, (int) chunk);
+        done += chunk;
+    }
+    if (ok == 1)
+        ok = PQputCopyEnd (self->conn, NULL);
+    int rc = 0;
+    while ((res = PQgetResult (self->conn))) {
+        if (PQresultStatus (res) != PGRES_COMMAND_OK) {
+            s_error_from_result (self, res);
+            rc = HK_EDB;
+        }
+        PQclear (res);
+    }
+    if (ok != 1 && rc == 0) {
+        s_set_error (self, "08006", "COPY failed: %s", PQerrorMessage (self->conn));
+        rc = HK_EDB;
+    }
+    if (PQstatus (self->conn) == CONNECTION_BAD)
+        s_mark_dead (self);
+    s_sync_tx (self);
+    return rc;
+}
+
 int
 hk_db_begin (hk_db_t *self)
 {

@@ -30,6 +30,14 @@ static const ProtobufCMessageDescriptor *const s_payload_types[] = {
     &huikuan__v1__contact_cancelled__descriptor,
     &huikuan__v1__contact_sent__descriptor,
     &huikuan__v1__case_opened__descriptor,
+    &huikuan__v1__debtor_recorded__descriptor,
+    &huikuan__v1__contact_recorded__descriptor,
+    &huikuan__v1__contract_recorded__descriptor,
+    &huikuan__v1__credit_note_recorded__descriptor,
+    &huikuan__v1__promise_recorded__descriptor,
+    &huikuan__v1__dispute_recorded__descriptor,
+    &huikuan__v1__incoming_payment_recorded__descriptor,
+    &huikuan__v1__delivery_recorded__descriptor,
 };
 
 
@@ -37,33 +45,20 @@ static const ProtobufCMessageDescriptor *const s_payload_types[] = {
  * Outbox
  */
 
-int
-hk_outbox_append (hk_db_t *db, const char *producer, const hk_event_t *ev,
-                  char event_id_out[HK_UUID_LEN], uint64_t *seq_out)
+static bool
+s_event_ok (const hk_event_t *ev)
 {
-    if (!db || !producer || !*producer || !ev || !ev->type || !*ev->type || !ev->tenant
-        || !ev->aggregate_id || !ev->payload || !ev->payload->descriptor)
-        return HK_EINVAL;
-    if (!hk_db_in_transaction (db))
-        return HK_EINVAL; /* the event must commit with the state change it announces */
+    return ev && ev->type && *ev->type && ev->tenant && ev->aggregate_id && ev->payload
+           && ev->payload->descriptor;
+}
 
-    const char *seq_params[] = { producer };
-    PGresult *res = hk_db_query (db,
-                                 "INSERT INTO producer_sequence (producer, last_seq) VALUES ($1, 1)"
-                                 " ON CONFLICT (producer) DO UPDATE"
-                                 " SET last_seq = producer_sequence.last_seq + 1"
-                                 " RETURNING last_seq",
-                                 1, seq_params);
-    if (!res)
-        return HK_EDB;
-    if (PQntuples (res) != 1) {
-        PQclear (res);
-        return HK_EDB;
-    }
-    uint64_t seq = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
-    PQclear (res);
-
-    char event_id[HK_UUID_LEN], trace_id[HK_UUID_LEN];
+/* Packs ev as an envelope with its id and sequence. *bytes_out is malloc'd (caller frees).
+ * Returns 0 or HK_ENOMEM. */
+static int
+s_pack_envelope (const char *producer, uint64_t seq, const hk_event_t *ev,
+                 char event_id[HK_UUID_LEN], uint8_t **bytes_out, size_t *len_out)
+{
+    char trace_id[HK_UUID_LEN];
     hk_uuid_v4 (event_id);
     if (ev->trace_id && *ev->trace_id)
         snprintf (trace_id, sizeof trace_id, "%s", ev->trace_id);
@@ -98,7 +93,47 @@ hk_outbox_append (hk_db_t *db, const char *producer, const hk_event_t *ev,
     }
     huikuan__v1__envelope__pack (&env, bytes);
     free (payload);
+    *bytes_out = bytes;
+    *len_out = env_len;
+    return 0;
+}
 
+/* Reserves n gapless sequence numbers of producer; returns the last, or 0 on error. */
+static uint64_t
+s_reserve (hk_db_t *db, const char *producer, int n)
+{
+    char ns[16];
+    snprintf (ns, sizeof ns, "%d", n);
+    const char *params[] = { producer, ns };
+    PGresult *res = hk_db_query (db,
+                                 "INSERT INTO producer_sequence (producer, last_seq)"
+                                 " VALUES ($1, $2::bigint) ON CONFLICT (producer) DO UPDATE"
+                                 " SET last_seq = producer_sequence.last_seq + $2::bigint"
+                                 " RETURNING last_seq",
+                                 2, params);
+    if (!res)
+        return 0;
+    uint64_t last = PQntuples (res) == 1 ? strtoull (PQgetvalue (res, 0, 0), NULL, 10) : 0;
+    PQclear (res);
+    return last;
+}
+
+int
+hk_outbox_append (hk_db_t *db, const char *producer, const hk_event_t *ev,
+                  char event_id_out[HK_UUID_LEN], uint64_t *seq_out)
+{
+    if (!db || !producer || !*producer || !s_event_ok (ev))
+        return HK_EINVAL;
+    if (!hk_db_in_transaction (db))
+        return HK_EINVAL; /* the event must commit with the state change it announces */
+    uint64_t seq = s_reserve (db, producer, 1);
+    if (seq == 0)
+        return HK_EDB;
+    char event_id[HK_UUID_LEN];
+    uint8_t *bytes;
+    size_t env_len;
+    if (s_pack_envelope (producer, seq, ev, event_id, &bytes, &env_len) != 0)
+        return HK_ENOMEM;
     char seqs[24], occurred[24];
     snprintf (seqs, sizeof seqs, "%llu", (unsigned long long) seq);
     snprintf (occurred, sizeof occurred, "%lld", (long long) ev->occurred_at_us);
@@ -106,11 +141,12 @@ hk_outbox_append (hk_db_t *db, const char *producer, const hk_event_t *ev,
                              occurred, (const char *) bytes };
     int lengths[] = { 0, 0, 0, 0, 0, 0, 0, (int) env_len };
     int formats[] = { 0, 0, 0, 0, 0, 0, 0, 1 };
-    res = hk_db_query_bin (db,
-                           "INSERT INTO event_outbox (producer, seq, event_id, type, tenant,"
-                           " aggregate_id, occurred_at_us, envelope)"
-                           " VALUES ($1, $2::bigint, $3::uuid, $4, $5, $6, $7::bigint, $8::bytea)",
-                           8, values, lengths, formats, 0);
+    PGresult *res = hk_db_query_bin (db,
+                                     "INSERT INTO event_outbox (producer, seq, event_id, type,"
+                                     " tenant, aggregate_id, occurred_at_us, envelope)"
+                                     " VALUES ($1, $2::bigint, $3::uuid, $4, $5, $6, $7::bigint,"
+                                     " $8::bytea)",
+                                     8, values, lengths, formats, 0);
     free (bytes);
     if (!res)
         return HK_EDB;
@@ -120,6 +156,54 @@ hk_outbox_append (hk_db_t *db, const char *producer, const hk_event_t *ev,
     if (seq_out)
         *seq_out = seq;
     return 0;
+}
+
+int
+hk_outbox_append_batch (hk_db_t *db, const char *producer, const hk_event_t *evs, int n)
+{
+    if (!db || !producer || !*producer || n < 0 || (n > 0 && !evs))
+        return HK_EINVAL;
+    if (n == 0)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (!s_event_ok (&evs[i]))
+            return HK_EINVAL;
+    if (!hk_db_in_transaction (db))
+        return HK_EINVAL;
+    uint64_t last = s_reserve (db, producer, n);
+    if (last == 0)
+        return HK_EDB;
+    hk_copy_buf_t b = { 0 };
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        char event_id[HK_UUID_LEN], num[24];
+        uint8_t *bytes;
+        size_t len;
+        if (s_pack_envelope (producer, last - (uint64_t) n + 1 + (uint64_t) i, &evs[i], event_id,
+                             &bytes, &len)
+            != 0) {
+            rc = HK_ENOMEM;
+            break;
+        }
+        bool ok = hk_copy_text (&b, producer, '\t');
+        snprintf (num, sizeof num, "%llu", (unsigned long long) (last - (uint64_t) n + 1 + (uint64_t) i));
+        ok = ok && hk_copy_text (&b, num, '\t') && hk_copy_text (&b, event_id, '\t')
+             && hk_copy_text (&b, evs[i].type, '\t') && hk_copy_text (&b, evs[i].tenant, '\t')
+             && hk_copy_text (&b, evs[i].aggregate_id, '\t');
+        snprintf (num, sizeof num, "%lld", (long long) evs[i].occurred_at_us);
+        ok = ok && hk_copy_text (&b, num, '\t') && hk_copy_hex (&b, bytes, len, '\n');
+        free (bytes);
+        if (!ok)
+            rc = HK_ENOMEM;
+    }
+    if (rc == 0 && hk_db_copy_in (db,
+                                  "COPY event_outbox (producer, seq, event_id, type, tenant,"
+                                  " aggregate_id, occurred_at_us, envelope) FROM STDIN",
+                                  b.data, b.len)
+                       != 0)
+        rc = HK_EDB;
+    free (b.data);
+    return rc;
 }
 
 /* A binary int8 column value (network byte order). */

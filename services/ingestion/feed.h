@@ -1,32 +1,44 @@
-/* feed: the project's own feed schema (CSV, header row decides the kind) and the validation of
- * one row into a typed record. Pure: no I/O. Rule R-T1: an invoice without a concrete due date
- * is rejected, naming the field. */
+/* feed: validation of one canonical record (record.h) into a typed fact, per kind, and the
+ * payment allocation rule. Pure: no I/O. Field names and rules: docs/feeds.md.
+ * R-T1: an invoice without a concrete due date is rejected, naming the field. */
 #ifndef HK_INGESTION_FEED_H
 #define HK_INGESTION_FEED_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef enum { HK_FEED_UNKNOWN = 0, HK_FEED_INVOICES, HK_FEED_PAYMENTS } hk_feed_kind_t;
-
-/* Column positions of the known fields in a header; -1 when absent. */
-#define HK_FEED_MAX_COLS 16
-typedef struct {
-    hk_feed_kind_t kind;
-    int col[HK_FEED_MAX_COLS];
-    char missing[128];        /* required columns absent, when kind is UNKNOWN */
-} hk_feed_header_t;
-
-/* Recognises the header row: invoices
- *   invoice_id,debtor_id,debtor_name,debtor_email,currency,amount,issued_on,due_on
- * or payments
- *   payment_id,debtor_id,invoice_id,currency,amount,received_at
- * in any column order, names case-insensitive; extra columns are ignored. */
-void hk_feed_header (char *const *names, int n, hk_feed_header_t *out);
-const char *hk_feed_kind_name (hk_feed_kind_t kind);
+#include "record.h"
 
 typedef struct {
-    const char *invoice_id, *debtor_id, *debtor_name, *debtor_email;  /* point into the row */
+    char field[32];
+    char reason[192];
+} hk_row_error_t;
+
+/* Strings point into the record's values and live as long as they do. "" when absent. */
+typedef struct {
+    const char *debtor_id, *name, *size_class, *time_zone, *calendar, *address, *email, *phone,
+        *country;
+    bool has_distance;
+    int32_t distance_km;
+    bool has_limit;
+    int64_t credit_limit_minor;
+    char currency[4];
+} hk_debtor_fact_t;
+
+typedef struct {
+    const char *contact_id, *debtor_id, *role, *name, *phone, *email, *postal_address;
+} hk_contact_fact_t;
+
+typedef struct {
+    const char *contract_id, *debtor_id, *terms, *signed_by;
+    int32_t period_day;          /* 0 when not periodic */
+    bool has_due_on, has_signed_on;
+    int32_t due_on, signed_on;
+    int sealed;                  /* 1 sealed, 0 not sealed, -1 not stated (R-T4) */
+} hk_contract_fact_t;
+
+typedef struct {
+    const char *invoice_id, *debtor_id, *debtor_name, *debtor_email, *contract_id;
     char currency[4];
     int64_t amount_minor;
     bool has_issued_on;
@@ -34,26 +46,79 @@ typedef struct {
 } hk_invoice_row_t;
 
 typedef struct {
-    const char *payment_id, *debtor_id, *invoice_id;  /* invoice_id "" = oldest first */
+    const char *credit_note_id, *debtor_id, *invoice_id;
+    char currency[4];
+    int64_t amount_minor;
+    bool has_issued_on;
+    int32_t issued_on;
+} hk_credit_note_fact_t;
+
+typedef struct {
+    const char *payment_id, *debtor_id, *invoice_id, *reference, *payer_name, *payer_account;
     char currency[4];
     int64_t amount_minor;
     int64_t received_at_us;
 } hk_payment_row_t;
 
 typedef struct {
-    char field[32];
-    char reason[192];
-} hk_row_error_t;
+    const char *promise_id, *debtor_id, *invoice_id;
+    char currency[4];
+    int64_t amount_minor;
+    int64_t promised_at_us;
+    bool has_recorded_at;
+    int64_t recorded_at_us;
+} hk_promise_fact_t;
 
-/* Validate one data row. Return 0, or HK_EINVAL with the first bad field and why. */
-int hk_feed_invoice (const hk_feed_header_t *h, char *const *fields, int n,
-                     hk_invoice_row_t *out, hk_row_error_t *err);
-int hk_feed_payment (const hk_feed_header_t *h, char *const *fields, int n,
-                     hk_payment_row_t *out, hk_row_error_t *err);
+typedef struct {
+    const char *dispute_id, *debtor_id, *invoice_id, *reason, *status;
+    char currency[4];
+    bool has_amount, has_resolved_on;
+    int64_t amount_minor;
+    int32_t opened_on, resolved_on;
+} hk_dispute_fact_t;
 
-/* Payment allocation (R-C6; ingestion issue): the referenced invoice first when given (the
- * caller orders it first), then oldest first. outstanding[i] > 0 in that order; writes
- * alloc[i] and returns what is left over (credit or parked for review). Pure. */
+typedef struct {
+    const char *debtor_id, *note;
+    int32_t expected_on;
+} hk_incoming_fact_t;
+
+typedef struct {
+    const char *delivery_id, *debtor_id, *contract_id;
+    int32_t delivered_on;
+    char currency[4];
+    bool has_amount, has_quantity;
+    int64_t amount_minor, quantity;
+} hk_delivery_fact_t;
+
+typedef struct {
+    hk_record_kind_t kind;
+    union {
+        hk_debtor_fact_t debtor;
+        hk_contact_fact_t contact;
+        hk_contract_fact_t contract;
+        hk_invoice_row_t invoice;
+        hk_credit_note_fact_t credit_note;
+        hk_payment_row_t payment;
+        hk_promise_fact_t promise;
+        hk_dispute_fact_t dispute;
+        hk_incoming_fact_t incoming;
+        hk_delivery_fact_t delivery;
+    } u;
+} hk_fact_t;
+
+/* Validates rec into out. Returns 0, or HK_EINVAL with the first bad field and why (values
+ * that are personal data are never quoted in the reason). */
+int hk_feed_validate (const hk_record_t *rec, hk_fact_t *out, hk_row_error_t *err);
+
+/* The kind a project-CSV header describes when it has no "kind" column: the kind whose
+ * identifying columns are present (payment_id → payment, credit_note_id → credit note, ...,
+ * invoice_id with due_on → invoice, debtor_id alone → debtor). HK_REC_UNKNOWN when none;
+ * missing (may be NULL) then lists what an invoice feed lacks. */
+hk_record_kind_t hk_feed_kind_of_header (char *const *names, int n, char *missing, size_t len);
+
+/* Payment allocation (R-C6): the referenced invoice first when given (the caller orders it
+ * first), then oldest first. outstanding[i] > 0 in that order; writes alloc[i] and returns
+ * what is left over (credit or parked for review). Pure. */
 int64_t hk_feed_allocate (int64_t amount, const int64_t *outstanding, int n, int64_t *alloc);
 
 #endif

@@ -8,7 +8,8 @@
 #define HK_TESTS(X)                                                                   \
     X (money) X (dates) X (ids) X (rules) X (config) X (log) X (metrics) X (http)       \
     X (db) X (migrate) X (clock) X (queue) X (bus) X (event)                            \
-    X (ingestion) X (aging) X (scheduling) X (notification) X (legal)
+    X (ingestion) X (aging) X (scheduling) X (notification) X (legal) X (statements) \
+    X (readers)
 
 #define X(name) int hk_##name##_test (bool verbose);
 HK_TESTS (X)

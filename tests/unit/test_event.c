@@ -389,6 +389,57 @@ s_test_outbox (hk_db_t *db, const char *redis_url, bool verbose)
     return failures;
 }
 
+/* Batch append: consecutive gapless sequence numbers after single appends, rolled back with
+ * the transaction, every envelope decodable with its payload; COPY escaping of odd text. */
+static int
+s_test_batch (hk_db_t *db)
+{
+    int failures = 0;
+    Huikuan__V1__InvoiceSettled msgs[3];
+    hk_event_t evs[3];
+    const char *ids[] = { "B-1", "tab\there", "back\\slash\nnewline" };
+    for (int i = 0; i < 3; i++) {
+        huikuan__v1__invoice_settled__init (&msgs[i]);
+        msgs[i].invoice_id = (char *) ids[i];
+        evs[i] = (hk_event_t) { .type = "invoice.settled", .tenant = "t", .aggregate_id = ids[i],
+                                .occurred_at_us = 1000 + i, .payload = &msgs[i].base };
+    }
+    CHECK_INT (hk_outbox_append_batch (db, "batcher", evs, 3), HK_EINVAL); /* no transaction */
+    CHECK_INT (hk_db_begin (db), 0);
+    CHECK_INT (hk_outbox_append (db, "batcher", &evs[0], NULL, NULL), 0);
+    CHECK_INT (hk_outbox_append_batch (db, "batcher", evs, 3), 0);
+    CHECK_INT (hk_db_rollback (db), 0);
+    CHECK_INT (hk_db_begin (db), 0);
+    CHECK_INT (hk_outbox_append_batch (db, "batcher", evs, 3), 0);
+    CHECK_INT (hk_outbox_append_batch (db, "batcher", evs, 0), 0);
+    uint64_t seq = 0;
+    CHECK_INT (hk_outbox_append (db, "batcher", &evs[0], NULL, &seq), 0);
+    CHECK_INT (seq, 4);
+    CHECK_INT (hk_db_commit (db), 0);
+    const char *p[] = { "batcher" };
+    PGresult *res = hk_db_query_bin (db,
+                                     "SELECT seq, aggregate_id, envelope FROM event_outbox"
+                                     " WHERE producer = $1 ORDER BY seq",
+                                     1, p, NULL, NULL, 0);
+    CHECK (res && PQntuples (res) == 4);
+    for (int i = 0; res && i < PQntuples (res); i++) {
+        CHECK_INT (atoi (PQgetvalue (res, i, 0)), i + 1);
+        CHECK_STR (PQgetvalue (res, i, 1), ids[i % 3]);
+        size_t len = 0;
+        unsigned char *bytes = PQunescapeBytea ((const unsigned char *) PQgetvalue (res, i, 2),
+                                                &len);
+        Huikuan__V1__Envelope *env = hk_envelope_unpack (bytes, len);
+        CHECK (env && env->sequence == (uint64_t) (i + 1));
+        ProtobufCMessage *m = env ? hk_payload_unpack (env) : NULL;
+        CHECK (m && strcmp (((Huikuan__V1__InvoiceSettled *) m)->invoice_id, ids[i % 3]) == 0);
+        hk_payload_destroy (&m);
+        hk_envelope_destroy (&env);
+        PQfreemem (bytes);
+    }
+    PQclear (res);
+    return failures;
+}
+
 int
 hk_event_test (bool verbose)
 {
@@ -406,7 +457,7 @@ hk_event_test (bool verbose)
     hk_db_t *db = hk_test_db_fresh (admin, "unit_event", name, sizeof name);
     CHECK (db);
     if (db)
-        failures += s_test_outbox (db, redis_url, verbose);
+        failures += s_test_outbox (db, redis_url, verbose) + s_test_batch (db);
     hk_db_destroy (&db);
     CHECK (hk_test_db_drop (admin, name) >= 0);
     hk_db_destroy (&admin);

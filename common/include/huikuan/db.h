@@ -40,6 +40,23 @@ int hk_db_exec (hk_db_t *self, const char *sql, int nparams, const char *const *
  * broken connection. Returns 0 or HK_EDB. */
 int hk_db_exec_script (hk_db_t *self, const char *sql);
 
+/* Bulk load: runs copy_sql ("COPY table (cols) FROM STDIN", a fixed statement, never built
+ * from data) and streams len bytes of COPY text-format data. Only inside a transaction, so a
+ * failure leaves nothing behind. Returns 0 or HK_EDB. */
+int hk_db_copy_in (hk_db_t *self, const char *copy_sql, const char *data, size_t len);
+
+/* A growing buffer of COPY text-format rows. Zero-initialise; free data with free(). */
+typedef struct {
+    char *data;
+    size_t len, cap;
+} hk_copy_buf_t;
+
+/* Appends one column value escaped for COPY text format (NULL writes \N), then end ('\t'
+ * between columns, '\n' after the last). Return false on ENOMEM (the buffer is unchanged). */
+bool hk_copy_text (hk_copy_buf_t *b, const char *value, char end);
+/* Appends bytes as a bytea hex value (\\x...), then end. */
+bool hk_copy_hex (hk_copy_buf_t *b, const unsigned char *bytes, size_t n, char end);
+
 /* Transactions. begin/commit/rollback return 0 or HK_EDB. rollback is safe without one.
  * If the connection breaks inside a transaction, every statement fails until commit (which
  * then fails) or rollback ends it; a commit whose transaction had failed returns HK_EDB. */

@@ -38,6 +38,11 @@ typedef struct {
 int hk_outbox_append (hk_db_t *db, const char *producer, const hk_event_t *ev,
                       char event_id_out[HK_UUID_LEN], uint64_t *seq_out);
 
+/* Appends n events of producer in one go (COPY), inside the caller's open transaction, with
+ * consecutive sequence numbers in array order. For bulk intake. Returns 0, HK_EINVAL, HK_EDB
+ * or HK_ENOMEM. */
+int hk_outbox_append_batch (hk_db_t *db, const char *producer, const hk_event_t *evs, int n);
+
 /* Publishes up to max unpublished rows of producer (own transaction). pub or redis may be NULL
  * to skip that leg. Returns the number published or HK_EDB / HK_EREDIS (nothing marked). */
 int hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_t *redis,

@@ -1,0 +1,879 @@
+/* store: one fact per kind into PostgreSQL, with its event. Parameterised SQL only. */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "huikuan/dates.h"
+#include "huikuan/errcodes.h"
+#include "huikuan/log.h"
+
+#define HK_MAX_ALLOC 256
+
+typedef struct {
+    char buf[8][40];
+    int next;
+} s_fmt_t;
+
+static const char *
+s_i64 (s_fmt_t *f, bool present, int64_t v)
+{
+    if (!present)
+        return NULL;
+    char *b = f->buf[f->next++ % 8];
+    snprintf (b, 40, "%lld", (long long) v);
+    return b;
+}
+
+static const char *
+s_day (s_fmt_t *f, bool present, int32_t day)
+{
+    if (!present)
+        return NULL;
+    char *b = f->buf[f->next++ % 8];
+    hk_date_format (day, b, 40);
+    return b;
+}
+
+static const char *
+s_at (s_fmt_t *f, bool present, int64_t us)
+{
+    if (!present)
+        return NULL;
+    char *b = f->buf[f->next++ % 8];
+    hk_time_format (us, b, 40);
+    return b;
+}
+
+/* NULL for "" so absent values are SQL NULL. */
+static const char *
+s_opt (const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+static void
+s_money (Huikuan__V1__Money *m, int64_t minor, const char *currency)
+{
+    huikuan__v1__money__init (m);
+    m->minor = minor;
+    m->currency = (char *) currency;
+}
+
+/* Runs an upsert whose RETURNING gives (xmax = 0) when something was written. Returns 1 new,
+ * 2 changed, 0 unchanged, HK_EDB. */
+static int
+s_upsert (hk_daemon_t *d, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = hk_db_query (d->db, sql, n, params);
+    if (!res)
+        return HK_EDB;
+    int rc = PQntuples (res) == 0 ? 0 : PQgetvalue (res, 0, 0)[0] == 't' ? 1 : 2;
+    PQclear (res);
+    return rc;
+}
+
+/* Makes sure a debtor row exists for facts that name one before the debtor feed came. */
+static int
+s_ensure_debtor (hk_daemon_t *d, const char *debtor_id)
+{
+    const char *p[] = { d->tenant, debtor_id, d->tenant_tz };
+    return hk_db_exec (d->db,
+                       "INSERT INTO debtor (tenant, debtor_id, time_zone) VALUES ($1, $2, $3)"
+                       " ON CONFLICT DO NOTHING",
+                       3, p)
+               < 0
+               ? HK_EDB
+               : 0;
+}
+
+static int
+s_debtor (hk_daemon_t *d, const hk_debtor_fact_t *f, const char *source, long line)
+{
+    s_fmt_t fmt = { 0 };
+    const char *p[] = { d->tenant, f->debtor_id, s_opt (f->name), s_opt (f->email),
+                        s_opt (f->time_zone), s_opt (f->size_class), s_opt (f->calendar),
+                        s_opt (f->address), s_i64 (&fmt, f->has_distance, f->distance_km),
+                        s_i64 (&fmt, f->has_limit, f->credit_limit_minor),
+                        f->has_limit ? f->currency : NULL, s_opt (f->phone), s_opt (f->country),
+                        d->tenant_tz };
+    PGresult *res = hk_db_query (
+        d->db,
+        "INSERT INTO debtor AS b (tenant, debtor_id, name, email, time_zone, size_class, calendar,"
+        " address, distance_km, credit_limit_minor, credit_currency, phone, country)"
+        " VALUES ($1, $2, $3, $4, COALESCE($5, $14), $6, COALESCE($7, 'CN'), $8, $9::int,"
+        "  $10::bigint, $11, $12, $13)"
+        " ON CONFLICT (tenant, debtor_id) DO UPDATE SET"
+        "  name = COALESCE($3, b.name), email = COALESCE($4, b.email),"
+        "  time_zone = COALESCE($5, b.time_zone), size_class = COALESCE($6, b.size_class),"
+        "  calendar = COALESCE($7, b.calendar), address = COALESCE($8, b.address),"
+        "  distance_km = COALESCE($9::int, b.distance_km),"
+        "  credit_limit_minor = COALESCE($10::bigint, b.credit_limit_minor),"
+        "  credit_currency = COALESCE($11, b.credit_currency), phone = COALESCE($12, b.phone),"
+        "  country = COALESCE($13, b.country), updated_at = now()"
+        " WHERE (b.name, b.email, b.time_zone, b.size_class, b.calendar, b.address, b.distance_km,"
+        "        b.credit_limit_minor, b.credit_currency, b.phone, b.country)"
+        "  IS DISTINCT FROM (COALESCE($3, b.name), COALESCE($4, b.email),"
+        "   COALESCE($5, b.time_zone), COALESCE($6, b.size_class), COALESCE($7, b.calendar),"
+        "   COALESCE($8, b.address), COALESCE($9::int, b.distance_km),"
+        "   COALESCE($10::bigint, b.credit_limit_minor), COALESCE($11, b.credit_currency),"
+        "   COALESCE($12, b.phone), COALESCE($13, b.country))"
+        " RETURNING (xmax = 0), time_zone, calendar",
+        14, p);
+    if (!res)
+        return HK_EDB;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return 0;
+    }
+    Huikuan__V1__Money limit;
+    s_money (&limit, f->credit_limit_minor, f->currency);
+    Huikuan__V1__DebtorRecorded ev = HUIKUAN__V1__DEBTOR_RECORDED__INIT;
+    ev.debtor_id = (char *) f->debtor_id;
+    ev.size_class = (char *) f->size_class;
+    ev.time_zone = PQgetvalue (res, 0, 1);
+    ev.calendar = PQgetvalue (res, 0, 2);
+    ev.distance_km = f->distance_km;
+    ev.credit_limit = f->has_limit ? &limit : NULL;
+    ev.country = (char *) f->country;
+    ev.changed = PQgetvalue (res, 0, 0)[0] != 't';
+    ev.source = (char *) source;
+    ev.source_line = (uint32_t) line;
+    int rc = hk_daemon_emit (d, "debtor.recorded", f->debtor_id, NULL, &ev.base);
+    PQclear (res);
+    return rc == 0 ? 1 : HK_EDB;
+}
+
+static int
+s_contact (hk_daemon_t *d, const hk_contact_fact_t *f, const char *source, long line)
+{
+    if (s_ensure_debtor (d, f->debtor_id))
+        return HK_EDB;
+    const char *p[] = { d->tenant, f->contact_id, f->debtor_id, f->role, s_opt (f->name),
+                        s_opt (f->phone), s_opt (f->email), s_opt (f->postal_address) };
+    int rc = s_upsert (d,
+                       "INSERT INTO contact_person AS c (tenant, contact_id, debtor_id, role, name,"
+                       " phone, email, postal_address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                       " ON CONFLICT (tenant, contact_id) DO UPDATE SET debtor_id = $3, role = $4,"
+                       "  name = $5, phone = $6, email = $7, postal_address = $8, updated_at = now()"
+                       " WHERE (c.debtor_id, c.role, c.name, c.phone, c.email, c.postal_address)"
+                       "  IS DISTINCT FROM ($3, $4, $5, $6, $7, $8)"
+                       " RETURNING (xmax = 0)",
+                       8, p);
+    if (rc <= 0)
+        return rc;
+    Huikuan__V1__ContactRecorded ev = HUIKUAN__V1__CONTACT_RECORDED__INIT;
+    ev.contact_id = (char *) f->contact_id;
+    ev.debtor_id = (char *) f->debtor_id;
+    ev.role = (char *) f->role;
+    ev.has_phone = *f->phone != 0;
+    ev.has_email = *f->email != 0;
+    ev.has_postal_address = *f->postal_address != 0;
+    ev.changed = rc == 2;
+    ev.source = (char *) source;
+    ev.source_line = (uint32_t) line;
+    return hk_daemon_emit (d, "contact.recorded", f->debtor_id, NULL, &ev.base) == 0 ? 1 : HK_EDB;
+}
+
+static int
+s_contract (hk_daemon_t *d, const hk_contract_fact_t *f, const char *source, long line)
+{
+    if (s_ensure_debtor (d, f->debtor_id))
+        return HK_EDB;
+    s_fmt_t fmt = { 0 };
+    const char *sealed = f->sealed < 0 ? NULL : f->sealed ? "true" : "false";
+    const char *p[] = { d->tenant, f->contract_id, f->debtor_id, f->terms,
+                        s_i64 (&fmt, f->period_day > 0, f->period_day),
+                        s_day (&fmt, f->has_due_on, f->due_on), s_opt (f->signed_by), sealed,
+                        s_day (&fmt, f->has_signed_on, f->signed_on) };
+    int rc = s_upsert (d,
+                       "INSERT INTO contract AS c (tenant, contract_id, debtor_id, terms, period_day,"
+                       " due_on, signed_by, sealed, signed_on) VALUES ($1, $2, $3, $4, $5::int,"
+                       " $6::date, $7, $8::boolean, $9::date)"
+                       " ON CONFLICT (tenant, contract_id) DO UPDATE SET debtor_id = $3, terms = $4,"
+                       "  period_day = $5::int, due_on = $6::date, signed_by = $7,"
+                       "  sealed = $8::boolean, signed_on = $9::date, updated_at = now()"
+                       " WHERE (c.debtor_id, c.terms, c.period_day, c.due_on, c.signed_by, c.sealed,"
+                       "        c.signed_on) IS DISTINCT FROM ($3, $4, $5::int, $6::date, $7,"
+                       "        $8::boolean, $9::date)"
+                       " RETURNING (xmax = 0)",
+                       9, p);
+    if (rc <= 0)
+        return rc;
+    Huikuan__V1__ContractRecorded ev = HUIKUAN__V1__CONTRACT_RECORDED__INIT;
+    ev.contract_id = (char *) f->contract_id;
+    ev.debtor_id = (char *) f->debtor_id;
+    ev.terms = (char *) f->terms;
+    ev.period_day = f->period_day;
+    ev.due_on = (char *) (s_day (&fmt, f->has_due_on, f->due_on) ?: "");
+    ev.sealed = (char *) (sealed ? sealed : "");
+    ev.weak_evidence = f->sealed != 1; /* R-T4 */
+    ev.signed_on = (char *) (s_day (&fmt, f->has_signed_on, f->signed_on) ?: "");
+    ev.changed = rc == 2;
+    ev.source = (char *) source;
+    ev.source_line = (uint32_t) line;
+    return hk_daemon_emit (d, "contract.recorded", f->debtor_id, NULL, &ev.base) == 0 ? 1 : HK_EDB;
+}
+
+typedef struct {
+    Huikuan__V1__Allocation allocs[HK_MAX_ALLOC];
+    Huikuan__V1__Allocation *ptrs[HK_MAX_ALLOC];
+    Huikuan__V1__Money money[HK_MAX_ALLOC];
+    char ids[HK_MAX_ALLOC][72];
+    int n;
+} s_allocs_t;
+
+/* Applies amount to the debtor's open invoices in currency: `first` (may be "") first, then
+ * oldest first (R-C6). Records allocation rows in `table` keyed by `key_column` = key; emits
+ * invoice.settled for invoices it settles. Returns what is left, or HK_EDB (as negative). */
+static int64_t
+s_allocate (hk_daemon_t *d, const char *debtor_id, const char *currency, const char *first,
+            int64_t amount, const char *insert_sql, const char *key, const char *payment_id,
+            int64_t settled_at_us, s_allocs_t *out)
+{
+    const char *ap[] = { d->tenant, debtor_id, currency, first };
+    PGresult *res = hk_db_query (d->db,
+                                 "SELECT invoice_id, outstanding_minor FROM invoice"
+                                 " WHERE tenant = $1 AND debtor_id = $2 AND currency = $3"
+                                 "   AND status = 'open' AND outstanding_minor > 0"
+                                 " ORDER BY (invoice_id = $4) DESC, due_on, invoice_id"
+                                 " LIMIT 256 FOR UPDATE",
+                                 4, ap);
+    if (!res)
+        return HK_EDB;
+    int n = PQntuples (res);
+    int64_t outstanding[HK_MAX_ALLOC], alloc[HK_MAX_ALLOC];
+    for (int i = 0; i < n; i++)
+        outstanding[i] = strtoll (PQgetvalue (res, i, 1), NULL, 10);
+    int64_t left = hk_feed_allocate (amount, outstanding, n, alloc);
+    out->n = 0;
+    for (int i = 0; i < n; i++) {
+        if (alloc[i] == 0)
+            continue;
+        const char *inv = PQgetvalue (res, i, 0);
+        char part[32];
+        snprintf (part, sizeof part, "%lld", (long long) alloc[i]);
+        const char *up[] = { d->tenant, inv, part, key };
+        if (hk_db_exec (d->db,
+                        "UPDATE invoice SET outstanding_minor = outstanding_minor - $3::bigint,"
+                        " status = CASE WHEN outstanding_minor = $3::bigint THEN 'settled'"
+                        "               ELSE status END, updated_at = now()"
+                        " WHERE tenant = $1 AND invoice_id = $2",
+                        3, up)
+                < 0
+            || hk_db_exec (d->db, insert_sql, 4, up) < 0) {
+            PQclear (res);
+            return HK_EDB;
+        }
+        int k = out->n++;
+        snprintf (out->ids[k], sizeof out->ids[k], "%s", inv);
+        s_money (&out->money[k], alloc[i], currency);
+        huikuan__v1__allocation__init (&out->allocs[k]);
+        out->allocs[k].invoice_id = out->ids[k];
+        out->allocs[k].amount = &out->money[k];
+        out->ptrs[k] = &out->allocs[k];
+        if (alloc[i] == outstanding[i]) {
+            Huikuan__V1__InvoiceSettled st = HUIKUAN__V1__INVOICE_SETTLED__INIT;
+            st.invoice_id = out->ids[k];
+            st.debtor_id = (char *) debtor_id;
+            st.payment_id = (char *) payment_id;
+            st.settled_at_us = settled_at_us;
+            if (hk_daemon_emit (d, "invoice.settled", debtor_id, NULL, &st.base) != 0) {
+                PQclear (res);
+                return HK_EDB;
+            }
+        }
+    }
+    PQclear (res);
+    return left;
+}
+
+/* Finds the debtor of a payment without one: from the invoice reference, else from an invoice
+ * number found in the remittance text. Writes debtor (and the matched invoice) or "". */
+static int
+s_match_debtor (hk_daemon_t *d, const hk_payment_row_t *r, char *debtor, size_t dlen,
+                char *invoice, size_t ilen)
+{
+    *debtor = 0;
+    const char *p[] = { d->tenant, r->invoice_id, r->reference, r->currency };
+    PGresult *res = hk_db_query (
+        d->db,
+        "SELECT invoice_id, debtor_id FROM invoice WHERE tenant = $1 AND currency = $4"
+        "  AND (invoice_id = $2 OR invoice_id = ANY (string_to_array("
+        "       regexp_replace(COALESCE($3, ''), '[^A-Za-z0-9_./-]+', ' ', 'g'), ' ')))"
+        " ORDER BY (invoice_id = $2) DESC, status = 'open' DESC, due_on LIMIT 1",
+        4, p);
+    if (!res)
+        return HK_EDB;
+    if (PQntuples (res) == 1) {
+        snprintf (invoice, ilen, "%s", PQgetvalue (res, 0, 0));
+        snprintf (debtor, dlen, "%s", PQgetvalue (res, 0, 1));
+    }
+    PQclear (res);
+    return 0;
+}
+
+static int
+s_payment (hk_daemon_t *d, const hk_payment_row_t *r, const char *source, long line)
+{
+    s_fmt_t fmt = { 0 };
+    char debtor[72], hint[72];
+    snprintf (debtor, sizeof debtor, "%s", r->debtor_id);
+    snprintf (hint, sizeof hint, "%s", r->invoice_id);
+    if (!*debtor && s_match_debtor (d, r, debtor, sizeof debtor, hint, sizeof hint) != 0)
+        return HK_EDB;
+    const char *pp[] = { d->tenant, r->payment_id, s_opt (debtor), r->currency,
+                         s_i64 (&fmt, true, r->amount_minor),
+                         s_at (&fmt, true, r->received_at_us), s_opt (r->reference),
+                         s_opt (r->payer_name), s_opt (r->payer_account) };
+    PGresult *res = hk_db_query (d->db,
+                                 "INSERT INTO payment (tenant, payment_id, debtor_id, currency,"
+                                 " amount_minor, received_at, reference, payer_name, payer_account)"
+                                 " VALUES ($1, $2, $3, $4, $5::bigint, $6::timestamptz, $7, $8, $9)"
+                                 " ON CONFLICT DO NOTHING RETURNING 1",
+                                 9, pp);
+    if (!res)
+        return HK_EDB;
+    int fresh = PQntuples (res);
+    PQclear (res);
+    if (!fresh)
+        return 0; /* payments are facts: a known payment id is not applied twice */
+    s_allocs_t *al = calloc (1, sizeof *al);
+    if (!al)
+        return HK_ENOMEM;
+    int64_t left = r->amount_minor;
+    if (*debtor) {
+        if (s_ensure_debtor (d, debtor)) {
+            free (al);
+            return HK_EDB;
+        }
+        left = s_allocate (d, debtor, r->currency, hint, r->amount_minor,
+                           "INSERT INTO payment_allocation (tenant, payment_id, invoice_id,"
+                           " amount_minor) VALUES ($1, $4, $2, $3::bigint)",
+                           r->payment_id, r->payment_id, r->received_at_us, al);
+        if (left < 0) {
+            free (al);
+            return HK_EDB;
+        }
+    }
+    /* overpaid: a credit on the debtor; nobody to credit: parked for review */
+    const char *status = !*debtor ? "unmatched" : left > 0 ? "credit" : "allocated";
+    const char *lp[] = { d->tenant, r->payment_id, s_i64 (&fmt, true, left), status };
+    if (hk_db_exec (d->db,
+                    "UPDATE payment SET unallocated_minor = $3::bigint, status = $4"
+                    " WHERE tenant = $1 AND payment_id = $2",
+                    4, lp)
+        < 0) {
+        free (al);
+        return HK_EDB;
+    }
+    if (!*debtor)
+        HK_LOG (HK_WARN, "payment.unmatched", HK_S ("payment", r->payment_id),
+                HK_S ("source", source), HK_I ("line", line));
+    Huikuan__V1__Money amt, un;
+    s_money (&amt, r->amount_minor, r->currency);
+    s_money (&un, left, r->currency);
+    Huikuan__V1__PaymentRecorded ev = HUIKUAN__V1__PAYMENT_RECORDED__INIT;
+    ev.payment_id = (char *) r->payment_id;
+    ev.debtor_id = debtor;
+    ev.amount = &amt;
+    ev.received_at_us = r->received_at_us;
+    ev.n_allocations = (size_t) al->n;
+    ev.allocations = al->ptrs;
+    ev.unallocated = &un;
+    ev.source = (char *) source;
+    ev.source_line = (uint32_t) line;
+    ev.status = (char *) status;
+    ev.reference = (char *) r->reference;
+    int rc = hk_daemon_emit (d, "payment.recorded", *debtor ? debtor : "", NULL, &ev.base);
+    free (al);
+    return rc == 0 ? 1 : HK_EDB;
+}
+
+static int
+s_credit_note (hk_daemon_t *d, const hk_credit_note_fact_t *f, const char *source, long line)
+{
+    if (s_ensure_debtor (d, f->debtor_id))
+        return HK_EDB;
+    s_fmt_t fmt = { 0 };
+    const char *issued = s_day (&fmt, f->has_issued_on, f->issued_on);
+    const char *p[] = { d->tenant, f->credit_note_id, f->debtor_id, s_opt (f->invoice_id),
+                        f->currency, s_i64 (&fmt, true, f->amount_minor), issued };
+    PGresult *res = hk_db_query (d->db,
+                                 "INSERT INTO credit_note (tenant, credit_note_id, debtor_id,"
+                                 " invoice_id, currency, amount_minor, issued_on)"
+                                 " VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::date)"
+                                 " ON CONFLICT DO NOTHING RETURNING 1",
+                                 7, p);
+    if (!res)
+        return HK_EDB;
+    int fresh = PQntuples (res);
+    PQclear (res);
+    if (!fresh)
+        return 0;
+    s_allocs_t *al = calloc (1, sizeof *al);
+    if (!al)
+        return HK_ENOMEM;
+    int64_t left = s_allocate (d, f->debtor_id, f->currency, f->invoice_id, f->amount_minor,
+                               "INSERT INTO credit_note_allocation (tenant, credit_note_id,"
+                               " invoice_id, amount_minor) VALUES ($1, $4, $2, $3::bigint)",
+                               f->credit_note_id, f->credit_note_id, 0, al);
+    const char *lp[] = { d->tenant, f->credit_note_id, s_i64 (&fmt, true, left) };
+    if (left < 0
+        || hk_db_exec (d->db,
+                       "UPDATE credit_note SET unapplied_minor = $3::bigint"
+                       " WHERE tenant = $1 AND credit_note_id = $2",
+                       3, lp)
+               < 0) {
+        free (al);
+        return HK_EDB;
+    }
+    Huikuan__V1__Money amt, un;
+    s_money (&amt, f->amount_minor, f->currency);
+    s_money (&un, left, f->currency);
+    Huikuan__V1__CreditNoteRecorded ev = HUIKUAN__V1__CREDIT_NOTE_RECORDED__INIT;
+    ev.credit_note_id = (char *) f->credit_note_id;
+    ev.debtor_id = (char *) f->debtor_id;
+    ev.amount = &amt;
+    ev.n_allocations = (size_t) al->n;
+    ev.allocations = al->ptrs;
+    ev.unapplied = &un;
+    ev.issued_on = (char *) (issued ? issued : "");
+    ev.source = (char *) source;
+    ev.source_line = (uint32_t) line;
+    int rc = hk_daemon_emit (d, "credit_note.recorded", f->debtor_id, NULL, &ev.base);
+    free (al);
+    return rc == 0 ? 1 : HK_EDB;
+}
+
+static int
+s_promise (hk_daemon_t *d, const hk_promise_fact_t *f, const char *source, long line)
+{
+    if (s_ensure_debtor (d, f->debtor_id))
+        return HK_EDB;
+    s_fmt_t fmt = { 0 };
+    const char *p[] = { d->tenant, f->promise_id, f->debtor_id, s_opt (f->invoice_id), f->currency,
+                        s_i64 (&fmt, true, f->amount_minor), s_at (&fmt, true, f->promised_at_us),
+                        s_at (&fmt, f->has_recorded_at, f->recorded_at_us) };
+    int rc = s_upsert (d,
+                       "INSERT INTO promise AS p (tenant, promise_id, debtor_id, invoice_id, currency,"
+                       " amount_minor, promised_at, recorded_at) VALUES ($1, $2, $3, $4, $5,"
+                       " $6::bigint, $7::timestamptz, $8::timestamptz)"
+                       " ON CONFLICT (tenant, promise_id) DO UPDATE SET debtor_id = $3,"
+                       "  invoice_id = $4, currency = $5, amount_minor = $6::bigint,"
+                       "  promised_at = $7::timestamptz, recorded_at = $8::timestamptz,"
+                       "  updated_at = now()"
+                       " WHERE (p.debtor_id, p.invoice_id, p.currency, p.amount_minor, p.promised_at,"
+                       "        p.recorded_at) IS DISTINCT FROM ($3, $4, $5, $6::bigint,"
+                       "        $7::timestamptz, $8::timestamptz)"
+                       " RETURNING (xmax = 0)",
+                       8, p);
+    if (rc <= 0)
+        return rc;
+    Huikuan__V1__Money amt;
+    s_money (&amt, f->amount_minor, f->currency);
+    Huikuan__V1__PromiseRecorded ev = HUIKUAN__V1__PROMISE_RECORDED__INIT;
+    ev.promise_id = (char *) f->promise_id;
+    ev.debtor_id = (char *) f->debtor_id;
+    ev.invoice_id = (char *) f->invoice_id;
+    ev.amount = &amt;
+    ev.promised_at_us = f->promised_at_us;
+    ev.changed = rc == 2;
+    ev.source = (char *) source;
+    ev.source_line = (uint32_t) line;
+    return hk_daemon_emit (d, "promise.recorded", f->debtor_id, NULL, &ev.base) == 0 ? 1 : HK_EDB;
+}
+
+static int
+s_dispute (hk_daemon_t *d, const hk_dispute_fact_t *f, const char *source, long line)
+{
+    if (s_ensure_debtor (d, f->debtor_id))
+        return HK_EDB;
+    s_fmt_t fmt = { 0 };
+    const char *opened = s_day (&fmt, true, f->opened_on);
+    const char *resolved = s_day (&fmt, f->has_resolved_on, f->resolved_on);
+    const char *p[] = { d->tenant, f->dispute_id, f->debtor_id, f->invoice_id,
+                        f->has_amount ? f->currency : NULL,
+                        s_i64 (&fmt, f->has_amount, f->amount_minor), s_opt (f->reason), opened,
+                        f->status, resolved };
+    int rc = s_upsert (d,
+                       "INSERT INTO dispute AS x (tenant, dispute_id, debtor_id, invoice_id,"
+                       " currency, amount_minor, reason, opened_on, status, resolved_on)"
+                       " VALUES ($1, $2, $3, $4, $5, $6::bigint, $7, $8::date, $9, $10::date)"
+                       " ON CONFLICT (tenant, dispute_id) DO UPDATE SET debtor_id = $3,"
+                       "  invoice_id = $4, currency = $5, amount_minor = $6::bigint, reason = $7,"
+                       "  opened_on = $8::date, status = $9, resolved_on = $10::date,"
+                       "  updated_at = now()"
+                       " WHERE (x.debtor_id, x.invoice_id, x.currency, x.amount_minor, x.reason,"
+                       "        x.opened_on, x.status, x.resolved_on) IS DISTINCT FROM"
+                       "       ($3, $4, $5, $6::bigint, $7, $8::date, $9, $10::date)"
+                       " RETURNING (xmax = 0)",
+                       10, p);
+    if (rc <= 0)
+        return rc;
+    Huikuan__V1__Money amt;
+    s_money (&amt, f->amount_minor, f->currency);
+    Huikuan__V1__DisputeRecorded ev = HUIKUAN__V1__DISPUTE_RECORDED__INIT;
+    ev.dispute_id = (char *) f->dispute_id;
+    ev.debtor_id = (char *) f->debtor_id;
+    ev.invoice_id = (char *) f->invoice_id;
+    ev.amount = f->has_amount ? &amt : NULL;
+    ev.reason = (char *) f->reason;
+    ev.opened_on = (char *) opened;
+    ev.status = (char *) f->status;
+    ev.resolved_on = (char *) (resolved ? resolved : "");
+    ev.changed = rc == 2;
+    ev.source = (char *) source;
+    ev.source_line = (uint32_t) line;
+    return hk_daemon_emit (d, "dispute.recorded", f->debtor_id, NULL, &ev.base) == 0 ? 1 : HK_EDB;
+}
+
+static int
+s_incoming (hk_daemon_t *d, const hk_incoming_fact_t *f, const char *source, long line)
+{
+    if (s_ensure_debtor (d, f->debtor_id))
+        return HK_EDB;
+    s_fmt_t fmt = { 0 };
+    const char *expected = s_day (&fmt, true, f->expected_on);
+    const char *p[] = { d->tenant, f->debtor_id, expected, s_opt (f->note) };
+    int rc = s_upsert (d,
+                       "INSERT INTO incoming_payment AS x (tenant, debtor_id, expected_on, note)"
+                       " VALUES ($1, $2, $3::date, $4)"
+                       " ON CONFLICT (tenant, debtor_id, expected_on) DO UPDATE SET note = $4,"
+                       "  updated_at = now() WHERE x.note IS DISTINCT FROM $4"
+                       " RETURNING (xmax = 0)",
+                       4, p);
+    if (rc <= 0)
+        return rc;
+    Huikuan__V1__IncomingPaymentRecorded ev = HUIKUAN__V1__INCOMING_PAYMENT_RECORDED__INIT;
+    ev.debtor_id = (char *) f->debtor_id;
+    ev.expected_on = (char *) expected;
+    ev.changed = rc == 2;
+    ev.source = (char *) source;
+    ev.source_line = (uint32_t) line;
+    return hk_daemon_emit (d, "incoming_payment.recorded", f->debtor_id, NULL, &ev.base) == 0
+               ? 1
+               : HK_EDB;
+}
+
+static int
+s_delivery (hk_daemon_t *d, const hk_delivery_fact_t *f, const char *source, long line)
+{
+    if (s_ensure_debtor (d, f->debtor_id))
+        return HK_EDB;
+    s_fmt_t fmt = { 0 };
+    const char *delivered = s_day (&fmt, true, f->delivered_on);
+    const char *p[] = { d->tenant, f->delivery_id, f->debtor_id, s_opt (f->contract_id), delivered,
+                        f->has_amount ? f->currency : NULL,
+                        s_i64 (&fmt, f->has_amount, f->amount_minor),
+                        s_i64 (&fmt, f->has_quantity, f->quantity) };
+    int rc = s_upsert (d,
+                       "INSERT INTO goods_delivery AS g (tenant, delivery_id, debtor_id, contract_id,"
+                       " delivered_on, currency, amount_minor, quantity)"
+                       " VALUES ($1, $2, $3, $4, $5::date, $6, $7::bigint, $8::bigint)"
+                       " ON CONFLICT (tenant, delivery_id) DO UPDATE SET debtor_id = $3,"
+                       "  contract_id = $4, delivered_on = $5::date, currency = $6,"
+                       "  amount_minor = $7::bigint, quantity = $8::bigint, updated_at = now()"
+                       " WHERE (g.debtor_id, g.contract_id, g.delivered_on, g.currency,"
+                       "        g.amount_minor, g.quantity) IS DISTINCT FROM"
+                       "       ($3, $4, $5::date, $6, $7::bigint, $8::bigint)"
+                       " RETURNING (xmax = 0)",
+                       8, p);
+    if (rc <= 0)
+        return rc;
+    Huikuan__V1__Money amt;
+    s_money (&amt, f->amount_minor, f->currency);
+    Huikuan__V1__DeliveryRecorded ev = HUIKUAN__V1__DELIVERY_RECORDED__INIT;
+    ev.delivery_id = (char *) f->delivery_id;
+    ev.debtor_id = (char *) f->debtor_id;
+    ev.contract_id = (char *) f->contract_id;
+    ev.delivered_on = (char *) delivered;
+    ev.amount = f->has_amount ? &amt : NULL;
+    ev.quantity = f->quantity;
+    ev.changed = rc == 2;
+    ev.source = (char *) source;
+    ev.source_line = (uint32_t) line;
+    return hk_daemon_emit (d, "delivery.recorded", f->debtor_id, NULL, &ev.base) == 0 ? 1 : HK_EDB;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Invoices in batches
+ */
+
+#define HK_STORE_BATCH 2000
+#define HK_STORE_SLOTS 4096 /* hash of the batch's invoice ids; a power of two > 2 x batch */
+
+typedef struct {
+    char invoice_id[65], debtor_id[65], contract_id[65], currency[4];
+    char debtor_name[201], debtor_email[255];
+    int64_t amount_minor;
+    bool has_issued_on;
+    int32_t issued_on, due_on;
+    long line;
+} s_pending_t;
+
+struct hk_store {
+    hk_daemon_t *d;
+    char source[256];
+    int n;
+    s_pending_t *rows;
+    int slots[HK_STORE_SLOTS]; /* index + 1 into rows, 0 empty */
+    int accepted, unchanged;
+    hk_copy_buf_t copy;
+};
+
+hk_store_t *
+hk_store_new (hk_daemon_t *d)
+{
+    hk_store_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->rows = calloc (HK_STORE_BATCH, sizeof *self->rows);
+    if (!self->rows) {
+        free (self);
+        return NULL;
+    }
+    self->d = d;
+    return self;
+}
+
+void
+hk_store_destroy (hk_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hk_store_t *self = *self_p;
+    free (self->rows);
+    free (self->copy.data);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+hk_store_reset (hk_store_t *self)
+{
+    self->n = 0;
+    self->accepted = self->unchanged = 0;
+    memset (self->slots, 0, sizeof self->slots);
+}
+
+int
+hk_store_accepted (const hk_store_t *self)
+{
+    return self->accepted;
+}
+
+int
+hk_store_unchanged (const hk_store_t *self)
+{
+    return self->unchanged;
+}
+
+static unsigned
+s_hash (const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char) *s) * 16777619u;
+    return h;
+}
+
+/* Slot of id in the batch hash: its row index + 1, or 0 with *slot_out the empty slot. */
+static int
+s_find (hk_store_t *self, const char *id, int *slot_out)
+{
+    unsigned i = s_hash (id) & (HK_STORE_SLOTS - 1);
+    while (self->slots[i]) {
+        if (strcmp (self->rows[self->slots[i] - 1].invoice_id, id) == 0)
+            return self->slots[i];
+        i = (i + 1) & (HK_STORE_SLOTS - 1);
+    }
+    *slot_out = (int) i;
+    return 0;
+}
+
+static int
+s_flush_invoices (hk_store_t *self)
+{
+    if (self->n == 0)
+        return 0;
+    hk_daemon_t *d = self->d;
+    hk_copy_buf_t *b = &self->copy;
+    b->len = 0;
+    for (int i = 0; i < self->n; i++) {
+        const s_pending_t *r = &self->rows[i];
+        s_fmt_t fmt = { 0 };
+        if (!(hk_copy_text (b, s_i64 (&fmt, true, i), '\t')
+              && hk_copy_text (b, r->invoice_id, '\t') && hk_copy_text (b, r->debtor_id, '\t')
+              && hk_copy_text (b, s_opt (r->debtor_name), '\t')
+              && hk_copy_text (b, s_opt (r->debtor_email), '\t')
+              && hk_copy_text (b, r->currency, '\t')
+              && hk_copy_text (b, s_i64 (&fmt, true, r->amount_minor), '\t')
+              && hk_copy_text (b, s_day (&fmt, r->has_issued_on, r->issued_on), '\t')
+              && hk_copy_text (b, s_day (&fmt, true, r->due_on), '\t')
+              && hk_copy_text (b, s_opt (r->contract_id), '\n')))
+            return HK_ENOMEM;
+    }
+    if (hk_db_exec (d->db,
+                    "CREATE TEMP TABLE IF NOT EXISTS hk_stage_invoice (ord int, invoice_id text,"
+                    " debtor_id text, debtor_name text, debtor_email text, currency text,"
+                    " amount_minor bigint, issued_on date, due_on date, contract_id text)",
+                    0, NULL)
+            < 0
+        || hk_db_exec (d->db, "TRUNCATE hk_stage_invoice", 0, NULL) < 0
+        || hk_db_copy_in (d->db,
+                          "COPY hk_stage_invoice (ord, invoice_id, debtor_id, debtor_name,"
+                          " debtor_email, currency, amount_minor, issued_on, due_on, contract_id)"
+                          " FROM STDIN",
+                          b->data, b->len)
+               != 0)
+        return HK_EDB;
+    const char *dp[] = { d->tenant, d->tenant_tz };
+    if (hk_db_exec (d->db,
+                    "INSERT INTO debtor AS b (tenant, debtor_id, name, email, time_zone)"
+                    " SELECT DISTINCT ON (debtor_id) $1, debtor_id, debtor_name, debtor_email, $2"
+                    " FROM hk_stage_invoice ORDER BY debtor_id, ord DESC"
+                    " ON CONFLICT (tenant, debtor_id) DO UPDATE"
+                    " SET name = COALESCE(EXCLUDED.name, b.name),"
+                    "     email = COALESCE(EXCLUDED.email, b.email)"
+                    " WHERE (b.name, b.email) IS DISTINCT FROM"
+                    "  (COALESCE(EXCLUDED.name, b.name), COALESCE(EXCLUDED.email, b.email))",
+                    2, dp)
+        < 0)
+        return HK_EDB;
+    const char *ip[] = { d->tenant };
+    PGresult *res = hk_db_query (
+        d->db,
+        "WITH up AS ("
+        " INSERT INTO invoice AS i (tenant, invoice_id, debtor_id, currency, amount_minor,"
+        "  outstanding_minor, issued_on, due_on, contract_id)"
+        " SELECT $1, invoice_id, debtor_id, currency, amount_minor, amount_minor, issued_on,"
+        "  due_on, contract_id FROM hk_stage_invoice ORDER BY ord"
+        " ON CONFLICT (tenant, invoice_id) DO UPDATE SET debtor_id = EXCLUDED.debtor_id,"
+        "  currency = EXCLUDED.currency, amount_minor = EXCLUDED.amount_minor,"
+        "  outstanding_minor = i.outstanding_minor + EXCLUDED.amount_minor - i.amount_minor,"
+        "  issued_on = EXCLUDED.issued_on, due_on = EXCLUDED.due_on,"
+        "  contract_id = EXCLUDED.contract_id, aged_as_of = NULL, version = i.version + 1,"
+        "  updated_at = now()"
+        " WHERE (i.debtor_id, i.currency, i.amount_minor, i.issued_on, i.due_on, i.contract_id)"
+        "  IS DISTINCT FROM (EXCLUDED.debtor_id, EXCLUDED.currency, EXCLUDED.amount_minor,"
+        "  EXCLUDED.issued_on, EXCLUDED.due_on, EXCLUDED.contract_id)"
+        " RETURNING invoice_id, (xmax = 0) AS inserted, outstanding_minor)"
+        " SELECT s.ord, up.inserted, up.outstanding_minor FROM up"
+        " JOIN hk_stage_invoice s USING (invoice_id) ORDER BY s.ord",
+        1, ip);
+    if (!res)
+        return HK_EDB;
+    int changed = PQntuples (res);
+    int rc = 0;
+    hk_event_t *evs = calloc ((size_t) (changed ? changed : 1), sizeof *evs);
+    Huikuan__V1__InvoiceRecorded *msgs = calloc ((size_t) (changed ? changed : 1), sizeof *msgs);
+    Huikuan__V1__Money *money = calloc ((size_t) (changed ? changed : 1) * 2, sizeof *money);
+    char (*dates)[2][16] = calloc ((size_t) (changed ? changed : 1), sizeof *dates);
+    if (!evs || !msgs || !money || !dates)
+        rc = HK_ENOMEM;
+    int64_t now = hk_clock_now (d->clock);
+    for (int k = 0; k < changed && rc == 0; k++) {
+        const s_pending_t *r = &self->rows[atoi (PQgetvalue (res, k, 0))];
+        Huikuan__V1__InvoiceRecorded *m = &msgs[k];
+        huikuan__v1__invoice_recorded__init (m);
+        s_money (&money[2 * k], r->amount_minor, r->currency);
+        s_money (&money[2 * k + 1], strtoll (PQgetvalue (res, k, 2), NULL, 10), r->currency);
+        if (r->has_issued_on)
+            hk_date_format (r->issued_on, dates[k][0], sizeof dates[k][0]);
+        hk_date_format (r->due_on, dates[k][1], sizeof dates[k][1]);
+        m->invoice_id = (char *) r->invoice_id;
+        m->debtor_id = (char *) r->debtor_id;
+        m->amount = &money[2 * k];
+        m->outstanding = &money[2 * k + 1];
+        m->issued_on = dates[k][0];
+        m->due_on = dates[k][1];
+        m->source = self->source;
+        m->source_line = (uint32_t) r->line;
+        m->changed = PQgetvalue (res, k, 1)[0] != 't';
+        m->contract_id = (char *) r->contract_id;
+        evs[k] = (hk_event_t) { .type = "invoice.recorded", .tenant = d->tenant,
+                                .aggregate_id = r->debtor_id, .occurred_at_us = now,
+                                .payload = &m->base };
+    }
+    if (rc == 0 && hk_outbox_append_batch (d->db, d->instance, evs, changed) != 0)
+        rc = HK_EDB;
+    PQclear (res);
+    free (evs);
+    free (msgs);
+    free (money);
+    free (dates);
+    if (rc == 0) {
+        self->accepted += changed;
+        self->unchanged += self->n - changed;
+        self->n = 0;
+        memset (self->slots, 0, sizeof self->slots);
+    }
+    return rc;
+}
+
+static int
+s_queue_invoice (hk_store_t *self, const hk_invoice_row_t *r, const char *source, long line)
+{
+    int slot = 0;
+    /* the same invoice twice in one batch: write the first before queueing the second */
+    if (s_find (self, r->invoice_id, &slot) || self->n == HK_STORE_BATCH
+        || strcmp (self->source, source) != 0) {
+        int rc = s_flush_invoices (self);
+        if (rc != 0)
+            return rc;
+        s_find (self, r->invoice_id, &slot);
+    }
+    snprintf (self->source, sizeof self->source, "%s", source);
+    s_pending_t *p = &self->rows[self->n];
+    snprintf (p->invoice_id, sizeof p->invoice_id, "%s", r->invoice_id);
+    snprintf (p->debtor_id, sizeof p->debtor_id, "%s", r->debtor_id);
+    snprintf (p->contract_id, sizeof p->contract_id, "%s", r->contract_id);
+    snprintf (p->currency, sizeof p->currency, "%s", r->currency);
+    snprintf (p->debtor_name, sizeof p->debtor_name, "%s", r->debtor_name);
+    snprintf (p->debtor_email, sizeof p->debtor_email, "%s", r->debtor_email);
+    p->amount_minor = r->amount_minor;
+    p->has_issued_on = r->has_issued_on;
+    p->issued_on = r->issued_on;
+    p->due_on = r->due_on;
+    p->line = line;
+    self->slots[slot] = ++self->n;
+    return 0;
+}
+
+int
+hk_store_flush (hk_store_t *self)
+{
+    return s_flush_invoices (self);
+}
+
+int
+hk_store_fact (hk_store_t *self, const hk_fact_t *fact, const char *source, long line)
+{
+    if (fact->kind == HK_REC_INVOICE)
+        return s_queue_invoice (self, &fact->u.invoice, source, line);
+    int rc = s_flush_invoices (self);
+    if (rc != 0)
+        return rc;
+    hk_daemon_t *d = self->d;
+    switch (fact->kind) {
+    case HK_REC_DEBTOR: rc = s_debtor (d, &fact->u.debtor, source, line); break;
+    case HK_REC_CONTACT: rc = s_contact (d, &fact->u.contact, source, line); break;
+    case HK_REC_CONTRACT: rc = s_contract (d, &fact->u.contract, source, line); break;
+    case HK_REC_CREDIT_NOTE: rc = s_credit_note (d, &fact->u.credit_note, source, line); break;
+    case HK_REC_PAYMENT: rc = s_payment (d, &fact->u.payment, source, line); break;
+    case HK_REC_PROMISE: rc = s_promise (d, &fact->u.promise, source, line); break;
+    case HK_REC_DISPUTE: rc = s_dispute (d, &fact->u.dispute, source, line); break;
+    case HK_REC_INCOMING_PAYMENT: rc = s_incoming (d, &fact->u.incoming, source, line); break;
+    case HK_REC_DELIVERY: rc = s_delivery (d, &fact->u.delivery, source, line); break;
+    default: return HK_EINVAL;
+    }
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        self->unchanged++;
+    else
+        self->accepted++;
+    return 0;
+}

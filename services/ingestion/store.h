@@ -1,0 +1,31 @@
+/* store: writes one validated fact to PostgreSQL with its event, inside the caller's open
+ * transaction (promise 1). Idempotent: a fact identical to what is stored writes nothing and
+ * emits nothing; a changed one updates and emits with changed=true. */
+#ifndef HK_INGESTION_STORE_H
+#define HK_INGESTION_STORE_H
+
+#include "feed.h"
+#include "huikuan/daemon.h"
+
+/* Invoices are stored in batches (COPY into a staging table, then one set-based upsert and
+ * one COPY of their events), the other kinds one by one; before a fact of another kind the
+ * pending invoices are flushed, so order within a file is kept (a payment sees the invoices
+ * above it). */
+typedef struct hk_store hk_store_t;
+
+/* d is borrowed. NULL on ENOMEM. */
+hk_store_t *hk_store_new (hk_daemon_t *d);
+void hk_store_destroy (hk_store_t **self_p);
+
+/* Stores or queues one fact (strings are copied). Returns 0 or HK_EDB/HK_ENOMEM; after an
+ * error the transaction must be rolled back and the store reset. */
+int hk_store_fact (hk_store_t *self, const hk_fact_t *fact, const char *source, long line);
+/* Writes what is queued. Call before committing. Returns 0 or HK_EDB/HK_ENOMEM. */
+int hk_store_flush (hk_store_t *self);
+/* Facts written (new or changed) and unchanged since the last reset. */
+int hk_store_accepted (const hk_store_t *self);
+int hk_store_unchanged (const hk_store_t *self);
+/* Drops anything queued and zeroes the counters (new file, or after a rollback). */
+void hk_store_reset (hk_store_t *self);
+
+#endif
