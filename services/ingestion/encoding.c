@@ -327,8 +327,9 @@ s_sniff_gb18030 (s_stream_t *self, size_t *bad)
     return ok;
 }
 
-FILE *
-hk_encoding_utf8 (FILE *in, const char *declared, char *why, size_t whylen)
+/* The work of hk_encoding_utf8; on failure `in` is left to the caller. */
+static FILE *
+s_wrap (FILE *in, const char *declared, char *why, size_t whylen)
 {
     s_enc_t enc = s_enc_of (declared);
     if (enc == S_UNKNOWN) {
@@ -396,6 +397,15 @@ hk_encoding_utf8 (FILE *in, const char *declared, char *why, size_t whylen)
     self->next = s_streams;
     s_streams = self;
     pthread_mutex_unlock (&s_lock);
+    return out;
+}
+
+FILE *
+hk_encoding_utf8 (FILE *in, const char *declared, char *why, size_t whylen)
+{
+    FILE *out = s_wrap (in, declared, why, whylen);
+    if (!out && in)
+        fclose (in);
     return out;
 }
 

@@ -4,8 +4,9 @@
  * It streams: at most 64 KiB of input (the detection window) and 16 KiB of output are held at
  * a time, and multibyte sequences split across reads are carried over.
  *
- * Ownership: on success the returned FILE owns `in`: fclose() on the returned FILE closes `in`
- * and frees everything. On failure (NULL) `in` is untouched and still the caller's to close.
+ * Ownership: hk_encoding_utf8 takes `in` over in every case. On success the returned FILE owns
+ * it: fclose() on the returned FILE closes `in` and frees everything. On failure (NULL) `in`
+ * has been closed already: the caller must not touch it again.
  *
  * Errors while reading: a byte sequence that is not valid in the stream's encoding (or a
  * truncated sequence at end of file) makes the read fail with errno EILSEQ; stdio then sets the
@@ -22,7 +23,7 @@
 /* declared: "utf-8" (also "utf8"), "gb18030", "gbk", "gb2312" or "cp936" (case-insensitive;
  * GBK and GB2312 are decoded as GB18030, of which they are subsets), or NULL / "" / "auto" to
  * detect: the first 64 KiB valid UTF-8 → UTF-8, else valid GB18030 → GB18030, else NULL with a
- * reason. UTF-8 is passed through byte for byte (a BOM stays: the readers skip it) but
+ * reason (`in` is closed). UTF-8 is passed through byte for byte (a BOM stays: the readers skip it) but
  * validated as it goes. Returns NULL with why for an unknown declared encoding, undetectable
  * data, a read error on `in`, or no memory. */
 FILE *hk_encoding_utf8 (FILE *in, const char *declared, char *why, size_t whylen);

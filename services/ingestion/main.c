@@ -186,8 +186,10 @@ s_apply (hk_daemon_t *d, ingestion_t *st, const char *path, const char *name, co
         rc = hk_csvfeed_read (text, &sink, why, whylen);
     }
     if (rc == 0 && ferror (text)) {
-        snprintf (why, whylen, "cannot be read as %s text: %s",
-                  mapping ? hk_mapping_encoding (mapping) : "UTF-8 or GB18030", strerror (errno));
+        const char *where = hk_encoding_error (text);
+        const char *enc = hk_encoding_name (text);
+        snprintf (why, whylen, "cannot be read as %s text: %s", enc ? enc : "UTF-8",
+                  where && *where ? where : strerror (errno));
         rc = HK_EPARSE;
     }
     fclose (text);

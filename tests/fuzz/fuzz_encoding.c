@@ -63,10 +63,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         return 0;
     char why[256];
     FILE *f = hk_encoding_utf8 (in, declared, why, sizeof why);
-    if (!f) {
-        fclose (in);
-        return 0;
-    }
+    if (!f)
+        return 0;       /* in closed by hk_encoding_utf8 */
     if (bufsize == 1)
         setvbuf (f, NULL, _IONBF, 0);
     else if (bufsize)

@@ -187,10 +187,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         return 0;
     if (mode == 2) {
         FILE *u = hk_encoding_utf8 (f, NULL, why, sizeof why);
-        if (!u) {
-            fclose (f);
-            return 0;
-        }
+        if (!u)
+            return 0;   /* f closed by hk_encoding_utf8 */
         f = u;
     }
     hk_mapping_read (s_maps[mode], f, &sink, why, sizeof why);

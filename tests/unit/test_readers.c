@@ -530,7 +530,6 @@ s_ibm (bool verbose)
     FILE *f = hk_encoding_utf8 (raw, hk_mapping_encoding (m), why, sizeof why);
     CHECK (f != NULL);
     if (!f) {
-        fclose (raw);
         hk_mapping_destroy (&m);
         return failures;
     }
@@ -690,10 +689,8 @@ s_gb18030 (s_tmp_t *t, bool verbose)
         FILE *raw = s_mem (gb, gblen);
         FILE *f = hk_encoding_utf8 (raw, declared[i], why, sizeof why);
         CHECK (f != NULL);
-        if (!f) {
-            fclose (raw);
-            continue;
-        }
+        if (!f)
+            continue;       /* raw closed by hk_encoding_utf8 */
         CHECK_STR (hk_encoding_name (f), "GB18030");
         s_got_t got = { .validate = true };
         hk_sink_t sink = s_sink (&got);
@@ -722,10 +719,8 @@ s_gb18030 (s_tmp_t *t, bool verbose)
             FILE *raw = s_mem (bgb, biglen);
             FILE *f = hk_encoding_utf8 (raw, mode ? NULL : "gb18030", why, sizeof why);
             CHECK (f != NULL);
-            if (!f) {
-                fclose (raw);
+            if (!f)
                 continue;
-            }
             size_t got_len;
             int err;
             char *out = s_slurp (f, &got_len, &err);
@@ -759,8 +754,6 @@ s_gb18030 (s_tmp_t *t, bool verbose)
             free (out);
             fclose (f);
         }
-        else
-            fclose (raw);
         free (text);
     }
 
@@ -777,8 +770,6 @@ s_gb18030 (s_tmp_t *t, bool verbose)
         free (out);
         fclose (f);
     }
-    else
-        fclose (raw);
 
     /* bytes that are neither UTF-8 nor GB18030: detection refuses */
     const char *junk = "a,b\n\xFF\xFE\x80\x80\n";
@@ -787,11 +778,9 @@ s_gb18030 (s_tmp_t *t, bool verbose)
     CHECK (strstr (why, "neither UTF-8") != NULL);
     if (verbose)
         printf ("  detection refused: %s\n", why);
-    fclose (raw);
     raw = s_mem (junk, strlen (junk));
     CHECK (hk_encoding_utf8 (raw, "latin-9", why, sizeof why) == NULL);
     CHECK (strstr (why, "unknown encoding") != NULL);
-    fclose (raw);
 
     /* declared GB18030, broken after good lines: the read fails with EILSEQ, the reader fails
      * the file naming the byte */
@@ -817,8 +806,6 @@ s_gb18030 (s_tmp_t *t, bool verbose)
         s_got_reset (&got);
         fclose (f);
     }
-    else if (raw)
-        fclose (raw);
     free (broken);
 
     /* a truncated sequence at the end, and invalid UTF-8 declared as UTF-8 */
@@ -828,10 +815,8 @@ s_gb18030 (s_tmp_t *t, bool verbose)
         raw = s_mem (cut[i], strlen (cut[i]));
         f = hk_encoding_utf8 (raw, cutenc[i], why, sizeof why);
         CHECK (f != NULL);
-        if (!f) {
-            fclose (raw);
-            continue;
-        }
+        if (!f)
+            continue;       /* raw closed by hk_encoding_utf8 */
         size_t n;
         int err;
         char *out = s_slurp (f, &n, &err);
@@ -854,10 +839,8 @@ s_gb18030 (s_tmp_t *t, bool verbose)
         s_got_reset (&got);
         fclose (f);
     }
-    else {
+    else
         CHECK (f != NULL);
-        fclose (raw);
-    }
     CHECK (hk_encoding_error (stdin) == NULL);
     free (gb);
     free (bigutf);
