@@ -6,7 +6,12 @@
  * except those during start, which are returned in err. */
 #include "huikuan/http.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <unistd.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -17,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "huikuan/errcodes.h"
 #include "huikuan/log.h"
 #include "huikuan/metrics.h"
 
@@ -26,12 +32,28 @@ typedef int s_mhd_result_t;
 typedef enum MHD_Result s_mhd_result_t;
 #endif
 
+/* Where POSTed files go (hk_http_accept_uploads). Set once; read by the HTTP thread. */
+typedef struct {
+    char prefix[64];
+    char dir[1024];
+    int64_t max_bytes;
+} s_uploads_t;
+
 struct hk_http {
     struct MHD_Daemon *mhd;
     hk_ready_fn ready;   /* may be NULL: always ready */
     void *arg;
     int port;
+    _Atomic (s_uploads_t *) uploads;
 };
+
+/* One upload in progress: written under a hidden name, renamed in when complete. */
+typedef struct {
+    int fd;
+    char tmp[1200], final[1200], name[128];
+    int64_t bytes;
+    bool too_big, failed;
+} s_upload_t;
 
 /* Where MHD's messages go while hk_http_start runs on this thread. */
 static __thread char *s_start_err;
@@ -77,19 +99,157 @@ s_reply (struct MHD_Connection *conn, unsigned status, const char *body, bool ow
 
 static const char *const s_plain = "text/plain; charset=utf-8";
 
+static int s_started; /* con_cls of requests without a body of interest */
+
+/* A file name a client may give: letters, digits, '.', '_', '-'; not hidden; short. */
+static bool
+s_upload_name_ok (const char *name)
+{
+    size_t n = strlen (name);
+    if (n == 0 || n > 100 || name[0] == '.')
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!isalnum ((unsigned char) *c) && *c != '.' && *c != '_' && *c != '-')
+            return false;
+    return true;
+}
+
+static s_upload_t *
+s_upload_begin (const s_uploads_t *up, const char *name)
+{
+    s_upload_t *u = calloc (1, sizeof *u);
+    if (!u)
+        return NULL;
+    snprintf (u->name, sizeof u->name, "%s", name);
+    snprintf (u->final, sizeof u->final, "%s/%s", up->dir, name);
+    snprintf (u->tmp, sizeof u->tmp, "%s/.upload.%s.%ld.%p", up->dir, name, (long) getpid (),
+              (void *) u);
+    u->fd = open (u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (u->fd < 0) {
+        HK_LOG (HK_WARN, "http.upload_failed", HK_S ("file", name), HK_S ("error", strerror (errno)));
+        u->failed = true;
+    }
+    return u;
+}
+
+static void
+s_upload_discard (s_upload_t *u)
+{
+    if (u->fd >= 0) {
+        close (u->fd);
+        u->fd = -1;
+        unlink (u->tmp);
+    }
+}
+
+/* Called by libmicrohttpd when a request ends, also when the client went away mid-upload. */
+static void
+s_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    (void) cls, (void) conn, (void) toe;
+    if (*con_cls && *con_cls != &s_started) {
+        s_upload_t *u = *con_cls;
+        s_upload_discard (u);
+        free (u);
+    }
+    *con_cls = NULL;
+}
+
+/* Body chunks go to the file; at the end: fsync, rename in, 202. Nothing is acknowledged that
+ * is not on disk under its final name. */
+static s_mhd_result_t
+s_upload (hk_http_t *self, struct MHD_Connection *conn, s_upload_t *u, const char *data,
+          size_t *size)
+{
+    const s_uploads_t *up = atomic_load (&self->uploads);
+    if (*size) {
+        if (!u->failed && !u->too_big) {
+            u->bytes += (int64_t) *size;
+            if (up && u->bytes > up->max_bytes)
+                u->too_big = true;
+            for (size_t done = 0; !u->too_big && done < *size;) {
+                ssize_t w = write (u->fd, data + done, *size - done);
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0) {
+                    u->failed = true;
+                    break;
+                }
+                done += (size_t) w;
+            }
+        }
+        *size = 0;
+        return MHD_YES;
+    }
+    if (u->too_big) {
+        s_upload_discard (u);
+        return s_reply (conn, MHD_HTTP_CONTENT_TOO_LARGE, "too large\n", false, s_plain);
+    }
+    if (u->failed || fsync (u->fd) != 0) {
+        s_upload_discard (u);
+        return s_reply (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the file\n", false,
+                        s_plain);
+    }
+    int closed = close (u->fd);
+    u->fd = -1;
+    if (closed != 0) {
+        unlink (u->tmp);
+        return s_reply (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the file\n", false,
+                        s_plain);
+    }
+    /* never replace a file that is waiting: the client picks another name */
+    if (link (u->tmp, u->final) != 0) {
+        int e = errno;
+        unlink (u->tmp);
+        if (e == EEXIST)
+            return s_reply (conn, MHD_HTTP_CONFLICT, "a file of that name is waiting\n", false,
+                            s_plain);
+        return s_reply (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the file\n", false,
+                        s_plain);
+    }
+    unlink (u->tmp);
+    int dfd = open (up ? up->dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync (dfd); /* the rename itself survives a crash */
+        close (dfd);
+    }
+    HK_LOG (HK_INFO, "http.upload", HK_S ("file", u->name), HK_I ("bytes", u->bytes));
+    char body[300];
+    snprintf (body, sizeof body, "{\"accepted\":\"%s\",\"bytes\":%lld}\n", u->name,
+              (long long) u->bytes);
+    return s_reply (conn, MHD_HTTP_ACCEPTED, body, false, "application/json");
+}
+
 static s_mhd_result_t
 s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
           const char *version, const char *upload_data, size_t *upload_data_size,
           void **con_cls)
 {
     (void) version;
-    (void) upload_data;
-    static int started;
     hk_http_t *self = cls;
     if (!*con_cls) {   /* headers only so far; answer once the body (if any) is in */
-        *con_cls = &started;
+        const s_uploads_t *up = atomic_load (&self->uploads);
+        size_t plen = up ? strlen (up->prefix) : 0;
+        if (up && strcmp (method, MHD_HTTP_METHOD_POST) == 0
+            && strncmp (url, up->prefix, plen) == 0) {
+            if (!s_upload_name_ok (url + plen)) {
+                *con_cls = &s_started;
+                return s_reply (conn, MHD_HTTP_BAD_REQUEST,
+                                "file name: letters, digits, '.', '_', '-', not hidden\n", false,
+                                s_plain);
+            }
+            s_upload_t *u = s_upload_begin (up, url + plen);
+            if (!u)
+                return MHD_NO;
+            *con_cls = u;
+            return MHD_YES;
+        }
+        *con_cls = &s_started;
         return MHD_YES;
     }
+    if (*con_cls != &s_started)
+        return s_upload (self, conn, *con_cls, upload_data, upload_data_size);
     if (*upload_data_size) {
         *upload_data_size = 0;
         return MHD_YES;
@@ -204,6 +364,7 @@ hk_http_start (const char *listen, hk_ready_fn ready, void *arg, char *err, size
                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 10,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 64,
+                                  MHD_OPTION_NOTIFY_COMPLETED, s_completed, (void *) NULL,
                                   MHD_OPTION_END);
     int saved = errno;
     s_start_err = NULL;
@@ -225,6 +386,25 @@ hk_http_start (const char *listen, hk_ready_fn ready, void *arg, char *err, size
 }
 
 int
+hk_http_accept_uploads (hk_http_t *self, const char *prefix, const char *dir, int64_t max_bytes)
+{
+    if (!self || !prefix || !dir || strlen (prefix) >= 64 || strlen (dir) >= 1024 || max_bytes <= 0)
+        return HK_EINVAL;
+    s_uploads_t *up = calloc (1, sizeof *up);
+    if (!up)
+        return HK_ENOMEM;
+    snprintf (up->prefix, sizeof up->prefix, "%s", prefix);
+    snprintf (up->dir, sizeof up->dir, "%s", dir);
+    up->max_bytes = max_bytes;
+    s_uploads_t *none = NULL;
+    if (!atomic_compare_exchange_strong (&self->uploads, &none, up)) {
+        free (up);
+        return HK_ECONFLICT; /* once per endpoint */
+    }
+    return 0;
+}
+
+int
 hk_http_port (const hk_http_t *self)
 {
     return self ? self->port : 0;
@@ -237,6 +417,7 @@ hk_http_stop (hk_http_t **self_p)
         return;
     hk_http_t *self = *self_p;
     MHD_stop_daemon (self->mhd);   /* joins the thread: no handler runs after this */
+    free (atomic_load (&self->uploads));
     free (self);
     *self_p = NULL;
 }

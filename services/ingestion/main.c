@@ -7,6 +7,9 @@
  * Bad rows of a good file are rejected with line, field and reason and stored (promise 4); good
  * rows are kept.
  *
+ * Systems that push post a feed to POST /v1/feeds/<name> on the daemon's HTTP endpoint; it is
+ * stored durably in the inbox before the 202 answer and then handled like a dropped file.
+ *
  * Formats (docs/feeds.md): the project's CSV and JSON Lines, any CSV through a column-mapping
  * file, ISO 20022 camt.053/054 and BAI2 bank statements; UTF-8 or GB18030. Every reader yields
  * canonical records; feed.c validates them and store.c writes them with their events. */
@@ -43,6 +46,8 @@ static const hk_cfg_entry_t s_config[] = {
     { "mappings", HK_CFG_STRING, "", 0, 0, 0, NULL,
       "folder of column-mapping files (default <run_dir>/mappings): a file whose name starts "
       "with <name> is read with <name>.mapping.json" },
+    { "push_max_bytes", HK_CFG_INT, "1073741824", 1, INT64_C (1) << 40, HK_CFG_NORELOAD, NULL,
+      "largest feed a system may push with POST /v1/feeds/<name> on the HTTP endpoint" },
     { "statement_time_zone", HK_CFG_STRING, "", 0, 0, 0, NULL,
       "zone of date-only bank statement dates (default the tenant's)" },
     { 0 },
@@ -374,6 +379,11 @@ s_init (hk_daemon_t *d)
     st->m_rows = hk_metric_counter ("hk_intake_rows_total", "Feed rows read");
     st->m_rejects = hk_metric_counter ("hk_intake_rejects_total", "Feed rows rejected");
     st->m_failed = hk_metric_counter ("hk_intake_files_failed_total", "Feed files failed whole");
+    /* Systems that push: POST /v1/feeds/<name> lands in the inbox like a dropped file. */
+    if (d->http && hk_http_accept_uploads (d->http, "/v1/feeds/", st->inbox,
+                                           hk_config_int (d->config, "push_max_bytes"))
+                       != 0)
+        return HK_EINVAL;
     HK_LOG (HK_INFO, "inbox.watching", HK_S ("inbox", st->inbox));
     return 0;
 }

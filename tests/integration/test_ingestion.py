@@ -257,3 +257,34 @@ def test_kill9_mid_file_then_restart(fleet):
     assert fleet.outbox_count("invoice.recorded") == n
     assert fleet.scalar("SELECT count(*) FROM intake_file") == 1
     assert fleet.files("processing") == []
+
+
+def _post(port, path, body):
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=body,
+                                 method="POST", headers={"Content-Type": "text/csv"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_push_over_http(fleet):
+    """The streaming entry point: systems that push POST a feed; it is on disk before 202 and
+    then processed like a dropped file."""
+    fleet.clock_set("2026-03-12T08:00:00+08:00")
+    d = fleet.start("ingestion", HUIKUAN_INGESTION_PUSH_MAX_BYTES="4096")
+    body = ("invoice_id,debtor_id,currency,amount,due_on\n"
+            "H-1,D1,CNY,12.34,2026-03-10\n").encode()
+    status, text = _post(d.http_port, "/v1/feeds/pushed-1.csv", body)
+    assert status == 202 and '"accepted":"pushed-1.csv"' in text, (status, text)
+    processed(fleet, 1)
+    assert fleet.query("SELECT invoice_id, amount_minor FROM invoice") == [("H-1", 1234)]
+    assert file_row(fleet, "pushed-1.csv")[0] == "done"
+    assert _post(d.http_port, "/v1/feeds/.hidden", body)[0] == 400
+    assert _post(d.http_port, "/v1/feeds/../escape.csv", body)[0] in (400, 404)
+    assert _post(d.http_port, "/v1/feeds/big.csv", b"x" * 5000)[0] == 413
+    assert not [p for p in os.listdir(os.path.join(fleet.run_dir, "inbox")) if "big" in p]
+    assert _post(d.http_port, "/v1/other", body)[0] == 405
