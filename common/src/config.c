@@ -154,7 +154,7 @@ const hk_cfg_entry_t hk_config_common[] = {
       "interval between one-line stats summaries in the log" },
     { "claim_idle", HK_CFG_DURATION, "30s", 100 * S_MS, S_DAY, 0, NULL,
       "stream messages pending this long on a dead consumer are claimed by another" },
-    { NULL },
+    { 0 },
 };
 
 /* ---------------------------------------------------------------------------------------

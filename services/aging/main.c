@@ -20,7 +20,7 @@
 static const hk_cfg_entry_t s_config[] = {
     { "batch_size", HK_CFG_INT, "500", 1, 100000, 0, NULL,
       "invoices aged per transaction" },
-    { NULL },
+    { 0 },
 };
 
 static const char *const s_consumes[] = { "invoice.recorded", NULL };

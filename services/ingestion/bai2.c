@@ -33,6 +33,7 @@
 #include "huikuan/dates.h"
 #include "huikuan/digest.h"
 #include "huikuan/errcodes.h"
+#include "huikuan/files.h"
 #include "huikuan/money.h"
 
 #define HK_BAI2_MAX_BYTES     (256u << 20)  /* a larger file is refused, not read */
@@ -845,40 +846,15 @@ s_pass (s_bai2_t *self, bool emit)
 static int
 s_slurp (FILE *f, char **buf_out, size_t *len_out, char *why, size_t whylen)
 {
-    size_t len = 0, cap = 1 << 16;
-    char *buf = malloc (cap);
-    if (!buf)
-        return HK_ENOMEM;
-    for (;;) {
-        if (len == cap) {
-            if (cap >= HK_BAI2_MAX_BYTES) {
-                free (buf);
-                if (why && whylen)
-                    snprintf (why, whylen, "file larger than %u MiB", HK_BAI2_MAX_BYTES >> 20);
-                return HK_EPARSE;
-            }
-            char *grown = realloc (buf, cap * 2);
-            if (!grown) {
-                free (buf);
-                return HK_ENOMEM;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-        size_t got = fread (buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror (f)) {
-        free (buf);
+    int rc = hk_file_read_all (f, HK_BAI2_MAX_BYTES, buf_out, len_out);
+    if (rc == HK_EINVAL) {
         if (why && whylen)
-            snprintf (why, whylen, "cannot be read");
-        return HK_EIO;
+            snprintf (why, whylen, "file larger than %u MiB", HK_BAI2_MAX_BYTES >> 20);
+        return HK_EPARSE;
     }
-    *buf_out = buf;
-    *len_out = len;
-    return 0;
+    if (rc == HK_EIO && why && whylen)
+        snprintf (why, whylen, "cannot be read");
+    return rc;
 }
 
 int

@@ -35,6 +35,7 @@
 #include "huikuan/dates.h"
 #include "huikuan/digest.h"
 #include "huikuan/errcodes.h"
+#include "huikuan/files.h"
 #include "huikuan/money.h"
 
 #define HK_CAMT_MAX_BYTES     (256u << 20)  /* a larger file is refused, not read */
@@ -692,38 +693,14 @@ s_entry (s_camt_t *self, xmlNodePtr ntry)
 static int
 s_slurp (FILE *f, char **buf_out, size_t *len_out, char *why, size_t whylen)
 {
-    size_t len = 0, cap = 1 << 16;
-    char *buf = malloc (cap);
-    if (!buf)
-        return HK_ENOMEM;
-    for (;;) {
-        if (len == cap) {
-            if (cap >= HK_CAMT_MAX_BYTES) {
-                free (buf);
-                s_why (why, whylen, "file larger than %u MiB", HK_CAMT_MAX_BYTES >> 20);
-                return HK_EPARSE;
-            }
-            char *grown = realloc (buf, cap * 2);
-            if (!grown) {
-                free (buf);
-                return HK_ENOMEM;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-        size_t got = fread (buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
+    int rc = hk_file_read_all (f, HK_CAMT_MAX_BYTES, buf_out, len_out);
+    if (rc == HK_EINVAL) {
+        s_why (why, whylen, "file larger than %u MiB", HK_CAMT_MAX_BYTES >> 20);
+        return HK_EPARSE;
     }
-    if (ferror (f)) {
-        free (buf);
+    if (rc == HK_EIO)
         s_why (why, whylen, "cannot be read");
-        return HK_EIO;
-    }
-    *buf_out = buf;
-    *len_out = len;
-    return 0;
+    return rc;
 }
 
 /* Checks that the tree is a camt.053 or camt.054 with statements before anything is emitted.

@@ -16,7 +16,7 @@
 static const hk_cfg_entry_t s_config[] = {
     { "escalate_dpd", HK_CFG_INT, "90", 1, 3650, 0, NULL,
       "days past due at which an open invoice goes to legal (R-L3)" },
-    { NULL },
+    { 0 },
 };
 
 static const char *const s_consumes[] = { "invoice.aged", NULL };

@@ -31,7 +31,7 @@ static const hk_cfg_entry_t s_config[] = {
       "SMTP server of the smtp transport" },
     { "sender", HK_CFG_STRING, "collections@huikuan.invalid", 0, 0, 0, NULL,
       "From: address of e-mail" },
-    { NULL },
+    { 0 },
 };
 
 typedef struct {

@@ -29,7 +29,7 @@ static const hk_cfg_entry_t s_config[] = {
       "contact within this many minutes after the working day starts (R-S2)" },
     { "dispatch_batch", HK_CFG_INT, "200", 1, 100000, 0, NULL,
       "due contacts dispatched per transaction" },
-    { NULL },
+    { 0 },
 };
 
 static const char *const s_consumes[] = { "invoice.aged", "invoice.settled", NULL };

@@ -6,7 +6,7 @@
 #include "check.h"
 
 #define HK_TESTS(X)                                                                   \
-    X (money) X (dates) X (ids) X (rules) X (config) X (log) X (metrics) X (http)       \
+    X (money) X (dates) X (ids) X (rules) X (files) X (config) X (log) X (metrics) X (http)       \
     X (db) X (migrate) X (clock) X (queue) X (bus) X (event)                            \
     X (ingestion) X (aging) X (scheduling) X (notification) X (legal) X (statements) \
     X (readers)

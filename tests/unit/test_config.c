@@ -20,7 +20,7 @@ static const hk_cfg_entry_t s_table[] = {
     { "greeting", HK_CFG_STRING, "hello", 0, 0, 0, NULL, "free text" },
     { "run_dir", HK_CFG_STRING, "/srv/huikuan", 0, 0, HK_CFG_NORELOAD, NULL,
       "overrides the shared default" },
-    { NULL },
+    { 0 },
 };
 
 static void

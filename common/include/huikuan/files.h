@@ -6,4 +6,12 @@
  * errno set. */
 int hk_mkdirs (const char *path);
 
+#include <stddef.h>
+#include <stdio.h>
+
+/* Reads all of f into a malloc'd buffer (NUL-terminated, the NUL not counted in *len_out; the
+ * caller frees). Refuses inputs over max_bytes. Returns 0, HK_EIO, HK_ENOMEM or HK_EINVAL (too
+ * large). For small documents that a parser needs whole (bank statements). */
+int hk_file_read_all (FILE *f, size_t max_bytes, char **data_out, size_t *len_out);
+
 #endif
