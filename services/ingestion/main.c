@@ -65,11 +65,22 @@ typedef struct {
     FILE *rejects;
 } counts_t;
 
+/* Rejects are kept as "line<TAB>field<TAB>reason" lines until the file is recorded; tabs and
+ * line breaks inside a field or reason (a quoted value can hold them) become spaces. */
 static void
 s_reject (counts_t *c, long line, const char *field, const char *reason)
 {
+    char f[64], r[256];
+    snprintf (f, sizeof f, "%s", field);
+    snprintf (r, sizeof r, "%s", reason);
+    for (char *p = f; *p; p++)
+        if (*p == '\t' || *p == '\n' || *p == '\r')
+            *p = ' ';
+    for (char *p = r; *p; p++)
+        if (*p == '\t' || *p == '\n' || *p == '\r')
+            *p = ' ';
     c->rejected++;
-    fprintf (c->rejects, "%ld\t%s\t%s\n", line, field, reason);
+    fprintf (c->rejects, "%ld\t%s\t%s\n", line, f, r);
 }
 
 typedef struct {
