@@ -308,6 +308,17 @@ s_process (hk_daemon_t *d, ingestion_t *st, const char *path, const char *name)
         rc = s_record_file (d, name, sha, format, status, &c, NULL);
     if (rc == 0)
         rc = hk_db_commit (d->db);
+    /* A data or integrity error that validation did not foresee (SQLSTATE class 22 or 23,
+     * other than a unique key taken meanwhile by another instance) fails the same way every
+     * time: the file fails as a whole with that reason instead of being retried forever. */
+    const char *state = hk_db_sqlstate (d->db);
+    if (rc == HK_EDB && hk_db_ok (d->db)
+        && (strncmp (state, "22", 2) == 0 || strncmp (state, "23", 2) == 0)
+        && strcmp (state, "23505") != 0) {
+        snprintf (why, sizeof why, "rejected by the database (SQLSTATE %s): %s", state,
+                  hk_db_errstr (d->db));
+        rc = HK_EPARSE;
+    }
     if (rc == HK_EPARSE) {
         /* Not what it claims: nothing of it is applied; the failure itself is recorded. */
         hk_db_rollback (d->db);

@@ -288,3 +288,21 @@ def test_push_over_http(fleet):
     assert _post(d.http_port, "/v1/feeds/big.csv", b"x" * 5000)[0] == 413
     assert not [p for p in os.listdir(os.path.join(fleet.run_dir, "inbox")) if "big" in p]
     assert _post(d.http_port, "/v1/other", body)[0] == 405
+
+
+def test_database_data_error_fails_the_file_instead_of_looping(fleet):
+    """An error validation cannot foresee (here: bigint overflow while re-computing the
+    outstanding amount) fails the file whole with the database's reason; it is not retried
+    forever and nothing of it is applied."""
+    fleet.clock_set("2026-03-12T08:00:00+08:00")
+    fleet.start("ingestion")
+    head = "invoice_id,debtor_id,currency,amount,due_on\n"
+    fleet.drop("max.csv", head + "MAX,D1,CNY,92233720368547758.07,2026-03-10\n")
+    processed(fleet, 1)
+    fleet.drop("overflow.csv", head + "OK,D1,CNY,1.00,2026-03-10\n"
+                                      "MAX,D1,CNY,92233720368547758.06,2026-03-10\n")
+    processed(fleet, 2)
+    status, _, _, _, _, _, reason = file_row(fleet, "overflow.csv")
+    assert status == "failed" and "22003" in reason, reason
+    assert fleet.query("SELECT invoice_id FROM invoice ORDER BY 1") == [("MAX",)]
+    assert os.path.exists(os.path.join(fleet.run_dir, "failed", "overflow.csv"))
