@@ -355,6 +355,21 @@ main (int argc, char **argv)
         s_usage (stderr);
         return 2;
     }
+    /* Arguments are checked before connecting, so a typo is named as such. */
+    if (strcmp (cmd, "clock") == 0 && i + 1 < argc) {
+        int64_t us;
+        if (strcmp (argv[i], "set") == 0 && hk_time_parse (argv[i + 1], &us) != 0) {
+            fprintf (stderr, "hkctl: clock set needs a time with offset, e.g. "
+                             "2026-03-01T00:00:00+08:00 (got \"%s\")\n", argv[i + 1]);
+            return 2;
+        }
+        if (strcmp (argv[i], "advance") == 0
+            && (hk_duration_parse (argv[i + 1], &us) != 0 || us < 0)) {
+            fprintf (stderr, "hkctl: clock advance needs a positive duration, e.g. 3d, 2h30m "
+                             "(got \"%s\")\n", argv[i + 1]);
+            return 2;
+        }
+    }
     hk_db_t *db = s_connect (url);
     if (!db)
         return 1;
