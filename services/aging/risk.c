@@ -1,0 +1,381 @@
+/* risk: R-A2..R-A8 grade, recovery, priority, stance, cause, signals; R-H1/R-H2 credit hold.
+ * Integer arithmetic only; see risk.h for each rule. */
+#include "risk.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "huikuan/errcodes.h"
+
+void
+hk_risk_policy_default (hk_risk_policy_t *policy)
+{
+    if (!policy)
+        return;
+    memset (policy, 0, sizeof *policy);
+    policy->doubtful_dpd = 365;
+    policy->doubtful_promises = 2;
+    policy->doubtful_promises_dpd = 90;
+    policy->doubtful_no_contact = 180;
+    policy->doubtful_no_contact_dpd = 90;
+    policy->doubtful_dispute_dpd = 180;
+    policy->lost_is_doubtful = true;
+    policy->bad_dpd = 730;
+    policy->bad_closure_no_contact = 180;
+    policy->curve[0] = (hk_curve_point_t) { 730, 8000 };
+    policy->curve[1] = (hk_curve_point_t) { INT32_MAX, 2000 };
+    policy->curve_n = 2;
+    policy->w_age = 250;
+    policy->w_amount = 200;
+    policy->w_credit = 100;
+    policy->w_cooperation = 150;
+    policy->w_capital = 100;
+    policy->w_distance = 50;
+    policy->w_signal = 50;
+    policy->age_full_dpd = 365;
+    policy->amount_full_minor = 10000000;
+    policy->distance_full_km = 500;
+    policy->volume_drop_bp = 5000;
+    policy->delay_increasing_k = 3;
+    policy->delay_margin_days = 10;
+    policy->delay_min_payments = 4;
+    policy->hold_grace_days = 0;
+}
+
+/* The policy to use: the caller's, or the defaults in *scratch. */
+static const hk_risk_policy_t *
+s_policy (const hk_risk_policy_t *policy, hk_risk_policy_t *scratch)
+{
+    if (policy)
+        return policy;
+    hk_risk_policy_default (scratch);
+    return scratch;
+}
+
+/* ---- Grade ---- */
+
+static void
+s_reason (hk_risk_grade_result_t *out, const char *rule, hk_grade_t grade, const char *fmt,
+          ...)
+{
+    if (grade < out->grade)
+        out->grade = grade;
+    if (out->n_reasons >= HK_RISK_MAX_REASONS)
+        return; /* cannot happen with the conditions below; the grade is still right */
+    hk_risk_reason_t *r = &out->reasons[out->n_reasons++];
+    r->rule = rule;
+    r->grade = grade;
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (r->text, sizeof r->text, fmt, ap);
+    va_end (ap);
+}
+
+/* No successful contact for at least days (never counts as forever). */
+static bool
+s_no_contact (int32_t since, int32_t days)
+{
+    return since < 0 || since >= days;
+}
+
+int
+hk_risk_grade (const hk_risk_policy_t *policy, const hk_risk_input_t *in,
+               hk_risk_grade_result_t *out)
+{
+    if (!in || !out)
+        return HK_EINVAL;
+    hk_risk_policy_t scratch;
+    const hk_risk_policy_t *p = s_policy (policy, &scratch);
+    memset (out, 0, sizeof *out);
+    out->grade = HK_GRADE_NOT_DUE;
+
+    if (in->written_off)
+        s_reason (out, "R-A2", HK_GRADE_DEAD, "written off");
+    if (in->bankrupt)
+        s_reason (out, "R-A2", HK_GRADE_DEAD, "bankrupt");
+    if (in->dpd <= 0) {
+        s_reason (out, "R-A2", HK_GRADE_NOT_DUE, "not yet due (dpd %d)", (int) in->dpd);
+        return 0;
+    }
+    s_reason (out, "R-A2", HK_GRADE_COLLECTING, "overdue %d days", (int) in->dpd);
+
+    if (in->dpd > p->bad_dpd)
+        s_reason (out, "R-A2", HK_GRADE_BAD, "overdue %d days > %d", (int) in->dpd,
+                  (int) p->bad_dpd);
+    if (in->signal_closure) {
+        if (in->days_since_contact < 0)
+            s_reason (out, "R-A7", HK_GRADE_BAD, "closure and never reached");
+        else if (in->days_since_contact >= p->bad_closure_no_contact)
+            s_reason (out, "R-A7", HK_GRADE_BAD, "closure and no contact for %d days",
+                      (int) in->days_since_contact);
+        else
+            s_reason (out, "R-A7", HK_GRADE_COLLECTING, "closure signal");
+    }
+    if (in->dpd > p->doubtful_dpd)
+        s_reason (out, "R-A2", HK_GRADE_DOUBTFUL, "overdue %d days > %d", (int) in->dpd,
+                  (int) p->doubtful_dpd);
+    if (in->reach == HK_REACH_LOST)
+        s_reason (out, "R-A8", p->lost_is_doubtful ? HK_GRADE_DOUBTFUL : HK_GRADE_COLLECTING,
+                  "debtor lost (失联)");
+    else if (in->reach == HK_REACH_HALF_LOST)
+        s_reason (out, "R-A8", HK_GRADE_COLLECTING, "debtor half-lost (半失联)");
+    if (in->broken_promises >= p->doubtful_promises && in->dpd >= p->doubtful_promises_dpd)
+        s_reason (out, "R-A2", HK_GRADE_DOUBTFUL, "%d broken promises at %d days",
+                  (int) in->broken_promises, (int) in->dpd);
+    if (s_no_contact (in->days_since_contact, p->doubtful_no_contact)
+        && in->dpd >= p->doubtful_no_contact_dpd) {
+        if (in->days_since_contact < 0)
+            s_reason (out, "R-A2", HK_GRADE_DOUBTFUL, "never reached at %d days",
+                      (int) in->dpd);
+        else
+            s_reason (out, "R-A2", HK_GRADE_DOUBTFUL, "no contact for %d days",
+                      (int) in->days_since_contact);
+    }
+    if (in->dispute_open)
+        s_reason (out, "R-A6",
+                  in->dpd > p->doubtful_dispute_dpd ? HK_GRADE_DOUBTFUL : HK_GRADE_COLLECTING,
+                  "open dispute at %d days", (int) in->dpd);
+    if (in->signal_volume_drop)
+        s_reason (out, "R-A7", HK_GRADE_COLLECTING, "order volume dropped");
+    if (in->signal_delay)
+        s_reason (out, "R-A7", HK_GRADE_COLLECTING, "payment delays lengthening");
+    return 0;
+}
+
+const char *
+hk_grade_name (hk_grade_t grade)
+{
+    static const char *names[] = { "", "死账", "呆账", "准呆账", "催收款", "未收款" };
+    return grade >= 1 && grade <= 5 ? names[grade] : "";
+}
+
+/* ---- Recovery ---- */
+
+int32_t
+hk_recovery_bp (const hk_risk_policy_t *policy, int32_t dpd)
+{
+    hk_risk_policy_t scratch;
+    const hk_risk_policy_t *p = s_policy (policy, &scratch);
+    int n = p->curve_n < HK_RISK_CURVE_MAX ? p->curve_n : HK_RISK_CURVE_MAX;
+    if (n <= 0)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (dpd <= p->curve[i].max_dpd)
+            return p->curve[i].bp;
+    return p->curve[n - 1].bp;
+}
+
+int64_t
+hk_expected_recoverable (int64_t outstanding_minor, int32_t bp)
+{
+    if (outstanding_minor <= 0 || bp <= 0)
+        return 0;
+    if (bp > 10000)
+        bp = 10000;
+    /* floor (o * bp / 10000) without overflow: o = q * 10000 + r */
+    int64_t q = outstanding_minor / 10000, r = outstanding_minor % 10000;
+    return q * bp + r * bp / 10000;
+}
+
+/* ---- Priority ---- */
+
+/* Level 0..1000 of value on 0..full, linear, clamped. */
+static int64_t
+s_level (int64_t value, int64_t full)
+{
+    if (value <= 0 || full <= 0)
+        return value > 0 ? 1000 : 0;
+    if (value >= full)
+        return 1000;
+    return value * 1000 / full;
+}
+
+/* Level of a 0..100 score where a low score ranks higher. */
+static int64_t
+s_inverse_level (int32_t score)
+{
+    if (score < 0)
+        score = 0;
+    if (score > 100)
+        score = 100;
+    return (100 - score) * 10;
+}
+
+static int32_t
+s_part (int32_t weight, int64_t level)
+{
+    return (int32_t) (weight * level / 1000);
+}
+
+int
+hk_priority (const hk_risk_policy_t *policy, const hk_priority_input_t *in, hk_priority_t *out)
+{
+    if (!in || !out)
+        return HK_EINVAL;
+    hk_risk_policy_t scratch;
+    const hk_risk_policy_t *p = s_policy (policy, &scratch);
+    memset (out, 0, sizeof *out);
+    int32_t w[] = { p->w_age, p->w_capital, p->w_amount, p->w_credit, p->w_cooperation,
+                    p->w_distance, p->w_signal };
+    int64_t total = 0;
+    for (unsigned i = 0; i < sizeof w / sizeof w[0]; i++) {
+        if (w[i] < 0 || w[i] > 1000)
+            return HK_EINVAL;
+        total += w[i];
+    }
+    total += 2 * (int64_t) p->w_signal; /* three signals at most */
+    if (total > 1000)
+        return HK_EINVAL;
+
+    out->age = s_part (p->w_age, s_level (in->dpd, p->age_full_dpd));
+    out->amount = s_part (p->w_amount, s_level (in->outstanding_minor, p->amount_full_minor));
+    out->credit = s_part (p->w_credit, s_inverse_level (in->creditworthiness));
+    out->cooperation = s_part (p->w_cooperation, s_inverse_level (in->cooperation));
+    out->capital = s_part (p->w_capital, s_inverse_level (in->capital_strength));
+    out->distance = s_part (p->w_distance, s_level (in->distance_km, p->distance_full_km));
+    out->signal = p->w_signal * ((int32_t) in->signal_closure + (int32_t) in->signal_volume_drop
+                                 + (int32_t) in->signal_delay);
+    out->score = out->age + out->amount + out->credit + out->cooperation + out->capital
+                 + out->distance + out->signal;
+    return 0;
+}
+
+/* ---- Stance and cause ---- */
+
+hk_stance_t
+hk_stance (bool uncooperative, bool bad_faith, hk_cause_t cause)
+{
+    return uncooperative || bad_faith || cause == HK_CAUSE_WILFUL ? HK_STANCE_HARD
+                                                                   : HK_STANCE_SOFT;
+}
+
+static const struct {
+    hk_cause_t cause;
+    const char *key;
+    const char *zh;
+} s_causes[] = {
+    { HK_CAUSE_OVERSIGHT, "oversight", "疏忽" },
+    { HK_CAUSE_DISPUTE, "dispute", "对产品不满" },
+    { HK_CAUSE_CASH_SHORTAGE, "cash_shortage", "资金紧张" },
+    { HK_CAUSE_WILFUL, "wilful", "故意" },
+};
+
+int
+hk_cause_parse (const char *text, hk_cause_t *out)
+{
+    hk_cause_t found = HK_CAUSE_UNKNOWN;
+    for (unsigned i = 0; text && i < sizeof s_causes / sizeof s_causes[0]; i++)
+        if (strcasecmp (text, s_causes[i].key) == 0 || strcmp (text, s_causes[i].zh) == 0)
+            found = s_causes[i].cause;
+    if (out)
+        *out = found;
+    return found == HK_CAUSE_UNKNOWN ? HK_EINVAL : 0;
+}
+
+const char *
+hk_cause_name (hk_cause_t cause)
+{
+    for (unsigned i = 0; i < sizeof s_causes / sizeof s_causes[0]; i++)
+        if (s_causes[i].cause == cause)
+            return s_causes[i].key;
+    return "unknown";
+}
+
+/* ---- Signals ---- */
+
+bool
+hk_signal_volume_drop (const int64_t *monthly_volumes, int n, int drop_bp)
+{
+    if (!monthly_volumes || n < 4 || drop_bp < 1 || drop_bp > 10000)
+        return false;
+    __int128 sum = 0;
+    for (int i = 0; i < n - 1; i++)
+        sum += monthly_volumes[i];
+    if (sum <= 0)
+        return false;
+    /* last <= mean * (10000 - drop_bp) / 10000, scaled by (n - 1) * 10000 */
+    __int128 last = (__int128) monthly_volumes[n - 1] * (n - 1) * 10000;
+    return last <= sum * (10000 - drop_bp);
+}
+
+bool
+hk_signal_lengthening_delay (const hk_risk_policy_t *policy, const int32_t *days_late, int n)
+{
+    hk_risk_policy_t scratch;
+    const hk_risk_policy_t *p = s_policy (policy, &scratch);
+    if (!days_late || n < 2)
+        return false;
+    int k = p->delay_increasing_k;
+    if (k >= 2 && n >= k && days_late[n - 1] > 0) {
+        bool rising = true;
+        for (int i = n - k + 1; i < n; i++)
+            if (days_late[i] <= days_late[i - 1])
+                rising = false;
+        if (rising)
+            return true;
+    }
+    if (n < p->delay_min_payments || n < 2)
+        return false;
+    int h = n / 2;
+    int64_t early = 0, late = 0;
+    for (int i = 0; i < h; i++) {
+        early += days_late[i];
+        late += days_late[n - h + i];
+    }
+    return late > early + (int64_t) p->delay_margin_days * h;
+}
+
+/* ---- Credit hold ---- */
+
+int
+hk_credit_hold (const hk_risk_policy_t *policy, const hk_hold_input_t *in, hk_hold_t *out)
+{
+    if (!in || !out)
+        return HK_EINVAL;
+    hk_risk_policy_t scratch;
+    const hk_risk_policy_t *p = s_policy (policy, &scratch);
+    memset (out, 0, sizeof *out);
+    bool broken;
+    const char *why, *cleared;
+    switch (in->terms) {
+    case HK_TERMS_CASH:
+        broken = in->unpaid_delivered_minor > 0;
+        why = "cash terms, delivered goods unpaid";
+        cleared = "delivered goods paid";
+        break;
+    case HK_TERMS_DELIVER_TWO_SETTLE_ONE:
+        broken = in->previous_batch_unpaid_minor > 0;
+        why = "送二结一, previous batch unpaid";
+        cleared = "previous batch paid";
+        break;
+    case HK_TERMS_PERIODIC:
+    case HK_TERMS_ONE_OFF:
+        broken = in->max_dpd > p->hold_grace_days;
+        why = "invoice past due beyond grace";
+        cleared = "no invoice past due beyond grace";
+        break;
+    default:
+        return HK_EINVAL;
+    }
+    if (broken) {
+        out->hold = true;
+        out->placed = !in->held;
+        if (in->threat_no_supply_no_payment) {
+            out->rule = "R-H2";
+            snprintf (out->reason, sizeof out->reason,
+                      "R-H2: threat of no supply, no payment does not lift; R-H1: %s", why);
+        }
+        else {
+            out->rule = "R-H1";
+            snprintf (out->reason, sizeof out->reason, "R-H1: %s", why);
+        }
+    }
+    else if (in->held) {
+        out->lifted = true;
+        out->rule = "R-H1";
+        snprintf (out->reason, sizeof out->reason, "R-H1: cleared by payment, %s", cleared);
+    }
+    return 0;
+}
