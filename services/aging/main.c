@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "aging_rules.h"
+#include "limitation.h"
+#include "risk.h"
 #include "huikuan/daemon.h"
 #include "huikuan/dates.h"
 #include "huikuan/errcodes.h"
@@ -27,13 +29,46 @@ static const char *const s_consumes[] = { "invoice.recorded", NULL };
 
 static hk_metric_t *s_m_aged, *s_m_changed;
 
-/* Ages the rows of res (invoice_id, debtor_id, due_on, bucket, currency, outstanding) as of
- * date; caller holds their row locks inside an open transaction. */
+/* Emits limitation.warning when the invoice's limitation clock reached a warning offset not
+ * announced before, or expired (R-L1, R-L3). *stored is the last one announced (0 none, the
+ * offset in days, -1 expired) and is updated. */
+static int
+s_limitation_event (hk_daemon_t *d, const char *invoice, const char *debtor,
+                    const hk_limitation_t *lim, int32_t *stored, const char *trace_id)
+{
+    int32_t now = lim->expired ? -1 : lim->warning;
+    bool news = lim->expired ? *stored != -1 : now > 0 && (*stored == 0 || now < *stored);
+    if (!news)
+        return 0;
+    *stored = now;
+    char expires[16];
+    hk_date_format (lim->expiry, expires, sizeof expires);
+    char *rules[] = { "R-L1", "R-L3" };
+    Huikuan__V1__LimitationWarning ev = HUIKUAN__V1__LIMITATION_WARNING__INIT;
+    ev.invoice_id = (char *) invoice;
+    ev.debtor_id = (char *) debtor;
+    ev.expires_on = expires;
+    ev.days_left = lim->days_left;
+    ev.warning_days = lim->expired ? 0 : lim->warning;
+    ev.expired = lim->expired;
+    ev.jurisdiction = (char *) lim->rule->code;
+    ev.explanation = (char *) lim->explanation;
+    ev.n_rules = 2;
+    ev.rules = rules;
+    return hk_daemon_emit (d, "limitation.warning", debtor, trace_id, &ev.base);
+}
+
+/* Ages the rows of res (AGING_COLUMNS) as of date; caller holds their row locks inside an
+ * open transaction. Per invoice: DPD and bucket (R-A1), grade with its reasons (R-A2),
+ * expected recovery (R-A3) and the limitation clock (R-L1). An event when the bucket or the
+ * grade changed; a limitation warning when one is reached. */
 static int
 s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
 {
     char as_of_s[16];
     hk_date_format (as_of, as_of_s, sizeof as_of_s);
+    hk_risk_policy_t policy;
+    hk_risk_policy_default (&policy);
     int n = PQntuples (res);
     for (int i = 0; i < n; i++) {
         const char *invoice = PQgetvalue (res, i, 0), *debtor = PQgetvalue (res, i, 1);
@@ -41,23 +76,64 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
         if (hk_date_parse (PQgetvalue (res, i, 2), &due) != 0)
             return HK_EINVAL;
         const char *prev = PQgetisnull (res, i, 3) ? "" : PQgetvalue (res, i, 3);
+        int64_t outstanding = strtoll (PQgetvalue (res, i, 5), NULL, 10);
+        int prev_grade = PQgetisnull (res, i, 6) ? 0 : atoi (PQgetvalue (res, i, 6));
+        int32_t stored_warning = atoi (PQgetvalue (res, i, 7));
         int32_t dpd = hk_aging_dpd (due, as_of);
         const char *bucket = hk_aging_bucket (dpd);
-        char dpd_s[16];
+
+        hk_risk_input_t in = {
+            .dpd = dpd,
+            .outstanding_minor = outstanding,
+            .dispute_open = PQgetvalue (res, i, 8)[0] == 't',
+            .days_since_contact = PQgetisnull (res, i, 9) ? -1 : atoi (PQgetvalue (res, i, 9)),
+            .reach = HK_REACH_REACHABLE,
+        };
+        hk_risk_grade_result_t grade;
+        if (hk_risk_grade (&policy, &in, &grade) != 0)
+            return HK_EINVAL;
+        int32_t bp = hk_recovery_bp (&policy, dpd);
+        int64_t recoverable = hk_expected_recoverable (outstanding, bp);
+        hk_limitation_input_t lin = { .start = due, .today = as_of };
+        hk_limitation_t lim;
+        if (hk_limitation_compute (&lin, &lim) != 0)
+            return HK_EINVAL;
+        int32_t warning = stored_warning;
+        if (s_limitation_event (d, invoice, debtor, &lim, &warning, trace_id) != 0)
+            return HK_EDB;
+
+        char dpd_s[16], grade_s[4], bp_s[16], rec_s[24], exp_s[16], warn_s[16];
         snprintf (dpd_s, sizeof dpd_s, "%d", dpd);
-        const char *p[] = { d->tenant, invoice, as_of_s, dpd_s, bucket };
+        snprintf (grade_s, sizeof grade_s, "%d", (int) grade.grade);
+        snprintf (bp_s, sizeof bp_s, "%d", bp);
+        snprintf (rec_s, sizeof rec_s, "%lld", (long long) recoverable);
+        hk_date_format (lim.expiry, exp_s, sizeof exp_s);
+        snprintf (warn_s, sizeof warn_s, "%d", warning);
+        const char *p[] = { d->tenant, invoice, as_of_s, dpd_s, bucket, grade_s, bp_s, rec_s,
+                            exp_s, warn_s };
         if (hk_db_exec (d->db,
-                        "UPDATE invoice SET aged_as_of = $3::date, dpd = $4::int, bucket = $5"
+                        "UPDATE invoice SET aged_as_of = $3::date, dpd = $4::int, bucket = $5,"
+                        " grade = $6::smallint, recovery_bp = $7::int,"
+                        " expected_recoverable_minor = $8::bigint,"
+                        " limitation_expires_on = $9::date, limitation_warning = $10::int"
                         " WHERE tenant = $1 AND invoice_id = $2",
-                        5, p)
+                        10, p)
             != 1)
             return HK_EDB;
         hk_metric_add (s_m_aged, 1);
-        if (strcmp (prev, bucket) == 0)
+        if (strcmp (prev, bucket) == 0 && prev_grade == (int) grade.grade)
             continue;
-        Huikuan__V1__Money out = HUIKUAN__V1__MONEY__INIT;
-        out.currency = PQgetvalue (res, i, 4);
-        out.minor = strtoll (PQgetvalue (res, i, 5), NULL, 10);
+        Huikuan__V1__Money out = HUIKUAN__V1__MONEY__INIT, rec = HUIKUAN__V1__MONEY__INIT;
+        out.currency = rec.currency = PQgetvalue (res, i, 4);
+        out.minor = outstanding;
+        rec.minor = recoverable;
+        char reason_text[HK_RISK_MAX_REASONS][HK_RISK_TEXT + 16];
+        char *reasons[HK_RISK_MAX_REASONS];
+        for (int r = 0; r < grade.n_reasons; r++) {
+            snprintf (reason_text[r], sizeof reason_text[r], "%s: %s", grade.reasons[r].rule,
+                      grade.reasons[r].text);
+            reasons[r] = reason_text[r];
+        }
         Huikuan__V1__InvoiceAged ev = HUIKUAN__V1__INVOICE_AGED__INIT;
         ev.invoice_id = (char *) invoice;
         ev.debtor_id = (char *) debtor;
@@ -67,6 +143,13 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
         ev.previous_bucket = (char *) prev;
         ev.outstanding = &out;
         ev.time_zone = (char *) d->tenant_tz;
+        ev.grade = (int32_t) grade.grade;
+        ev.previous_grade = prev_grade;
+        ev.n_grade_reasons = (size_t) grade.n_reasons;
+        ev.grade_reasons = reasons;
+        ev.recovery_bp = bp;
+        ev.expected_recoverable = &rec;
+        ev.limitation_expires_on = exp_s;
         if (hk_daemon_emit (d, "invoice.aged", debtor, trace_id, &ev.base) != 0)
             return HK_EDB;
         hk_metric_add (s_m_changed, 1);
@@ -84,7 +167,16 @@ s_today (hk_daemon_t *d, int32_t *today)
     return 0;
 }
 
-#define AGING_COLUMNS "invoice_id, debtor_id, due_on, bucket, currency, outstanding_minor"
+/* Columns s_age_rows reads; $TZ is the tenant zone parameter, $TODAY the as-of date. The last
+ * successful contact is the last message sent to the debtor (R-A2 "no contact"). */
+#define AGING_COLUMNS(TZ, TODAY)                                                             \
+    "invoice_id, debtor_id, due_on, bucket, currency, outstanding_minor, grade,"              \
+    " limitation_warning,"                                                                   \
+    " EXISTS (SELECT 1 FROM dispute x WHERE x.tenant = invoice.tenant"                       \
+    "         AND x.invoice_id = invoice.invoice_id AND x.status = 'open'),"                 \
+    " " TODAY "::date - (SELECT (max (c.updated_at) AT TIME ZONE " TZ ")::date FROM contact c" \
+    "   WHERE c.tenant = invoice.tenant AND c.debtor_id = invoice.debtor_id"                 \
+    "     AND c.status = 'sent')"
 
 /* Incremental: the invoice of a recorded event, aged at once (inside the consume transaction). */
 static int
@@ -101,13 +193,13 @@ s_on_event (hk_daemon_t *d, const Huikuan__V1__Envelope *env)
     if (rc == 0) {
         char today_s[16];
         hk_date_format (today, today_s, sizeof today_s);
-        const char *p[] = { env->tenant, ir->invoice_id, today_s };
+        const char *p[] = { env->tenant, ir->invoice_id, today_s, d->tenant_tz };
         PGresult *res = hk_db_query (d->db,
-                                     "SELECT " AGING_COLUMNS " FROM invoice"
+                                     "SELECT " AGING_COLUMNS ("$4", "$3") " FROM invoice"
                                      " WHERE tenant = $1 AND invoice_id = $2 AND status = 'open'"
                                      "   AND (aged_as_of IS NULL OR aged_as_of < $3::date)"
-                                     " FOR UPDATE",
-                                     3, p);
+                                     " FOR UPDATE OF invoice",
+                                     4, p);
         if (!res)
             rc = HK_EDB;
         else {
@@ -131,13 +223,13 @@ s_on_tick (hk_daemon_t *d)
     snprintf (limit, sizeof limit, "%lld", (long long) hk_config_int (d->config, "batch_size"));
     if (hk_db_begin (d->db) != 0)
         return HK_EDB;
-    const char *p[] = { d->tenant, today_s, limit };
+    const char *p[] = { d->tenant, today_s, limit, d->tenant_tz };
     PGresult *res = hk_db_query (d->db,
-                                 "SELECT " AGING_COLUMNS " FROM invoice"
+                                 "SELECT " AGING_COLUMNS ("$4", "$2") " FROM invoice"
                                  " WHERE tenant = $1 AND status = 'open'"
                                  "   AND (aged_as_of IS NULL OR aged_as_of < $2::date)"
-                                 " ORDER BY invoice_id LIMIT $3::int FOR UPDATE SKIP LOCKED",
-                                 3, p);
+                                 " ORDER BY invoice_id LIMIT $3::int FOR UPDATE OF invoice SKIP LOCKED",
+                                 4, p);
     int rc = res ? s_age_rows (d, res, today, NULL) : HK_EDB;
     PQclear (res);
     if (rc >= 0 && hk_db_commit (d->db) == 0)

@@ -1,5 +1,5 @@
-/* huikuan-legal: opens a legal case when an invoice passes the configured days past due
- * (R-L3). Triggered by invoice.aged events and, for thresholds inside a bucket, by a scan of
+/* huikuan-legal: opens a legal case when an invoice passes the configured days past due,
+ * or when its limitation period nears its end (R-L3, R-L1: limitation.warning events). Triggered by invoice.aged events and, for thresholds inside a bucket, by a scan of
  * aged invoices each tick. A case is unique per invoice (database constraint), so any number
  * of instances open it once (promise 2). */
 #include <stdio.h>
@@ -16,16 +16,21 @@
 static const hk_cfg_entry_t s_config[] = {
     { "escalate_dpd", HK_CFG_INT, "90", 1, 3650, 0, NULL,
       "days past due at which an open invoice goes to legal (R-L3)" },
+    { "escalate_limitation_days", HK_CFG_INT, "90", 0, 3650, 0, NULL,
+      "days before the limitation period ends at which an open invoice goes to legal (R-L1, "
+      "R-L3)" },
     { 0 },
 };
 
-static const char *const s_consumes[] = { "invoice.aged", NULL };
+static const char *const s_consumes[] = { "invoice.aged", "limitation.warning", NULL };
 
 static hk_metric_t *s_m_opened;
 
-/* Opens the case for one invoice row if the rule says so. Inside an open transaction. */
+/* Opens the case for one invoice row if a rule says so: its age, or (limitation_days_left
+ * given, i.e. not INT32_MAX) its limitation period near the end. Inside an open transaction. */
 static int
-s_open_case (hk_daemon_t *d, const char *invoice, const char *trace_id)
+s_open_case (hk_daemon_t *d, const char *invoice, const char *trace_id,
+             int32_t limitation_days_left)
 {
     const char *p[] = { d->tenant, invoice };
     PGresult *res = hk_db_query (d->db,
@@ -43,8 +48,14 @@ s_open_case (hk_daemon_t *d, const char *invoice, const char *trace_id)
     int64_t outstanding = strtoll (PQgetvalue (res, 0, 3), NULL, 10);
     bool open = PQgetvalue (res, 0, 4)[0] == 't';
     int rc = 0;
-    if (hk_legal_should_open (dpd, (int32_t) hk_config_int (d->config, "escalate_dpd"),
-                              outstanding, open)) {
+    bool by_age = hk_legal_should_open (dpd, (int32_t) hk_config_int (d->config, "escalate_dpd"),
+                                        outstanding, open);
+    bool by_limitation = limitation_days_left != INT32_MAX
+                         && hk_legal_limitation_near (
+                             limitation_days_left,
+                             (int32_t) hk_config_int (d->config, "escalate_limitation_days"),
+                             outstanding, open);
+    if (by_age || by_limitation) {
         char id[HK_UUID_LEN], dpd_s[16];
         hk_uuid_v4 (id);
         snprintf (dpd_s, sizeof dpd_s, "%d", dpd);
@@ -59,7 +70,7 @@ s_open_case (hk_daemon_t *d, const char *invoice, const char *trace_id)
         if (!ins)
             rc = HK_EDB;
         else if (PQntuples (ins) == 1) {
-            char *rules[] = { "R-L3" };
+            char *rules[] = { "R-L3", "R-L1" };
             Huikuan__V1__Money out = HUIKUAN__V1__MONEY__INIT;
             out.currency = PQgetvalue (res, 0, 2);
             out.minor = outstanding;
@@ -69,7 +80,7 @@ s_open_case (hk_daemon_t *d, const char *invoice, const char *trace_id)
             co.debtor_id = PQgetvalue (res, 0, 0);
             co.dpd = dpd;
             co.outstanding = &out;
-            co.n_rules = 1;
+            co.n_rules = by_limitation ? 2 : 1;
             co.rules = rules;
             rc = hk_daemon_emit (d, "case.opened", co.debtor_id, trace_id, &co.base);
             hk_metric_add (s_m_opened, 1);
@@ -87,10 +98,16 @@ s_on_event (hk_daemon_t *d, const Huikuan__V1__Envelope *env)
     ProtobufCMessage *msg = hk_payload_unpack (env);
     if (!msg)
         return 0;
-    Huikuan__V1__InvoiceAged *ev = (Huikuan__V1__InvoiceAged *) msg;
     int rc = 0;
-    if (ev->dpd >= hk_config_int (d->config, "escalate_dpd"))
-        rc = s_open_case (d, ev->invoice_id, env->trace_id);
+    if (strcmp (env->type, "limitation.warning") == 0) {
+        Huikuan__V1__LimitationWarning *w = (Huikuan__V1__LimitationWarning *) msg;
+        rc = s_open_case (d, w->invoice_id, env->trace_id, w->days_left);
+    }
+    else {
+        Huikuan__V1__InvoiceAged *ev = (Huikuan__V1__InvoiceAged *) msg;
+        if (ev->dpd >= hk_config_int (d->config, "escalate_dpd"))
+            rc = s_open_case (d, ev->invoice_id, env->trace_id, INT32_MAX);
+    }
     hk_payload_destroy (&msg);
     return rc;
 }
@@ -115,7 +132,7 @@ s_on_tick (hk_daemon_t *d)
                                  2, p);
     int rc = res ? 0 : HK_EDB, n = res ? PQntuples (res) : 0;
     for (int i = 0; i < n && rc == 0; i++)
-        rc = s_open_case (d, PQgetvalue (res, i, 0), NULL);
+        rc = s_open_case (d, PQgetvalue (res, i, 0), NULL, INT32_MAX);
     PQclear (res);
     if (rc == 0 && hk_db_commit (d->db) == 0)
         return n;

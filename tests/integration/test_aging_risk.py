@@ -1,0 +1,67 @@
+"""Aging with the doctrine wired in (aging issue, part): grade with reasons (R-A2), expected
+recovery (R-A3), the limitation clock and its warnings (R-L1), and legal escalation when the
+period nears its end (R-L3) — on the fleet clock, through the daemons."""
+
+from datetime import date
+
+from fleet import wait_until
+
+FEED = """\
+invoice_id,debtor_id,currency,amount,due_on
+OLD-1,D1,CNY,1000.01,2023-06-01
+MID-1,D1,CNY,500.00,2025-01-10
+NEW-1,D2,CNY,300.00,2026-04-01
+EXP-1,D3,CNY,80.00,2022-03-01
+"""
+
+
+def aged(fleet, as_of):
+    return fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of = %s", (as_of,))
+
+
+def test_grades_recovery_and_limitation(fleet):
+    fleet.clock_set("2026-03-15T10:00:00+08:00")
+    fleet.start("ingestion")
+    fleet.start("aging")
+    fleet.start("legal", HUIKUAN_LEGAL_ESCALATE_DPD="3650")  # only the limitation escalates
+    fleet.drop("old.csv", FEED)
+    wait_until(lambda: aged(fleet, date(2026, 3, 15)) == 4, 30, what="all aged")
+    rows = {r[0]: r[1:] for r in fleet.query(
+        "SELECT invoice_id, grade, recovery_bp, expected_recoverable_minor,"
+        " limitation_expires_on, bucket FROM invoice")}
+    # OLD-1: 1018 days overdue, over two years: grade 2, 20% (R-A3), floor(100001 x 0.2)
+    assert rows["OLD-1"] == (2, 2000, 20000, date(2026, 6, 1), "over-730")
+    # MID-1: 429 days: grade 3, 80%
+    assert rows["MID-1"] == (3, 8000, 40000, date(2028, 1, 10), "366-730")
+    # NEW-1: not due yet: grade 5
+    assert rows["NEW-1"][0] == 5 and rows["NEW-1"][4] == "current"
+    # EXP-1: period ended 2025-03-01
+    assert rows["EXP-1"][3] == date(2025, 3, 1)
+
+    warnings = fleet.wait_events("limitation.warning", 2)
+    by_invoice = {e["payload"]["invoice_id"]: e["payload"] for e in warnings}
+    assert by_invoice["OLD-1"]["warning_days"] == 90 and by_invoice["OLD-1"]["days_left"] == 78
+    assert by_invoice["EXP-1"]["expired"] is True
+    assert "MID-1" not in by_invoice and "NEW-1" not in by_invoice
+    cases = fleet.wait_events("case.opened", 2)
+    assert sorted(c["payload"]["invoice_id"] for c in cases) == ["EXP-1", "OLD-1"]
+    assert all("R-L1" in c["payload"]["rules"] for c in cases)
+    old = [e for e in fleet.events("invoice.aged") if e["payload"]["invoice_id"] == "OLD-1"][0]
+    assert old["payload"]["grade"] == 2
+    assert any(r.startswith("R-A2") for r in old["payload"]["grade_reasons"])
+    assert old["payload"]["expected_recoverable"]["minor"] == 20000
+
+    # The next day nothing changed: no aged event, no warning again.
+    before = (fleet.outbox_count("invoice.aged"), fleet.outbox_count("limitation.warning"))
+    fleet.clock_set("2026-03-16T10:00:00+08:00")
+    wait_until(lambda: aged(fleet, date(2026, 3, 16)) == 4, 30, what="re-aged")
+    assert (fleet.outbox_count("invoice.aged"), fleet.outbox_count("limitation.warning")) == before
+
+    # 22 days left: the 30-day warning, once; the case is not opened twice.
+    fleet.clock_set("2026-05-10T10:00:00+08:00")
+    wait_until(lambda: aged(fleet, date(2026, 5, 10)) == 4, 30, what="re-aged in May")
+    evs = fleet.wait_events("limitation.warning", 1,
+                            lambda p, e: p.get("invoice_id") == "OLD-1" and
+                            p.get("warning_days") == 30)
+    assert evs[0]["payload"]["days_left"] == 22
+    assert fleet.scalar("SELECT count(*) FROM legal_case") == 2
