@@ -21,6 +21,8 @@
 #include "huikuan/event.h"
 #include "huikuan/log.h"
 #include "huikuan/migrate.h"
+#include "huikuan/money.h"
+#include "aging_rules.h"
 
 static volatile sig_atomic_t s_stop;
 
@@ -50,9 +52,14 @@ s_usage (FILE *out)
              "  status                        running instances, clock, intake and work figures\n"
              "  ingest FILE...                hand feed files to the inbox (atomic move)\n"
              "  bus endpoints                 the ZeroMQ endpoints of running instances\n"
+             "  report aging [--format table|csv|json] [--days N]\n"
+             "                                open receivables per bucket and per grade, expected\n"
+             "                                recoverable amounts (R-A1, R-A2, R-A3) and DSO over\n"
+             "                                the last N days (default 90) by the fleet clock\n"
              "\n"
              "Environment: HUIKUAN_DATABASE_URL (default postgresql:///huikuan),\n"
              "HUIKUAN_RUN_DIR (default ./run; the inbox is $HUIKUAN_RUN_DIR/inbox),\n"
+             "HUIKUAN_TENANT (default \"default\") for reports,\n"
              "HUIKUAN_INGESTION_INBOX overrides the inbox.\n");
 }
 
@@ -297,6 +304,143 @@ s_ingest (int argc, char **argv)
     return rc;
 }
 
+typedef enum { S_TABLE, S_CSV, S_JSON } s_format_t;
+
+/* One section of the aging report: rows of (key, currency, invoices, outstanding, expected). */
+static int
+s_report_section (hk_db_t *db, const char *tenant, const char *title, const char *sql,
+                  s_format_t fmt, json_object *out)
+{
+    const char *p[] = { tenant };
+    PGresult *res = hk_db_query (db, sql, 1, p);
+    if (!res) {
+        fprintf (stderr, "hkctl: report: %s\n", hk_db_errstr (db));
+        return 1;
+    }
+    json_object *arr = json_object_new_array ();
+    if (fmt == S_TABLE)
+        printf ("%s\n  %-12s %-4s %9s %20s %20s\n", title, title, "cur", "invoices",
+                "outstanding", "expected recovery");
+    for (int r = 0; r < PQntuples (res); r++) {
+        const char *key = PQgetvalue (res, r, 0), *cur = PQgetvalue (res, r, 1);
+        char outstanding[40] = "", expected[40] = "";
+        hk_money_format (strtoll (PQgetvalue (res, r, 3), NULL, 10), cur, outstanding,
+                         sizeof outstanding);
+        hk_money_format (strtoll (PQgetvalue (res, r, 4), NULL, 10), cur, expected,
+                         sizeof expected);
+        if (fmt == S_TABLE)
+            printf ("  %-12s %-4s %9s %20s %20s\n", key, cur, PQgetvalue (res, r, 2), outstanding,
+                    expected);
+        else if (fmt == S_CSV)
+            printf ("%s,%s,%s,%s,%s,%s\n", title, key, cur, PQgetvalue (res, r, 2), outstanding,
+                    expected);
+        json_object *row = json_object_new_object ();
+        json_object_object_add (row, title, json_object_new_string (key));
+        json_object_object_add (row, "currency", json_object_new_string (cur));
+        json_object_object_add (row, "invoices",
+                                json_object_new_int64 (strtoll (PQgetvalue (res, r, 2), NULL, 10)));
+        json_object_object_add (row, "outstanding", json_object_new_string (outstanding));
+        json_object_object_add (row, "expected_recoverable", json_object_new_string (expected));
+        json_object_array_add (arr, row);
+    }
+    json_object_object_add (out, title, arr);
+    PQclear (res);
+    return 0;
+}
+
+static int
+s_report_aging (hk_db_t *db, int argc, char **argv)
+{
+    s_format_t fmt = S_TABLE;
+    long days = 90;
+    static const struct option opts[] = {
+        { "format", required_argument, NULL, 'f' }, { "days", required_argument, NULL, 'd' },
+        { NULL, 0, NULL, 0 },
+    };
+    optind = 1;
+    int c;
+    while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'f' && strcmp (optarg, "table") == 0)
+            fmt = S_TABLE;
+        else if (c == 'f' && strcmp (optarg, "csv") == 0)
+            fmt = S_CSV;
+        else if (c == 'f' && strcmp (optarg, "json") == 0)
+            fmt = S_JSON;
+        else if (c == 'd' && (days = strtol (optarg, NULL, 10)) > 0 && days <= 3650)
+            continue;
+        else {
+            fprintf (stderr, "hkctl: report aging [--format table|csv|json] [--days 1..3650]\n");
+            return 2;
+        }
+    }
+    const char *tenant = getenv ("HUIKUAN_TENANT");
+    if (!tenant || !*tenant)
+        tenant = "default";
+    json_object *out = json_object_new_object ();
+    if (fmt == S_CSV)
+        printf ("section,key,currency,invoices,outstanding,expected_recoverable\n");
+    int rc = s_report_section (
+        db, tenant, "bucket",
+        "SELECT coalesce (bucket, 'not aged'), currency, count (*), sum (outstanding_minor),"
+        " sum (coalesce (expected_recoverable_minor, 0)) FROM invoice"
+        " WHERE tenant = $1 AND status = 'open' GROUP BY 1, 2"
+        " ORDER BY min (coalesce (dpd, -100000)), 2",
+        fmt, out);
+    rc |= s_report_section (
+        db, tenant, "grade",
+        "SELECT coalesce (grade::text, 'not graded'), currency, count (*), sum (outstanding_minor),"
+        " sum (coalesce (expected_recoverable_minor, 0)) FROM invoice"
+        " WHERE tenant = $1 AND status = 'open' GROUP BY 1, 2 ORDER BY 1 DESC, 2",
+        fmt, out);
+    /* DSO = receivables / credit sales of the last N days x N (per currency), by the fleet
+     * clock; the formula lives in the aging logic (hk_dso). */
+    hk_clock_t *clock = hk_clock_new ();
+    if (clock && hk_clock_refresh (clock, db) == 0) {
+        char now[40], days_s[16];
+        hk_time_format (hk_clock_now (clock), now, sizeof now);
+        snprintf (days_s, sizeof days_s, "%ld", days);
+        const char *p[] = { tenant, now, days_s };
+        PGresult *res = hk_db_query (
+            db,
+            "SELECT currency,"
+            " sum (outstanding_minor) FILTER (WHERE status = 'open'),"
+            " sum (amount_minor) FILTER (WHERE issued_on > ($2::timestamptz - $3::int"
+            "      * interval '1 day')::date AND issued_on <= $2::timestamptz::date)"
+            " FROM invoice WHERE tenant = $1 GROUP BY 1 ORDER BY 1",
+            3, p);
+        json_object *arr = json_object_new_array ();
+        if (fmt == S_TABLE)
+            printf ("DSO over the last %ld days\n", days);
+        for (int r = 0; res && r < PQntuples (res); r++) {
+            int64_t dso = hk_dso (strtoll (PQgetvalue (res, r, 1), NULL, 10),
+                                  strtoll (PQgetvalue (res, r, 2), NULL, 10), (int32_t) days);
+            char text[32];
+            if (dso < 0)
+                snprintf (text, sizeof text, "n/a");
+            else
+                snprintf (text, sizeof text, "%lld.%02lld", (long long) (dso / 100),
+                          (long long) (dso % 100));
+            const char *cur = PQgetvalue (res, r, 0);
+            if (fmt == S_TABLE)
+                printf ("  %-4s %s days\n", cur, text);
+            else if (fmt == S_CSV)
+                printf ("dso,%ld days,%s,,%s,\n", days, cur, text);
+            json_object *row = json_object_new_object ();
+            json_object_object_add (row, "currency", json_object_new_string (cur));
+            json_object_object_add (row, "days", json_object_new_int64 (days));
+            json_object_object_add (row, "dso", json_object_new_string (text));
+            json_object_array_add (arr, row);
+        }
+        json_object_object_add (out, "dso", arr);
+        PQclear (res);
+    }
+    hk_clock_destroy (&clock);
+    if (fmt == S_JSON)
+        printf ("%s\n", json_object_to_json_string_ext (out, JSON_C_TO_STRING_PRETTY));
+    json_object_put (out);
+    return rc;
+}
+
 static int
 s_bus_endpoints (hk_db_t *db)
 {
@@ -349,7 +493,7 @@ main (int argc, char **argv)
         return s_ingest (argc - i, argv + i);
     bool known = strcmp (cmd, "migrate") == 0 || strcmp (cmd, "clock") == 0
                  || strcmp (cmd, "events") == 0 || strcmp (cmd, "status") == 0
-                 || strcmp (cmd, "bus") == 0;
+                 || strcmp (cmd, "bus") == 0 || strcmp (cmd, "report") == 0;
     if (!known) {
         fprintf (stderr, "hkctl: unknown command '%s'\n", cmd);
         s_usage (stderr);
@@ -394,6 +538,14 @@ main (int argc, char **argv)
     }
     else if (strcmp (cmd, "status") == 0)
         rc = s_status (db);
+    else if (strcmp (cmd, "report") == 0) {
+        if (i >= argc || strcmp (argv[i], "aging") != 0) {
+            fprintf (stderr, "hkctl: report needs 'aging'\n");
+            rc = 2;
+        }
+        else
+            rc = s_report_aging (db, argc - i, argv + i);
+    }
     else {
         if (i >= argc || strcmp (argv[i], "endpoints") != 0) {
             fprintf (stderr, "hkctl: bus needs 'endpoints'\n");

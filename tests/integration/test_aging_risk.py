@@ -2,16 +2,18 @@
 recovery (R-A3), the limitation clock and its warnings (R-L1), and legal escalation when the
 period nears its end (R-L3) — on the fleet clock, through the daemons."""
 
+import json
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 from fleet import wait_until
 
 FEED = """\
-invoice_id,debtor_id,currency,amount,due_on
-OLD-1,D1,CNY,1000.01,2023-06-01
-MID-1,D1,CNY,500.00,2025-01-10
-NEW-1,D2,CNY,300.00,2026-04-01
-EXP-1,D3,CNY,80.00,2022-03-01
+invoice_id,debtor_id,currency,amount,issued_on,due_on
+OLD-1,D1,CNY,1000.01,,2023-06-01
+MID-1,D1,CNY,500.00,,2025-01-10
+NEW-1,D2,CNY,300.00,2026-03-01,2026-04-01
+EXP-1,D3,CNY,80.00,,2022-03-01
 """
 
 
@@ -50,6 +52,23 @@ def test_grades_recovery_and_limitation(fleet):
     assert old["payload"]["grade"] == 2
     assert any(r.startswith("R-A2") for r in old["payload"]["grade_reasons"])
     assert old["payload"]["expected_recoverable"]["minor"] == 20000
+
+    # The portfolio report (hkctl report aging), checked against the rows themselves.
+    report = json.loads(fleet.hkctl("report", "aging", "--format", "json").stdout)
+    by_bucket = {r["bucket"]: r for r in report["bucket"]}
+    assert by_bucket["over-730"]["invoices"] == 2  # OLD-1 and EXP-1
+    assert by_bucket["over-730"]["outstanding"] == "1080.01"
+    assert by_bucket["current"]["expected_recoverable"] == "240.00"
+    by_grade = {r["grade"]: r for r in report["grade"]}
+    assert by_grade["3"]["outstanding"] == "500.00"
+    # DSO: open receivables / credit sales of the last 90 days x 90, in hundredths, half up
+    receivables = Decimal(fleet.scalar("SELECT sum(outstanding_minor) FROM invoice"))
+    sales = Decimal(30000)
+    expected = (receivables / sales * 90).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert report["dso"] == [{"currency": "CNY", "days": 90, "dso": str(expected)}], report["dso"]
+    assert "DSO over the last 90 days" in fleet.hkctl("report", "aging").stdout
+    assert fleet.hkctl("report", "aging", "--format", "csv").stdout.startswith("section,key,")
+    assert fleet.hkctl("report", "aging", "--format", "xml", check=False).returncode == 2
 
     # The next day nothing changed: no aged event, no warning again.
     before = (fleet.outbox_count("invoice.aged"), fleet.outbox_count("limitation.warning"))
