@@ -157,6 +157,186 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
     return n;
 }
 
+/* Debtor-level risk for one debtor as of a date (R-A2, R-A4, R-A7), after its invoices were
+ * aged in the same transaction. Inputs the feeds do not carry yet (creditworthiness,
+ * cooperation, capital strength, closure) are neutral. The amount part uses the debtor's
+ * largest single-currency total: sums across currencies mean nothing. */
+static int
+s_grade_debtor (hk_daemon_t *d, const char *debtor, int32_t as_of, const char *trace_id)
+{
+    char as_of_s[16];
+    hk_date_format (as_of, as_of_s, sizeof as_of_s);
+    const char *p[] = { d->tenant, debtor, as_of_s, d->tenant_tz };
+    PGresult *res = hk_db_query (
+        d->db,
+        "SELECT b.grade,"
+        " (SELECT max (dpd) FROM invoice i WHERE i.tenant = $1 AND i.debtor_id = $2"
+        "   AND i.status = 'open'),"
+        " (SELECT max (t) FROM (SELECT sum (outstanding_minor) AS t FROM invoice i"
+        "   WHERE i.tenant = $1 AND i.debtor_id = $2 AND i.status = 'open' GROUP BY currency) s),"
+        " EXISTS (SELECT 1 FROM dispute x WHERE x.tenant = $1 AND x.debtor_id = $2"
+        "   AND x.status = 'open'),"
+        " $3::date - (SELECT (max (c.updated_at) AT TIME ZONE $4)::date FROM contact c"
+        "   WHERE c.tenant = $1 AND c.debtor_id = $2 AND c.status = 'sent'),"
+        " coalesce (b.distance_km, 0),"
+        /* monthly delivered amounts of the last 12 months, oldest first (R-A7) */
+        " (SELECT array_agg (coalesce (v, 0) ORDER BY m) FROM generate_series ("
+        "   date_trunc ('month', $3::date) - interval '11 months',"
+        "   date_trunc ('month', $3::date), interval '1 month') m"
+        "   LEFT JOIN LATERAL (SELECT sum (coalesce (amount_minor, quantity, 0)) AS v"
+        "     FROM goods_delivery g WHERE g.tenant = $1 AND g.debtor_id = $2"
+        "     AND date_trunc ('month', g.delivered_on) = m) s ON true),"
+        /* days late of the last 8 payments, oldest first (R-A7) */
+        " (SELECT array_agg (late ORDER BY at) FROM (SELECT p.received_at AS at,"
+        "   greatest (0, (p.received_at AT TIME ZONE $4)::date - max (i.due_on)) AS late"
+        "   FROM payment p JOIN payment_allocation a ON a.tenant = p.tenant"
+        "     AND a.payment_id = p.payment_id"
+        "   JOIN invoice i ON i.tenant = a.tenant AND i.invoice_id = a.invoice_id"
+        "   WHERE p.tenant = $1 AND p.debtor_id = $2 GROUP BY p.payment_id, p.received_at"
+        "   ORDER BY p.received_at DESC LIMIT 8) q)"
+        " FROM debtor b WHERE b.tenant = $1 AND b.debtor_id = $2 FOR UPDATE OF b",
+        4, p);
+    if (!res)
+        return HK_EDB;
+    if (PQntuples (res) != 1) {
+        PQclear (res);
+        return 0;
+    }
+    int prev_grade = PQgetisnull (res, 0, 0) ? 0 : atoi (PQgetvalue (res, 0, 0));
+    int64_t volumes[12] = { 0 };
+    int nvol = 0;
+    int32_t delays[8] = { 0 };
+    int ndel = 0;
+    /* "{1,2,3}" arrays of integers */
+    for (const char *c = PQgetvalue (res, 0, 6); *c && nvol < 12;) {
+        while (*c && (*c == '{' || *c == ',' || *c == '}'))
+            c++;
+        if (!*c)
+            break;
+        volumes[nvol++] = strtoll (c, (char **) &c, 10);
+    }
+    for (const char *c = PQgetvalue (res, 0, 7); *c && ndel < 8;) {
+        while (*c && (*c == '{' || *c == ',' || *c == '}'))
+            c++;
+        if (!*c)
+            break;
+        delays[ndel++] = (int32_t) strtol (c, (char **) &c, 10);
+    }
+    hk_risk_policy_t policy;
+    hk_risk_policy_default (&policy);
+    bool volume_drop = hk_signal_volume_drop (volumes, nvol, policy.volume_drop_bp);
+    bool delay = hk_signal_lengthening_delay (&policy, delays, ndel);
+    hk_risk_input_t in = {
+        .dpd = PQgetisnull (res, 0, 1) ? 0 : atoi (PQgetvalue (res, 0, 1)),
+        .outstanding_minor = PQgetisnull (res, 0, 2) ? 0 : strtoll (PQgetvalue (res, 0, 2), NULL, 10),
+        .dispute_open = PQgetvalue (res, 0, 3)[0] == 't',
+        .days_since_contact = PQgetisnull (res, 0, 4) ? -1 : atoi (PQgetvalue (res, 0, 4)),
+        .reach = HK_REACH_REACHABLE,
+        .signal_volume_drop = volume_drop,
+        .signal_delay = delay,
+    };
+    hk_priority_input_t pin = {
+        .dpd = in.dpd,
+        .outstanding_minor = in.outstanding_minor,
+        .creditworthiness = 50,
+        .cooperation = 50,
+        .capital_strength = 50,
+        .distance_km = atoi (PQgetvalue (res, 0, 5)),
+        .signal_volume_drop = volume_drop,
+        .signal_delay = delay,
+    };
+    PQclear (res);
+    hk_risk_grade_result_t grade;
+    hk_priority_t prio;
+    if (hk_risk_grade (&policy, &in, &grade) != 0 || hk_priority (&policy, &pin, &prio) != 0)
+        return HK_EINVAL;
+
+    /* text[] literal of the reasons: our own texts, quoted and escaped for the array syntax */
+    char reasons_lit[HK_RISK_MAX_REASONS * (2 * HK_RISK_TEXT + 40) + 4];
+    char reason_text[HK_RISK_MAX_REASONS][HK_RISK_TEXT + 16];
+    char *reasons[HK_RISK_MAX_REASONS];
+    size_t len = 0;
+    reasons_lit[len++] = '{';
+    for (int r = 0; r < grade.n_reasons; r++) {
+        snprintf (reason_text[r], sizeof reason_text[r], "%s: %s", grade.reasons[r].rule,
+                  grade.reasons[r].text);
+        reasons[r] = reason_text[r];
+        if (r > 0)
+            reasons_lit[len++] = ',';
+        reasons_lit[len++] = '"';
+        for (const char *c = reason_text[r]; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                reasons_lit[len++] = '\\';
+            reasons_lit[len++] = *c;
+        }
+        reasons_lit[len++] = '"';
+    }
+    reasons_lit[len++] = '}';
+    reasons_lit[len] = 0;
+    char *signals[2];
+    int nsig = 0;
+    if (volume_drop)
+        signals[nsig++] = "volume_drop";
+    if (delay)
+        signals[nsig++] = "lengthening_delay";
+    char signals_lit[64];
+    snprintf (signals_lit, sizeof signals_lit, "{%s%s%s}", nsig > 0 ? signals[0] : "",
+              nsig > 1 ? "," : "", nsig > 1 ? signals[1] : "");
+    char grade_s[4], prio_s[16], parts[256];
+    snprintf (grade_s, sizeof grade_s, "%d", (int) grade.grade);
+    snprintf (prio_s, sizeof prio_s, "%d", prio.score);
+    snprintf (parts, sizeof parts,
+              "{\"age\": %d, \"amount\": %d, \"credit\": %d, \"cooperation\": %d,"
+              " \"capital\": %d, \"distance\": %d, \"signal\": %d}",
+              prio.age, prio.amount, prio.credit, prio.cooperation, prio.capital, prio.distance,
+              prio.signal);
+    const char *up[] = { d->tenant, debtor, grade_s, reasons_lit, prio_s, parts, signals_lit,
+                         as_of_s };
+    if (hk_db_exec (d->db,
+                    "UPDATE debtor SET grade = $3::smallint, grade_reasons = $4::text[],"
+                    " priority = $5::int, priority_parts = $6::jsonb, signals = $7::text[],"
+                    " risk_as_of = $8::date WHERE tenant = $1 AND debtor_id = $2",
+                    8, up)
+        != 1)
+        return HK_EDB;
+    if (prev_grade == (int) grade.grade)
+        return 0;
+    Huikuan__V1__DebtorGraded ev = HUIKUAN__V1__DEBTOR_GRADED__INIT;
+    ev.debtor_id = (char *) debtor;
+    ev.as_of = as_of_s;
+    ev.grade = (int32_t) grade.grade;
+    ev.previous_grade = prev_grade;
+    ev.n_grade_reasons = (size_t) grade.n_reasons;
+    ev.grade_reasons = reasons;
+    ev.priority = prio.score;
+    ev.priority_age = prio.age;
+    ev.priority_amount = prio.amount;
+    ev.priority_credit = prio.credit;
+    ev.priority_cooperation = prio.cooperation;
+    ev.priority_capital = prio.capital;
+    ev.priority_distance = prio.distance;
+    ev.priority_signal = prio.signal;
+    ev.n_signals = (size_t) nsig;
+    ev.signals = signals;
+    return hk_daemon_emit (d, "debtor.graded", debtor, trace_id, &ev.base);
+}
+
+/* Grades every debtor of the aged rows once (column 1 of res). */
+static int
+s_grade_debtors (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
+{
+    int n = PQntuples (res);
+    for (int i = 0; i < n; i++) {
+        const char *debtor = PQgetvalue (res, i, 1);
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = strcmp (PQgetvalue (res, j, 1), debtor) == 0;
+        if (!seen && s_grade_debtor (d, debtor, as_of, trace_id) != 0)
+            return HK_EDB;
+    }
+    return 0;
+}
+
 static int
 s_today (hk_daemon_t *d, int32_t *today)
 {
@@ -204,6 +384,8 @@ s_on_event (hk_daemon_t *d, const Huikuan__V1__Envelope *env)
             rc = HK_EDB;
         else {
             rc = s_age_rows (d, res, today, env->trace_id);
+            if (rc >= 0 && s_grade_debtors (d, res, today, env->trace_id) != 0)
+                rc = HK_EDB;
             PQclear (res);
         }
     }
@@ -231,6 +413,8 @@ s_on_tick (hk_daemon_t *d)
                                  " ORDER BY invoice_id LIMIT $3::int FOR UPDATE OF invoice SKIP LOCKED",
                                  4, p);
     int rc = res ? s_age_rows (d, res, today, NULL) : HK_EDB;
+    if (rc > 0 && s_grade_debtors (d, res, today, NULL) != 0)
+        rc = HK_EDB;
     PQclear (res);
     if (rc >= 0 && hk_db_commit (d->db) == 0)
         return rc;

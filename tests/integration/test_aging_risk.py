@@ -26,6 +26,13 @@ def test_grades_recovery_and_limitation(fleet):
     fleet.start("ingestion")
     fleet.start("aging")
     fleet.start("legal", HUIKUAN_LEGAL_ESCALATE_DPD="3650")  # only the limitation escalates
+    # D2's deliveries fell from 1000 a month to 100 (R-A7 volume drop)
+    fleet.drop("deliveries.csv", "delivery_id,debtor_id,delivered_on,currency,amount\n" + "".join(
+        "DL-%d,D2,%s,CNY,%s\n" % (i, day, amount) for i, (day, amount) in enumerate(
+            [("2025-11-05", "1000.00"), ("2025-12-05", "1000.00"), ("2026-01-05", "1000.00"),
+             ("2026-02-05", "1000.00"), ("2026-03-05", "100.00")])))
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM goods_delivery") == 5, 30,
+               what="deliveries")
     fleet.drop("old.csv", FEED)
     wait_until(lambda: aged(fleet, date(2026, 3, 15)) == 4, 30, what="all aged")
     rows = {r[0]: r[1:] for r in fleet.query(
@@ -52,6 +59,18 @@ def test_grades_recovery_and_limitation(fleet):
     assert old["payload"]["grade"] == 2
     assert any(r.startswith("R-A2") for r in old["payload"]["grade_reasons"])
     assert old["payload"]["expected_recoverable"]["minor"] == 20000
+
+    # Debtor level (R-A2 worst grade, R-A4 priority with its parts, R-A7 signals)
+    debtors = {r[0]: r[1:] for r in fleet.query(
+        "SELECT debtor_id, grade, priority, priority_parts, signals FROM debtor")}
+    assert debtors["D1"][0] == 2 and debtors["D2"][0] == 5 and debtors["D3"][0] == 2
+    for debtor_id, (grade, priority, parts, signals) in debtors.items():
+        assert priority == sum(parts.values()), (debtor_id, priority, parts)
+    assert debtors["D2"][3] == ["volume_drop"]
+    assert 0 < debtors["D2"][1] < debtors["D1"][1]
+    graded = {e["payload"]["debtor_id"]: e["payload"] for e in fleet.events("debtor.graded")}
+    assert graded["D1"]["grade"] == 2 and graded["D1"]["priority"] == debtors["D1"][1]
+    assert any(r.startswith("R-A2") for r in graded["D1"]["grade_reasons"])
 
     # The portfolio report (hkctl report aging), checked against the rows themselves.
     report = json.loads(fleet.hkctl("report", "aging", "--format", "json").stdout)

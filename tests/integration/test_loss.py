@@ -30,8 +30,10 @@ def test_kill9_aging_midway(fleet):
                what="%d invoice.recorded" % N)
     assert fleet.scalar("SELECT count(*) FROM invoice") == N
 
-    # A subscriber listening from before the crash to the end.
-    total = 2 * N
+    # A subscriber listening from before the crash to the end: each invoice recorded and aged,
+    # each debtor graded once (its first grade).
+    debtors = fleet.scalar("SELECT count(*) FROM debtor")
+    total = 2 * N + debtors
     tail = subprocess.Popen([binary("hkctl"), "events", "tail", "--from-start", "--json",
                              "--count", str(total), "--timeout", "90"],
                             env=fleet.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -60,6 +62,8 @@ def test_kill9_aging_midway(fleet):
         wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of = %s",
                                         (AS_OF,)) == N, 60, what="all invoices aged")
         wait_until(lambda: fleet.outbox_count("invoice.aged") >= N, 30, what="all aged events")
+        wait_until(lambda: fleet.outbox_count("debtor.graded") >= debtors, 30,
+                   what="every debtor graded")
         out, err = tail.communicate(timeout=120)
     finally:
         if tail.poll() is None:
@@ -74,6 +78,7 @@ def test_kill9_aging_midway(fleet):
         assert max_seq == count, "%s: gaps in its outbox sequence" % producer
     assert fleet.scalar("SELECT count(DISTINCT producer) FROM event_outbox "
                         "WHERE type = 'invoice.aged'") == 1
+    assert fleet.outbox_count("debtor.graded") == debtors, "a debtor was graded twice"
 
     # The subscriber: every event exactly once.
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
