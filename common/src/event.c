@@ -40,6 +40,7 @@ static const ProtobufCMessageDescriptor *const s_payload_types[] = {
     &huikuan__v1__delivery_recorded__descriptor,
     &huikuan__v1__limitation_warning__descriptor,
     &huikuan__v1__debtor_graded__descriptor,
+    &huikuan__v1__credit_hold__descriptor,
 };
 
 

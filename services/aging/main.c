@@ -25,7 +25,7 @@ static const hk_cfg_entry_t s_config[] = {
     { 0 },
 };
 
-static const char *const s_consumes[] = { "invoice.recorded", NULL };
+static const char *const s_consumes[] = { "invoice.recorded", "payment.recorded", NULL };
 
 static hk_metric_t *s_m_aged, *s_m_changed;
 
@@ -155,6 +155,73 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
         hk_metric_add (s_m_changed, 1);
     }
     return n;
+}
+
+/* Credit hold (R-H1, R-H2) for a debtor with settlement terms on record (its latest
+ * contract): cash terms hold while anything invoiced is unpaid; deliver-two-settle-one while
+ * anything is unpaid on an invoice before the latest one (paid or not); periodic and one-off terms once an invoice is
+ * overdue beyond the policy's grace. Placing and lifting are events for billing/ERP. */
+static int
+s_credit_hold (hk_daemon_t *d, const char *debtor, const char *as_of_s, int32_t max_dpd,
+               const char *trace_id)
+{
+    const char *p[] = { d->tenant, debtor };
+    PGresult *res = hk_db_query (
+        d->db,
+        "SELECT k.contract_id, k.terms, b.credit_hold,"
+        " (SELECT coalesce (sum (outstanding_minor), 0) FROM invoice i"
+        "   WHERE i.tenant = $1 AND i.debtor_id = $2 AND i.status = 'open'),"
+        /* the previous batches: every invoice but the latest one, paid or not */
+        " (SELECT coalesce (sum (outstanding_minor) FILTER (WHERE status = 'open'), 0)"
+        "   FROM (SELECT outstanding_minor, status,"
+        "   row_number () OVER (ORDER BY coalesce (issued_on, due_on) DESC, invoice_id DESC) AS n"
+        "   FROM invoice i WHERE i.tenant = $1 AND i.debtor_id = $2) o WHERE n > 1)"
+        " FROM debtor b JOIN LATERAL (SELECT contract_id, terms FROM contract c"
+        "   WHERE c.tenant = b.tenant AND c.debtor_id = b.debtor_id"
+        "   ORDER BY c.updated_at DESC, c.contract_id LIMIT 1) k ON true"
+        " WHERE b.tenant = $1 AND b.debtor_id = $2",
+        2, p);
+    if (!res)
+        return HK_EDB;
+    if (PQntuples (res) != 1) {
+        PQclear (res); /* no terms on record: nothing to decide */
+        return 0;
+    }
+    const char *terms = PQgetvalue (res, 0, 1);
+    hk_hold_input_t in = {
+        .terms = strcmp (terms, "cash") == 0                     ? HK_TERMS_CASH
+                 : strcmp (terms, "deliver_two_settle_one") == 0 ? HK_TERMS_DELIVER_TWO_SETTLE_ONE
+                 : strcmp (terms, "one_off") == 0                ? HK_TERMS_ONE_OFF
+                                                                 : HK_TERMS_PERIODIC,
+        .unpaid_delivered_minor = strtoll (PQgetvalue (res, 0, 3), NULL, 10),
+        .previous_batch_unpaid_minor = strtoll (PQgetvalue (res, 0, 4), NULL, 10),
+        .max_dpd = max_dpd,
+        .held = PQgetvalue (res, 0, 2)[0] == 't',
+    };
+    hk_hold_t out;
+    int rc = hk_credit_hold (NULL, &in, &out);
+    if (rc == 0 && (out.placed || out.lifted)) {
+        const char *up[] = { d->tenant, debtor, out.hold ? "true" : "false", out.reason };
+        if (hk_db_exec (d->db,
+                        "UPDATE debtor SET credit_hold = $3::boolean, credit_hold_reason = $4"
+                        " WHERE tenant = $1 AND debtor_id = $2",
+                        4, up)
+            != 1)
+            rc = HK_EDB;
+        Huikuan__V1__CreditHold ev = HUIKUAN__V1__CREDIT_HOLD__INIT;
+        ev.debtor_id = (char *) debtor;
+        ev.as_of = (char *) as_of_s;
+        ev.hold = out.hold;
+        ev.terms = (char *) terms;
+        ev.rule = (char *) (out.rule ? out.rule : "R-H1");
+        ev.reason = out.reason;
+        ev.contract_id = PQgetvalue (res, 0, 0);
+        if (rc == 0)
+            rc = hk_daemon_emit (d, out.placed ? "credit_hold.placed" : "credit_hold.lifted",
+                                 debtor, trace_id, &ev.base);
+    }
+    PQclear (res);
+    return rc;
 }
 
 /* Debtor-level risk for one debtor as of a date (R-A2, R-A4, R-A7), after its invoices were
@@ -297,7 +364,8 @@ s_grade_debtor (hk_daemon_t *d, const char *debtor, int32_t as_of, const char *t
                     " priority = $5::int, priority_parts = $6::jsonb, signals = $7::text[],"
                     " risk_as_of = $8::date WHERE tenant = $1 AND debtor_id = $2",
                     8, up)
-        != 1)
+            != 1
+        || s_credit_hold (d, debtor, as_of_s, in.dpd, trace_id) != 0)
         return HK_EDB;
     if (prev_grade == (int) grade.grade)
         return 0;
@@ -362,6 +430,13 @@ s_today (hk_daemon_t *d, int32_t *today)
 static int
 s_on_event (hk_daemon_t *d, const Huikuan__V1__Envelope *env)
 {
+    if (strcmp (env->type, "payment.recorded") == 0) {
+        /* a payment can clear a credit hold (R-H1) or change the debtor's grade */
+        int32_t today;
+        if (!*env->aggregate_id || s_today (d, &today) != 0)
+            return 0;
+        return s_grade_debtor (d, env->aggregate_id, today, env->trace_id) == 0 ? 0 : HK_EDB;
+    }
     if (strcmp (env->type, "invoice.recorded") != 0)
         return 0;
     ProtobufCMessage *msg = hk_payload_unpack (env);

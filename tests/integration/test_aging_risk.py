@@ -103,3 +103,39 @@ def test_grades_recovery_and_limitation(fleet):
                             p.get("warning_days") == 30)
     assert evs[0]["payload"]["days_left"] == 22
     assert fleet.scalar("SELECT count(*) FROM legal_case") == 2
+
+
+def test_credit_hold_placed_and_lifted_only_by_payment(fleet):
+    """R-H1: cash terms allow no credit; deliver-two-settle-one (送二结一) holds while an earlier
+    batch is unpaid. The hold is an event for billing/ERP, lifted only by payment (R-H2)."""
+    fleet.clock_set("2026-03-15T10:00:00+08:00")
+    fleet.start("ingestion")
+    fleet.start("aging")
+    fleet.drop("a-contracts.csv", "contract_id,debtor_id,terms,sealed\n"
+                                  "K-CASH,D4,cash,true\nK-221,D5,deliver_two_settle_one,true\n")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM contract") == 2, 30, what="contracts")
+    fleet.drop("b-invoices.csv", "invoice_id,debtor_id,currency,amount,issued_on,due_on\n"
+                                 "C-1,D4,CNY,50.00,2026-03-14,2026-04-14\n"
+                                 "B-1,D5,CNY,70.00,2026-02-01,2026-03-30\n"
+                                 "B-2,D5,CNY,80.00,2026-03-01,2026-04-30\n")
+    placed = fleet.wait_events("credit_hold.placed", 2)
+    by = {e["payload"]["debtor_id"]: e["payload"] for e in placed}
+    assert by["D4"]["terms"] == "cash" and by["D4"]["rule"] == "R-H1"
+    assert by["D5"]["terms"] == "deliver_two_settle_one"
+    assert fleet.query("SELECT debtor_id FROM debtor WHERE credit_hold ORDER BY 1") == \
+        [("D4",), ("D5",)]
+    # Paying the latest batch of D5 does not lift its hold: the earlier one is still unpaid.
+    fleet.drop("c-payments.csv", "payment_id,debtor_id,invoice_id,currency,amount,received_at\n"
+                                 "PB-2,D5,B-2,CNY,80.00,2026-03-15T11:00:00+08:00\n")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM payment") == 1, 30, what="payment")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM consumed_event WHERE consumer ="
+                                    " 'aging' AND event_id IN (SELECT event_id FROM event_outbox"
+                                    " WHERE type = 'payment.recorded')") == 1, 30,
+               what="aging saw the payment")
+    assert fleet.outbox_count("credit_hold.lifted") == 0
+    fleet.drop("d-payments.csv", "payment_id,debtor_id,invoice_id,currency,amount,received_at\n"
+                                 "PB-1,D5,B-1,CNY,70.00,2026-03-15T12:00:00+08:00\n"
+                                 "PC-1,D4,C-1,CNY,50.00,2026-03-15T12:00:00+08:00\n")
+    lifted = fleet.wait_events("credit_hold.lifted", 2)
+    assert sorted(e["payload"]["debtor_id"] for e in lifted) == ["D4", "D5"]
+    assert fleet.scalar("SELECT count(*) FROM debtor WHERE credit_hold") == 0
