@@ -19,9 +19,20 @@
 #include "huikuan/log.h"
 #include "huikuan/metrics.h"
 
+static int
+s_valid_buckets (const char *value, char *err, size_t errlen)
+{
+    hk_buckets_t b;
+    return hk_buckets_parse (value, &b, err, errlen);
+}
+
+static hk_buckets_t s_buckets; /* the tenant's buckets, from the config at start */
+
 static const hk_cfg_entry_t s_config[] = {
     { "batch_size", HK_CFG_INT, "500", 1, 100000, 0, NULL,
       "invoices aged per transaction" },
+    { "buckets", HK_CFG_STRING, "30,60,90,180,365,730", 0, 0, HK_CFG_NORELOAD, s_valid_buckets,
+      "aging buckets: increasing upper bounds in days past due after \"current\" (R-A1)" },
     { 0 },
 };
 
@@ -80,7 +91,7 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
         int prev_grade = PQgetisnull (res, i, 6) ? 0 : atoi (PQgetvalue (res, i, 6));
         int32_t stored_warning = atoi (PQgetvalue (res, i, 7));
         int32_t dpd = hk_aging_dpd (due, as_of);
-        const char *bucket = hk_aging_bucket (dpd);
+        const char *bucket = hk_buckets_name (&s_buckets, dpd);
 
         hk_risk_input_t in = {
             .dpd = dpd,
@@ -501,6 +512,11 @@ s_on_tick (hk_daemon_t *d)
 static int
 s_init (hk_daemon_t *d)
 {
+    char err[160];
+    if (hk_buckets_parse (hk_config_str (d->config, "buckets"), &s_buckets, err, sizeof err) != 0) {
+        HK_LOG (HK_ERROR, "buckets.invalid", HK_S ("error", err));
+        return HK_EINVAL;
+    }
     s_m_aged = hk_metric_counter ("hk_invoices_aged_total", "Invoices aged");
     s_m_changed = hk_metric_counter ("hk_bucket_changes_total", "Aging bucket changes emitted");
     return 0;

@@ -139,3 +139,24 @@ def test_credit_hold_placed_and_lifted_only_by_payment(fleet):
     lifted = fleet.wait_events("credit_hold.lifted", 2)
     assert sorted(e["payload"]["debtor_id"] for e in lifted) == ["D4", "D5"]
     assert fleet.scalar("SELECT count(*) FROM debtor WHERE credit_hold") == 0
+
+
+def test_tenant_buckets_from_configuration(fleet):
+    """R-A1: buckets are configuration; a bad list is refused at start with the reason."""
+    import subprocess
+    from fleet import binary
+    fleet.clock_set("2026-03-30T10:00:00+08:00")
+    fleet.start("ingestion")
+    fleet.start("aging", HUIKUAN_AGING_BUCKETS="15,45")
+    fleet.drop("b.csv", "invoice_id,debtor_id,currency,amount,due_on\n"
+                        "T-1,D1,CNY,1.00,2026-03-20\nT-2,D1,CNY,1.00,2026-03-01\n"
+                        "T-3,D1,CNY,1.00,2026-01-01\n")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE bucket IS NOT NULL") == 3,
+               30, what="aged")
+    assert fleet.query("SELECT invoice_id, bucket FROM invoice ORDER BY 1") == \
+        [("T-1", "1-15"), ("T-2", "16-45"), ("T-3", "over-45")]
+    env = fleet.env()
+    env["HUIKUAN_AGING_BUCKETS"] = "30,20"
+    r = subprocess.run([binary("huikuan-aging"), "--show-config"], env=env, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 2 and "buckets" in r.stderr, r.stderr
