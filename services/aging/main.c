@@ -1,4 +1,5 @@
-/* huikuan-aging: days past due and aging bucket for every open invoice (R-A1).
+/* huikuan-aging: days past due and aging bucket for every open invoice (R-A1), with the
+ * invoice and debtor risk the doctrine asks for (R-A2..R-A4, R-A7, R-L1, R-H1).
  *
  * Each tick it works out the tenant-local date from the fleet clock and ages, in batches, the
  * open invoices not yet aged for that date. A batch is claimed with SELECT ... FOR UPDATE SKIP
@@ -527,7 +528,9 @@ main (int argc, char **argv)
 {
     static const hk_daemon_def_t def = {
         .kind = "aging",
-        .summary = "Computes days past due and aging buckets of open invoices (R-A1).",
+        .summary = "Ages open invoices (R-A1), grades invoices and debtors (R-A2, R-A4, R-A7), "
+                   "expects recovery (R-A3), keeps the limitation clock (R-L1) and decides "
+                   "credit holds (R-H1).",
         .config = s_config,
         .consumes = s_consumes,
         .init = s_init,

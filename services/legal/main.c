@@ -152,7 +152,8 @@ main (int argc, char **argv)
 {
     static const hk_daemon_def_t def = {
         .kind = "legal",
-        .summary = "Opens legal cases for invoices past the escalation age (R-L3).",
+        .summary = "Opens legal cases for invoices past the escalation age or near the end of "
+                   "their limitation period (R-L3, R-L1).",
         .config = s_config,
         .consumes = s_consumes,
         .init = s_init,
