@@ -1,0 +1,314 @@
+#!/usr/bin/python3
+"""aging_bench: how fast huikuan-aging re-ages every open invoice, compared with one SQL
+aggregate computing the same bucket sums.
+
+    tests/bench/aging_bench.py [--rows N] [--debtors D] [--json] [--timeout S]
+                               [--build-dir DIR] [--keep]
+
+One run, one private PostgreSQL (tests/harness/servers.py), one fresh migrated database
+(tests/harness/fleet.py) loaded with psql \\copy (see tests/bench/README.md):
+
+  aggregate  SELECT bucket, count(*), sum(outstanding_minor) ... GROUP BY 1, dpd computed from
+             due_on against AS_OF; best of 3
+  re-age     hkctl clock set AS_OF, start huikuan-aging, time until every invoice has
+             aged_as_of = AS_OF (polled every 0.5 s), then SIGTERM (exit 0 expected)
+
+Exit status: 0 when measured (whatever PASS/MISS says), 1 when something broke, 2 on bad
+usage. Standard library plus Debian's python3-psycopg2.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from ingest_bench import (HARNESS_DIR, SOURCE_DIR, Broken, admin_exec, psql_bin,
+                          verdict)
+
+AS_OF = "2026-07-01"                     # tenant-local date of the re-age
+CLOCK = AS_OF + "T10:00:00+08:00"        # Asia/Shanghai, the fleet's zone
+POLL = 0.5
+TARGET_RATIO = 2.0
+TARGET_INCREMENTAL = "<= 2% of re-age"
+
+# Same buckets as the daemon's default config (30,60,90,180,365,730; aging_rules.c).
+BUCKET_SQL = """
+SELECT CASE WHEN dpd <= 0 THEN 'current'
+            WHEN dpd <= 30 THEN '1-30'
+            WHEN dpd <= 60 THEN '31-60'
+            WHEN dpd <= 90 THEN '61-90'
+            WHEN dpd <= 180 THEN '91-180'
+            WHEN dpd <= 365 THEN '181-365'
+            WHEN dpd <= 730 THEN '366-730'
+            ELSE 'over-730' END AS bucket,
+       count(*), sum(outstanding_minor)
+  FROM (SELECT %s::date - due_on AS dpd, outstanding_minor FROM invoice
+         WHERE tenant = 'default' AND status = 'open') s
+ GROUP BY 1 ORDER BY 1
+"""
+
+
+def log(msg):
+    sys.stderr.write("aging_bench: %s\n" % msg)
+    sys.stderr.flush()
+
+
+# ---------------------------------------------------------------- data
+
+def generate_csvs(debtor_path, invoice_path, rows, debtors, seed):
+    """Debtor rows (tenant, debtor_id, name, email) and invoice rows (tenant, invoice_id,
+    debtor_id, currency, amount_minor, outstanding_minor, issued_on, due_on, status), CNY,
+    due dates spread over 2023-01-01 .. 2026-12-31."""
+    rng = random.Random(seed)
+    with open(debtor_path, "w", encoding="ascii", buffering=1 << 20) as f:
+        for d in range(debtors):
+            f.write("default,D%06d,Debtor %06d Trading Co.,ar%06d@debtor.example.cn\n"
+                    % (d, d, d))
+    first = datetime.date(2023, 1, 1)
+    span = (datetime.date(2026, 12, 31) - first).days + 1
+    days = [(first + datetime.timedelta(days=i)) for i in range(span)]
+    terms = (30, 30, 45, 60, 60, 90)
+    randrange, choice = rng.randrange, rng.choice
+    with open(invoice_path, "w", encoding="ascii", buffering=1 << 20) as f:
+        batch = []
+        for i in range(1, rows + 1):
+            due = days[randrange(span)]
+            amount = randrange(10000, 100000000)
+            outstanding = amount if randrange(4) else randrange(1, amount + 1)
+            batch.append("default,INV-%08d,D%06d,CNY,%d,%d,%s,%s,open\n"
+                         % (i, randrange(debtors), amount, outstanding,
+                            due - datetime.timedelta(days=choice(terms)), due))
+            if len(batch) == 10000:
+                f.write("".join(batch))
+                batch.clear()
+        f.write("".join(batch))
+
+
+def psql_copy(pg_bin, url, table, columns, path, timeout):
+    quoted = "'" + path.replace("'", "''") + "'"
+    cmd = [psql_bin(pg_bin), "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c",
+           "\\copy %s (%s) FROM %s CSV" % (table, columns, quoted)]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise Broken("\\copy %s did not finish in %.0f s" % (table, timeout))
+    if r.returncode != 0:
+        raise Broken("psql \\copy %s exited %d: %s%s" % (table, r.returncode, r.stdout,
+                                                         r.stderr))
+
+
+def vacuum_analyze(url):
+    admin_exec(url, "VACUUM ANALYZE debtor")
+    admin_exec(url, "VACUUM ANALYZE invoice")
+
+
+# ---------------------------------------------------------------- phases
+
+def time_aggregate(fleet):
+    """Best of 3 wall times of BUCKET_SQL; returns (seconds, rows)."""
+    conn = fleet.db()
+    best, rows = None, None
+    for _ in range(3):
+        with conn.cursor() as cur:
+            t0 = time.monotonic()
+            cur.execute(BUCKET_SQL, (AS_OF,))
+            rows = cur.fetchall()
+            s = time.monotonic() - t0
+        best = s if best is None else min(best, s)
+    return best, [(b, int(n), int(m)) for b, n, m in rows]
+
+
+def time_reage(fleet, rows, timeout):
+    """Starts huikuan-aging and polls until rows invoices have aged_as_of = AS_OF. Returns
+    (seconds, daemon)."""
+    q = "SELECT count(*) FROM invoice WHERE aged_as_of = %s"
+    t0 = time.monotonic()
+    daemon = fleet.start("aging", wait=False)
+    deadline = t0 + timeout
+    last_log = t0
+    while True:
+        n = fleet.scalar(q, (AS_OF,))
+        now = time.monotonic()
+        if n >= rows:
+            return now - t0, daemon
+        if not daemon.running():
+            raise Broken("huikuan-aging died (exit %s) with %d of %d aged:\n%s"
+                         % (daemon.proc.returncode, n, rows, daemon.log()))
+        if now > deadline:
+            raise Broken("%d of %d aged after %.0f s (timeout; --timeout to change):\n%s"
+                         % (n, rows, timeout, daemon.log()))
+        if now - last_log >= 30:
+            log("re-age: %d of %d after %.0f s" % (n, rows, now - t0))
+            last_log = now
+        time.sleep(POLL)
+
+
+# ---------------------------------------------------------------- report
+
+def build_result(a):
+    ratio = a["reage_s"] / a["aggregate_s"]
+    return {
+        "rows": a["rows"],
+        "debtors": a["debtors"],
+        "as_of": AS_OF,
+        "load_seconds": round(a["load_s"], 3),
+        "aggregate": {"seconds": round(a["aggregate_s"], 4), "buckets": a["buckets"]},
+        "reage": {"seconds": round(a["reage_s"], 3),
+                  "rows_per_s": round(a["rows"] / a["reage_s"]),
+                  "ratio": round(ratio, 2), "target": "<= %g" % TARGET_RATIO,
+                  "verdict": verdict(ratio <= TARGET_RATIO)},
+        "incremental": {"measured": False, "target": TARGET_INCREMENTAL},
+        "build_dir": a["build_dir"],
+        "notes": a["notes"],
+    }
+
+
+def print_table(r, out=sys.stdout):
+    def line(what, value, target="", v=""):
+        out.write(("  %-34s %18s   %-8s %s" % (what, value, target, v)).rstrip() + "\n")
+    out.write("huikuan-aging full re-age vs one SQL aggregate  (%d rows, %d debtors, as of %s)\n"
+              % (r["rows"], r["debtors"], r["as_of"]))
+    out.write("  %-34s %18s   %-8s %s\n" % ("measure", "value", "target", "result"))
+    line("aggregate s (best of 3)", "%.3f" % r["aggregate"]["seconds"])
+    g = r["reage"]
+    line("re-age s", "%.1f  (%d rows/s)" % (g["seconds"], g["rows_per_s"]))
+    line("re-age ratio (÷ aggregate)", "%.1f" % g["ratio"], g["target"], g["verdict"])
+    line("incremental", "not measured", r["incremental"]["target"])
+    for n in r["notes"]:
+        out.write("  note: %s\n" % n)
+
+
+# ---------------------------------------------------------------- main
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="aging_bench.py",
+        description="Measures huikuan-aging's full re-age against one SQL aggregate over the "
+                    "same invoices (see tests/bench/README.md).")
+    p.add_argument("--rows", type=int, default=1000000, help="invoices (default 1000000)")
+    p.add_argument("--debtors", type=int, default=100000, help="debtors (default 100000)")
+    p.add_argument("--seed", type=int, default=1, help="random seed of the data (default 1)")
+    p.add_argument("--timeout", type=float, default=3600.0,
+                   help="seconds the load and the re-age may each take (default 3600)")
+    p.add_argument("--build-dir", default=os.environ.get("HK_BUILD_DIR")
+                   or os.path.join(SOURCE_DIR, "build"),
+                   help="build with services/huikuan-aging and services/hkctl "
+                        "(default $HK_BUILD_DIR or ./build)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the work folder (CSVs, run dir, logs); servers are stopped anyway")
+    a = p.parse_args(argv)
+    if a.rows < 1 or a.debtors < 1 or a.timeout <= 0:
+        p.error("--rows, --debtors and --timeout must be positive")
+    return a
+
+
+def main(argv):
+    args = parse_args(argv)
+    build_dir = os.path.abspath(args.build_dir)
+    os.environ["HK_BUILD_DIR"] = build_dir
+    os.environ.pop("HK_TESTENV", None)      # always private servers, never a ctest run's
+    sys.path.insert(0, HARNESS_DIR)
+    import fleet as fleet_mod               # tests/harness/fleet.py
+    import servers                          # tests/harness/servers.py
+
+    work = tempfile.mkdtemp(prefix="hk-bench-aging-")
+    servers_dir = os.path.join(work, "servers")
+    fleet = None
+    measured = None
+    error = None
+    try:
+        for b in ("huikuan-aging", "hkctl"):
+            fleet_mod.binary(b)             # raises when not built
+        debtor_csv = os.path.join(work, "debtors.csv")
+        invoice_csv = os.path.join(work, "invoices.csv")
+        log("generating %d invoices over %d debtors" % (args.rows, args.debtors))
+        generate_csvs(debtor_csv, invoice_csv, args.rows, args.debtors, args.seed)
+
+        pg = servers.start_postgres(servers_dir)
+        log("private PostgreSQL at %s" % pg["ADMIN_URL"])
+        # a fresh database migrated with hkctl migrate, its own redis-server and run dir
+        fleet = fleet_mod.Fleet(os.path.join(work, "fleet"), admin_url=pg["ADMIN_URL"],
+                                extra_env={"HUIKUAN_LOG_LEVEL": "warn"})
+
+        # 1. load
+        t0 = time.monotonic()
+        psql_copy(pg["PG_BIN"], fleet.database_url, "debtor", "tenant, debtor_id, name, email",
+                  debtor_csv, args.timeout)
+        psql_copy(pg["PG_BIN"], fleet.database_url, "invoice",
+                  "tenant, invoice_id, debtor_id, currency, amount_minor, outstanding_minor,"
+                  " issued_on, due_on, status", invoice_csv, args.timeout)
+        vacuum_analyze(fleet.database_url)
+        load_s = time.monotonic() - t0
+        count = fleet.scalar("SELECT count(*) FROM invoice")
+        if count != args.rows:
+            raise Broken("invoice holds %d rows after \\copy, want %d" % (count, args.rows))
+        log("loaded in %.1f s" % load_s)
+        admin_exec(pg["ADMIN_URL"], "CHECKPOINT")
+
+        # 2. baseline: the bucket sums in one statement
+        agg_s, buckets = time_aggregate(fleet)
+        log("aggregate: %.3f s (best of 3)" % agg_s)
+        admin_exec(pg["ADMIN_URL"], "CHECKPOINT")
+
+        # 3. full re-age by the daemon
+        fleet.clock_set(CLOCK)
+        log("re-age as of %s ..." % AS_OF)
+        reage_s, daemon = time_reage(fleet, args.rows, args.timeout)
+        log("re-age: %.1f s" % reage_s)
+        daemon.stop()                       # SIGTERM; AssertionError unless exit 0
+
+        notes = []
+        got = fleet.query("SELECT bucket, count(*), sum(outstanding_minor) FROM invoice"
+                          " WHERE status = 'open' GROUP BY 1 ORDER BY 1")
+        got = [(b, int(n), int(m)) for b, n, m in got]
+        if got != buckets:
+            notes.append("the daemon's buckets differ from the aggregate's: %s vs %s"
+                         % (got, buckets))
+        measured = build_result({
+            "rows": args.rows, "debtors": args.debtors, "load_s": load_s,
+            "aggregate_s": agg_s, "buckets": buckets, "reage_s": reage_s,
+            "build_dir": build_dir, "notes": notes})
+    except Broken as e:
+        error = str(e)
+    except Exception as e:  # noqa: BLE001 - harness assertions, psycopg2, OS errors alike
+        error = "%s: %s" % (type(e).__name__, e)
+    finally:
+        if fleet is not None:
+            try:
+                fleet.close()
+            except AssertionError as e:
+                if error is None:
+                    error = "shutdown: %s" % e
+        servers.stop_postgres(servers_dir)
+        if args.keep:
+            log("work folder kept: %s" % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    if measured is not None:
+        if error is not None:
+            measured["error"] = error
+        if args.json:
+            json.dump(measured, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            print_table(measured)
+    if error is not None:
+        if args.json and measured is None:
+            json.dump({"error": error}, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        log("broken: %s" % error)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
