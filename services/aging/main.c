@@ -41,6 +41,58 @@ static const char *const s_consumes[] = { "invoice.recorded", "payment.recorded"
 
 static hk_metric_t *s_m_aged, *s_m_changed;
 
+/* PostgreSQL array literals built per batch ("{...}"), one per column the batch UPDATE
+ * writes, so a batch of aged invoices is one statement instead of one per invoice. */
+#define S_AGED_COLS 8
+
+typedef struct {
+    FILE *f;
+    char *text;
+    size_t len;
+    int n;
+} s_arr_t;
+
+static int
+s_arr_open (s_arr_t *cols)
+{
+    for (int c = 0; c < S_AGED_COLS; c++) {
+        cols[c] = (s_arr_t) { 0 };
+        cols[c].f = open_memstream (&cols[c].text, &cols[c].len);
+        if (!cols[c].f) {
+            for (int k = 0; k < c; k++) {
+                fclose (cols[k].f);
+                free (cols[k].text);
+            }
+            return HK_ENOMEM;
+        }
+        fputc ('{', cols[c].f);
+    }
+    return 0;
+}
+
+/* Appends a quoted element, escaping '"' and '\\' as the array syntax wants. */
+static void
+s_arr_text (s_arr_t *a, const char *value)
+{
+    fputs (a->n++ ? ",\"" : "\"", a->f);
+    for (const char *c = value; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fputc ('\\', a->f);
+        fputc (*c, a->f);
+    }
+    fputc ('"', a->f);
+}
+
+/* Closes the arrays; out[c] is malloc'd (caller frees), NULL after a write error. */
+static void
+s_arr_close (s_arr_t *cols, char **out)
+{
+    for (int c = 0; c < S_AGED_COLS; c++) {
+        fputc ('}', cols[c].f);
+        out[c] = fclose (cols[c].f) == 0 ? cols[c].text : (free (cols[c].text), NULL);
+    }
+}
+
 /* Emits limitation.warning when the invoice's limitation clock reached a warning offset not
  * announced before, or expired (R-L1, R-L3). *stored is the last one announced (0 none, the
  * offset in days, -1 expired) and is updated. */
@@ -82,11 +134,17 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
     hk_risk_policy_t policy;
     hk_risk_policy_default (&policy);
     int n = PQntuples (res);
-    for (int i = 0; i < n; i++) {
+    s_arr_t cols[S_AGED_COLS];
+    if (s_arr_open (cols) != 0)
+        return HK_ENOMEM;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
         const char *invoice = PQgetvalue (res, i, 0), *debtor = PQgetvalue (res, i, 1);
         int32_t due;
-        if (hk_date_parse (PQgetvalue (res, i, 2), &due) != 0)
-            return HK_EINVAL;
+        if (hk_date_parse (PQgetvalue (res, i, 2), &due) != 0) {
+            rc = HK_EINVAL;
+            break;
+        }
         const char *prev = PQgetisnull (res, i, 3) ? "" : PQgetvalue (res, i, 3);
         int64_t outstanding = strtoll (PQgetvalue (res, i, 5), NULL, 10);
         int prev_grade = PQgetisnull (res, i, 6) ? 0 : atoi (PQgetvalue (res, i, 6));
@@ -102,36 +160,35 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
             .reach = HK_REACH_REACHABLE,
         };
         hk_risk_grade_result_t grade;
-        if (hk_risk_grade (&policy, &in, &grade) != 0)
-            return HK_EINVAL;
+        if (hk_risk_grade (&policy, &in, &grade) != 0) {
+            rc = HK_EINVAL;
+            break;
+        }
         int32_t bp = hk_recovery_bp (&policy, dpd);
         int64_t recoverable = hk_expected_recoverable (outstanding, bp);
         hk_limitation_input_t lin = { .start = due, .today = as_of };
         hk_limitation_t lim;
-        if (hk_limitation_compute (&lin, &lim) != 0)
-            return HK_EINVAL;
+        if (hk_limitation_compute (&lin, &lim) != 0) {
+            rc = HK_EINVAL;
+            break;
+        }
         int32_t warning = stored_warning;
-        if (s_limitation_event (d, invoice, debtor, &lim, &warning, trace_id) != 0)
-            return HK_EDB;
+        if (s_limitation_event (d, invoice, debtor, &lim, &warning, trace_id) != 0) {
+            rc = HK_EDB;
+            break;
+        }
 
-        char dpd_s[16], grade_s[4], bp_s[16], rec_s[24], exp_s[16], warn_s[16];
-        snprintf (dpd_s, sizeof dpd_s, "%d", dpd);
-        snprintf (grade_s, sizeof grade_s, "%d", (int) grade.grade);
-        snprintf (bp_s, sizeof bp_s, "%d", bp);
-        snprintf (rec_s, sizeof rec_s, "%lld", (long long) recoverable);
+        char exp_s[16];
         hk_date_format (lim.expiry, exp_s, sizeof exp_s);
-        snprintf (warn_s, sizeof warn_s, "%d", warning);
-        const char *p[] = { d->tenant, invoice, as_of_s, dpd_s, bucket, grade_s, bp_s, rec_s,
-                            exp_s, warn_s };
-        if (hk_db_exec (d->db,
-                        "UPDATE invoice SET aged_as_of = $3::date, dpd = $4::int, bucket = $5,"
-                        " grade = $6::smallint, recovery_bp = $7::int,"
-                        " expected_recoverable_minor = $8::bigint,"
-                        " limitation_expires_on = $9::date, limitation_warning = $10::int"
-                        " WHERE tenant = $1 AND invoice_id = $2",
-                        10, p)
-            != 1)
-            return HK_EDB;
+        /* the row's results join the batch's arrays; one UPDATE writes them all below */
+        s_arr_text (&cols[0], invoice);
+        fprintf (cols[1].f, "%s%d", cols[1].n++ ? "," : "", dpd);
+        s_arr_text (&cols[2], bucket);
+        fprintf (cols[3].f, "%s%d", cols[3].n++ ? "," : "", (int) grade.grade);
+        fprintf (cols[4].f, "%s%d", cols[4].n++ ? "," : "", bp);
+        fprintf (cols[5].f, "%s%lld", cols[5].n++ ? "," : "", (long long) recoverable);
+        s_arr_text (&cols[6], exp_s);
+        fprintf (cols[7].f, "%s%d", cols[7].n++ ? "," : "", warning);
         hk_metric_add (s_m_aged, 1);
         if (strcmp (prev, bucket) == 0 && prev_grade == (int) grade.grade)
             continue;
@@ -162,11 +219,33 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
         ev.recovery_bp = bp;
         ev.expected_recoverable = &rec;
         ev.limitation_expires_on = exp_s;
-        if (hk_daemon_emit (d, "invoice.aged", debtor, trace_id, &ev.base) != 0)
-            return HK_EDB;
+        if (hk_daemon_emit (d, "invoice.aged", debtor, trace_id, &ev.base) != 0) {
+            rc = HK_EDB;
+            break;
+        }
         hk_metric_add (s_m_changed, 1);
     }
-    return n;
+    char *arrays[S_AGED_COLS];
+    s_arr_close (cols, arrays);
+    if (rc == 0 && n > 0) {
+        const char *p[] = { d->tenant,  as_of_s,   arrays[0], arrays[1], arrays[2],
+                            arrays[3], arrays[4], arrays[5], arrays[6], arrays[7] };
+        if (hk_db_exec (d->db,
+                        "UPDATE invoice i SET aged_as_of = $2::date, dpd = s.dpd,"
+                        " bucket = s.bucket, grade = s.grade, recovery_bp = s.bp,"
+                        " expected_recoverable_minor = s.rec, limitation_expires_on = s.expires,"
+                        " limitation_warning = s.warning"
+                        " FROM unnest ($3::text[], $4::int[], $5::text[], $6::smallint[],"
+                        "   $7::int[], $8::bigint[], $9::date[], $10::int[])"
+                        "   AS s (invoice_id, dpd, bucket, grade, bp, rec, expires, warning)"
+                        " WHERE i.tenant = $1 AND i.invoice_id = s.invoice_id",
+                        10, p)
+            != n)
+            rc = HK_EDB;
+    }
+    for (int c = 0; c < S_AGED_COLS; c++)
+        free (arrays[c]);
+    return rc == 0 ? n : rc;
 }
 
 /* Credit hold (R-H1, R-H2) for a debtor with settlement terms on record (its latest
@@ -401,20 +480,48 @@ s_grade_debtor (hk_daemon_t *d, const char *debtor, int32_t as_of, const char *t
     return hk_daemon_emit (d, "debtor.graded", debtor, trace_id, &ev.base);
 }
 
-/* Grades every debtor of the aged rows once (column 1 of res). */
+/* Marks a debtor for grading by the next debtor pass (its risk_as_of is cleared). */
 static int
-s_grade_debtors (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
+s_mark_debtor (hk_daemon_t *d, const char *debtor)
 {
-    int n = PQntuples (res);
-    for (int i = 0; i < n; i++) {
-        const char *debtor = PQgetvalue (res, i, 1);
-        bool seen = false;
-        for (int j = 0; j < i && !seen; j++)
-            seen = strcmp (PQgetvalue (res, j, 1), debtor) == 0;
-        if (!seen && s_grade_debtor (d, debtor, as_of, trace_id) != 0)
-            return HK_EDB;
-    }
-    return 0;
+    const char *p[] = { d->tenant, debtor };
+    return hk_db_exec (d->db,
+                       "UPDATE debtor SET risk_as_of = NULL WHERE tenant = $1 AND debtor_id = $2"
+                       "  AND risk_as_of IS NOT NULL",
+                       2, p)
+                   < 0
+               ? HK_EDB
+               : 0;
+}
+
+/* The debtor pass, once the day's invoices are aged: grades, in a batch claimed with SKIP
+ * LOCKED, the debtors marked by an event or not graded today that owe something or are held.
+ * A debtor with an invoice still being aged (by this or another instance) waits for the next
+ * pass, so its grade sees the whole day. Returns how many were graded. */
+static int
+s_debtor_pass (hk_daemon_t *d, int32_t today, const char *limit)
+{
+    char today_s[16];
+    hk_date_format (today, today_s, sizeof today_s);
+    const char *p[] = { d->tenant, today_s, limit };
+    PGresult *res = hk_db_query (
+        d->db,
+        "SELECT b.debtor_id FROM debtor b WHERE b.tenant = $1"
+        "  AND (b.risk_as_of IS NULL OR b.risk_as_of < $2::date)"
+        "  AND (b.credit_hold OR EXISTS (SELECT 1 FROM invoice i WHERE i.tenant = b.tenant"
+        "       AND i.debtor_id = b.debtor_id AND i.status = 'open'))"
+        "  AND NOT EXISTS (SELECT 1 FROM invoice i WHERE i.tenant = b.tenant"
+        "       AND i.debtor_id = b.debtor_id AND i.status = 'open'"
+        "       AND (i.aged_as_of IS NULL OR i.aged_as_of < $2::date))"
+        " ORDER BY b.debtor_id LIMIT $3::int FOR UPDATE OF b SKIP LOCKED",
+        3, p);
+    if (!res)
+        return HK_EDB;
+    int n = PQntuples (res), rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = s_grade_debtor (d, PQgetvalue (res, i, 0), today, NULL);
+    PQclear (res);
+    return rc == 0 ? n : rc;
 }
 
 static int
@@ -443,11 +550,9 @@ static int
 s_on_event (hk_daemon_t *d, const Huikuan__V1__Envelope *env)
 {
     if (strcmp (env->type, "payment.recorded") == 0) {
-        /* a payment can clear a credit hold (R-H1) or change the debtor's grade */
-        int32_t today;
-        if (!*env->aggregate_id || s_today (d, &today) != 0)
-            return 0;
-        return s_grade_debtor (d, env->aggregate_id, today, env->trace_id) == 0 ? 0 : HK_EDB;
+        /* a payment can clear a credit hold (R-H1) or change the debtor's grade: the next
+         * debtor pass grades it again */
+        return *env->aggregate_id ? s_mark_debtor (d, env->aggregate_id) : 0;
     }
     if (strcmp (env->type, "invoice.recorded") != 0)
         return 0;
@@ -471,9 +576,9 @@ s_on_event (hk_daemon_t *d, const Huikuan__V1__Envelope *env)
             rc = HK_EDB;
         else {
             rc = s_age_rows (d, res, today, env->trace_id);
-            if (rc >= 0 && s_grade_debtors (d, res, today, env->trace_id) != 0)
-                rc = HK_EDB;
             PQclear (res);
+            if (rc >= 0)
+                rc = s_mark_debtor (d, ir->debtor_id);
         }
     }
     hk_payload_destroy (&msg);
@@ -500,9 +605,9 @@ s_on_tick (hk_daemon_t *d)
                                  " ORDER BY invoice_id LIMIT $3::int FOR UPDATE OF invoice SKIP LOCKED",
                                  4, p);
     int rc = res ? s_age_rows (d, res, today, NULL) : HK_EDB;
-    if (rc > 0 && s_grade_debtors (d, res, today, NULL) != 0)
-        rc = HK_EDB;
     PQclear (res);
+    if (rc == 0)
+        rc = s_debtor_pass (d, today, limit);
     if (rc >= 0 && hk_db_commit (d->db) == 0)
         return rc;
     hk_db_rollback (d->db);
