@@ -352,6 +352,7 @@ s_grade_debtor (hk_daemon_t *d, const char *debtor, int32_t as_of, const char *t
         "   JOIN invoice i ON i.tenant = a.tenant AND i.invoice_id = a.invoice_id"
         "   WHERE p.tenant = $1 AND p.debtor_id = $2 GROUP BY p.payment_id, p.received_at"
         "   ORDER BY p.received_at DESC LIMIT 8) q)"
+        ", coalesce (b.cause_of_default, ''), coalesce (b.uncooperative, false), b.stance"
         " FROM debtor b WHERE b.tenant = $1 AND b.debtor_id = $2 FOR UPDATE OF b",
         4, p);
     if (!res)
@@ -393,6 +394,15 @@ s_grade_debtor (hk_daemon_t *d, const char *debtor, int32_t as_of, const char *t
         .signal_volume_drop = volume_drop,
         .signal_delay = delay,
     };
+    /* R-A5/R-A6: hard only for the uncooperative or wilful; the cause is as recorded */
+    hk_cause_t cause = HK_CAUSE_UNKNOWN;
+    hk_cause_parse (PQgetvalue (res, 0, 8), &cause);
+    const char *stance
+        = hk_stance (PQgetvalue (res, 0, 9)[0] == 't', false, cause) == HK_STANCE_HARD ? "hard"
+                                                                                         : "soft";
+    bool stance_changed = PQgetisnull (res, 0, 10) || strcmp (PQgetvalue (res, 0, 10), stance) != 0;
+    char cause_s[24];
+    snprintf (cause_s, sizeof cause_s, "%s", cause == HK_CAUSE_UNKNOWN ? "" : hk_cause_name (cause));
     hk_priority_input_t pin = {
         .dpd = in.dpd,
         .outstanding_minor = in.outstanding_minor,
@@ -449,18 +459,20 @@ s_grade_debtor (hk_daemon_t *d, const char *debtor, int32_t as_of, const char *t
               prio.age, prio.amount, prio.credit, prio.cooperation, prio.capital, prio.distance,
               prio.signal);
     const char *up[] = { d->tenant, debtor, grade_s, reasons_lit, prio_s, parts, signals_lit,
-                         as_of_s };
+                         as_of_s, stance };
     if (hk_db_exec (d->db,
                     "UPDATE debtor SET grade = $3::smallint, grade_reasons = $4::text[],"
                     " priority = $5::int, priority_parts = $6::jsonb, signals = $7::text[],"
-                    " risk_as_of = $8::date WHERE tenant = $1 AND debtor_id = $2",
-                    8, up)
+                    " risk_as_of = $8::date, stance = $9 WHERE tenant = $1 AND debtor_id = $2",
+                    9, up)
             != 1
         || s_credit_hold (d, debtor, as_of_s, in.dpd, trace_id) != 0)
         return HK_EDB;
-    if (prev_grade == (int) grade.grade)
+    if (prev_grade == (int) grade.grade && !stance_changed)
         return 0;
     Huikuan__V1__DebtorGraded ev = HUIKUAN__V1__DEBTOR_GRADED__INIT;
+    ev.stance = (char *) stance;
+    ev.cause_of_default = cause_s;
     ev.debtor_id = (char *) debtor;
     ev.as_of = as_of_s;
     ev.grade = (int32_t) grade.grade;

@@ -159,7 +159,18 @@ static int
 s_debtor (const hk_record_t *rec, hk_debtor_fact_t *f, hk_row_error_t *err)
 {
     static const char *const sizes[] = { "large", "medium", "small", NULL };
+    static const char *const causes[] = { "oversight", "dispute", "cash_shortage", "wilful",
+                                          NULL }; /* R-A6 */
     int64_t v = 0;
+    const char *coop = hk_record_get (rec, "cooperative");
+    if (!*coop)
+        f->uncooperative = -1;
+    else if (strcmp (coop, "true") == 0 || strcmp (coop, "false") == 0)
+        f->uncooperative = strcmp (coop, "false") == 0;
+    else
+        return s_fail (err, "cooperative", "not true or false", coop);
+    if (s_one_of (rec, "cause_of_default", causes, false, &f->cause_of_default, err))
+        return HK_EINVAL;
     if (s_id (rec, "debtor_id", &f->debtor_id, err) || s_text (rec, "name", 200, &f->name, err)
         || s_one_of (rec, "size_class", sizes, false, &f->size_class, err)
         || s_text (rec, "calendar", 16, &f->calendar, err)

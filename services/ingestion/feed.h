@@ -17,7 +17,8 @@ typedef struct {
 /* Strings point into the record's values and live as long as they do. "" when absent. */
 typedef struct {
     const char *debtor_id, *name, *size_class, *time_zone, *calendar, *address, *email, *phone,
-        *country;
+        *country, *cause_of_default;
+    int uncooperative;           /* 1 uncooperative, 0 cooperative, -1 not stated (R-A5) */
     bool has_distance;
     int32_t distance_km;
     bool has_limit;

@@ -97,13 +97,15 @@ s_debtor (hk_daemon_t *d, const hk_debtor_fact_t *f, const char *source, long li
                         s_opt (f->address), s_i64 (&fmt, f->has_distance, f->distance_km),
                         s_i64 (&fmt, f->has_limit, f->credit_limit_minor),
                         f->has_limit ? f->currency : NULL, s_opt (f->phone), s_opt (f->country),
-                        d->tenant_tz };
+                        d->tenant_tz, s_opt (f->cause_of_default),
+                        f->uncooperative < 0 ? NULL : f->uncooperative ? "true" : "false" };
     PGresult *res = hk_db_query (
         d->db,
         "INSERT INTO debtor AS b (tenant, debtor_id, name, email, time_zone, size_class, calendar,"
-        " address, distance_km, credit_limit_minor, credit_currency, phone, country)"
+        " address, distance_km, credit_limit_minor, credit_currency, phone, country,"
+        " cause_of_default, uncooperative)"
         " VALUES ($1, $2, $3, $4, COALESCE($5, $14), $6, COALESCE($7, 'CN'), $8, $9::int,"
-        "  $10::bigint, $11, $12, $13)"
+        "  $10::bigint, $11, $12, $13, $15, $16::boolean)"
         " ON CONFLICT (tenant, debtor_id) DO UPDATE SET"
         "  name = COALESCE($3, b.name), email = COALESCE($4, b.email),"
         "  time_zone = COALESCE($5, b.time_zone), size_class = COALESCE($6, b.size_class),"
@@ -111,16 +113,20 @@ s_debtor (hk_daemon_t *d, const hk_debtor_fact_t *f, const char *source, long li
         "  distance_km = COALESCE($9::int, b.distance_km),"
         "  credit_limit_minor = COALESCE($10::bigint, b.credit_limit_minor),"
         "  credit_currency = COALESCE($11, b.credit_currency), phone = COALESCE($12, b.phone),"
-        "  country = COALESCE($13, b.country), updated_at = now()"
+        "  country = COALESCE($13, b.country),"
+        "  cause_of_default = COALESCE($15, b.cause_of_default),"
+        "  uncooperative = COALESCE($16::boolean, b.uncooperative), updated_at = now()"
         " WHERE (b.name, b.email, b.time_zone, b.size_class, b.calendar, b.address, b.distance_km,"
-        "        b.credit_limit_minor, b.credit_currency, b.phone, b.country)"
+        "        b.credit_limit_minor, b.credit_currency, b.phone, b.country,"
+        "        b.cause_of_default, b.uncooperative)"
         "  IS DISTINCT FROM (COALESCE($3, b.name), COALESCE($4, b.email),"
         "   COALESCE($5, b.time_zone), COALESCE($6, b.size_class), COALESCE($7, b.calendar),"
         "   COALESCE($8, b.address), COALESCE($9::int, b.distance_km),"
         "   COALESCE($10::bigint, b.credit_limit_minor), COALESCE($11, b.credit_currency),"
-        "   COALESCE($12, b.phone), COALESCE($13, b.country))"
+        "   COALESCE($12, b.phone), COALESCE($13, b.country),"
+        "   COALESCE($15, b.cause_of_default), COALESCE($16::boolean, b.uncooperative))"
         " RETURNING (xmax = 0), time_zone, calendar",
-        14, p);
+        16, p);
     if (!res)
         return HK_EDB;
     if (PQntuples (res) == 0) {

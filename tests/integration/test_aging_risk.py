@@ -160,3 +160,26 @@ def test_tenant_buckets_from_configuration(fleet):
     r = subprocess.run([binary("huikuan-aging"), "--show-config"], env=env, capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 2 and "buckets" in r.stderr, r.stderr
+
+
+def test_stance_from_cause_and_cooperation(fleet):
+    """R-A5/R-A6: the recorded cause of default and cooperation set the stance: hard (武收)
+    only for the wilful or uncooperative, soft (文收) otherwise."""
+    fleet.clock_set("2026-03-15T10:00:00+08:00")
+    fleet.start("ingestion")
+    fleet.start("aging")
+    fleet.drop("a-debtors.csv", "debtor_id,cause_of_default,cooperative\n"
+                                "S1,cash_shortage,true\nS2,wilful,\nS3,oversight,false\n"
+                                "S4,lazy,true\n")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM intake_file") == 1, 30, what="debtors")
+    rejects = fleet.query("SELECT line, field FROM intake_reject")
+    assert rejects == [(5, "cause_of_default")]
+    fleet.drop("b-invoices.csv", "invoice_id,debtor_id,currency,amount,due_on\n"
+                                 "S1-1,S1,CNY,1.00,2026-03-01\nS2-1,S2,CNY,1.00,2026-03-01\n"
+                                 "S3-1,S3,CNY,1.00,2026-03-01\n")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM debtor WHERE stance IS NOT NULL") == 3,
+               30, what="stances")
+    assert fleet.query("SELECT debtor_id, stance FROM debtor WHERE stance IS NOT NULL"
+                       " ORDER BY 1") == [("S1", "soft"), ("S2", "hard"), ("S3", "hard")]
+    graded = {e["payload"]["debtor_id"]: e["payload"] for e in fleet.events("debtor.graded")}
+    assert graded["S2"]["stance"] == "hard" and graded["S2"]["cause_of_default"] == "wilful"

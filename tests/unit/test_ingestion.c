@@ -241,6 +241,23 @@ hk_ingestion_test (bool verbose)
     CHECK_INT (hk_feed_validate (&r, &f, &err), HK_EINVAL); /* a limit needs its currency */
     CHECK_STR (err.field, "currency");
 
+    /* cause of default (R-A6) and cooperation (R-A5) */
+    r = REC (HK_REC_DEBTOR, "debtor_id", "D1", "cause_of_default", "wilful", "cooperative",
+             "false");
+    CHECK_INT (hk_feed_validate (&r, &f, &err), 0);
+    CHECK_STR (f.u.debtor.cause_of_default, "wilful");
+    CHECK_INT (f.u.debtor.uncooperative, 1);
+    hk_record_set (&r, "cooperative", "");
+    CHECK_INT (hk_feed_validate (&r, &f, &err), 0);
+    CHECK_INT (f.u.debtor.uncooperative, -1);
+    hk_record_set (&r, "cooperative", "sometimes");
+    CHECK_INT (hk_feed_validate (&r, &f, &err), HK_EINVAL);
+    CHECK_STR (err.field, "cooperative");
+    hk_record_set (&r, "cooperative", "");
+    hk_record_set (&r, "cause_of_default", "bad luck");
+    CHECK_INT (hk_feed_validate (&r, &f, &err), HK_EINVAL);
+    CHECK_STR (err.field, "cause_of_default");
+
     /* contact (R-C3) */
     r = REC (HK_REC_CONTACT, "contact_id", "C1", "debtor_id", "D1", "role", "finance", "phone",
              "13812345678");
