@@ -579,3 +579,63 @@ hk_db_sqlstate (const hk_db_t *self)
 {
     return self ? self->sqlstate : "";
 }
+
+/* ---- array literals ---- */
+
+static void
+s_pgarr_sep (hk_pgarr_t *a, size_t need)
+{
+    if (!a->failed && !s_copy_reserve (&a->buf, need + 3))
+        a->failed = true;
+    if (a->failed)
+        return;
+    a->buf.data[a->buf.len++] = a->n++ ? ',' : '{';
+}
+
+void
+hk_pgarr_text (hk_pgarr_t *a, const char *value)
+{
+    size_t n = value ? strlen (value) : 4;
+    s_pgarr_sep (a, 2 * n + 2);
+    if (a->failed)
+        return;
+    if (!value) {
+        memcpy (a->buf.data + a->buf.len, "NULL", 4);
+        a->buf.len += 4;
+        return;
+    }
+    a->buf.data[a->buf.len++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (value[i] == '"' || value[i] == '\\')
+            a->buf.data[a->buf.len++] = '\\';
+        a->buf.data[a->buf.len++] = value[i];
+    }
+    a->buf.data[a->buf.len++] = '"';
+}
+
+void
+hk_pgarr_int (hk_pgarr_t *a, int64_t value)
+{
+    char num[24];
+    snprintf (num, sizeof num, "%lld", (long long) value);
+    hk_pgarr_text (a, num);
+}
+
+char *
+hk_pgarr_finish (hk_pgarr_t *a)
+{
+    if (a->n == 0)
+        s_pgarr_sep (a, 1); /* the opening brace of an empty array */
+    if (!a->failed && !s_copy_reserve (&a->buf, 2))
+        a->failed = true;
+    if (a->failed) {
+        free (a->buf.data);
+        *a = (hk_pgarr_t) { 0 };
+        return NULL;
+    }
+    a->buf.data[a->buf.len++] = '}';
+    a->buf.data[a->buf.len] = '\0';
+    char *out = a->buf.data;
+    *a = (hk_pgarr_t) { 0 };
+    return out;
+}

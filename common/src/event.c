@@ -41,6 +41,8 @@ static const ProtobufCMessageDescriptor *const s_payload_types[] = {
     &huikuan__v1__limitation_warning__descriptor,
     &huikuan__v1__debtor_graded__descriptor,
     &huikuan__v1__credit_hold__descriptor,
+    &huikuan__v1__promise_checked__descriptor,
+    &huikuan__v1__limitation_interruption_recorded__descriptor,
 };
 
 

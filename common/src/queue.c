@@ -415,6 +415,66 @@ hk_stream_add (hk_redis_t *r, const char *stream, const void *data, size_t len, 
     return rc;
 }
 
+int
+hk_redis_pipeline (hk_redis_t *r, int n, const int *argcs, const char *const *const *argvs,
+                   const size_t *const *lens)
+{
+    if (!r || n < 0 || (n > 0 && (!argcs || !argvs)))
+        return HK_EINVAL;
+    if (n == 0)
+        return 0;
+    if (!hk_redis_ok (r) && hk_redis_connect (r) != 0)
+        return HK_EREDIS;
+    for (int i = 0; i < n; i++)
+        if (redisAppendCommandArgv (r->ctx, argcs[i], (const char **) argvs[i],
+                                    lens ? lens[i] : NULL)
+            != REDIS_OK) {
+            s_fail_ctx (r, argvs[i][0]);
+            return HK_EREDIS;
+        }
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        void *v = NULL;
+        if (redisGetReply (r->ctx, &v) != REDIS_OK) {
+            s_fail_ctx (r, argvs[i][0]);
+            return HK_EREDIS; /* the connection is dropped: unread replies go with it */
+        }
+        if (rc == 0 && s_reply_error (r, v, argvs[i][0]) != 0)
+            rc = HK_EREDIS;
+        freeReplyObject (v);
+    }
+    return rc;
+}
+
+int
+hk_stream_add_many (hk_redis_t *r, const char *const *streams, const char *const *datas,
+                    const size_t *lens, int n)
+{
+    if (!r || n < 0 || (n > 0 && (!streams || !datas || !lens)))
+        return HK_EINVAL;
+    const char **argv = malloc ((size_t) (n ? n : 1) * 5 * sizeof *argv);
+    size_t *al = malloc ((size_t) (n ? n : 1) * 5 * sizeof *al);
+    const char *const **argvs = malloc ((size_t) (n ? n : 1) * sizeof *argvs);
+    const size_t **alens = malloc ((size_t) (n ? n : 1) * sizeof *alens);
+    int *argcs = malloc ((size_t) (n ? n : 1) * sizeof *argcs);
+    int rc = argv && al && argvs && alens && argcs ? 0 : HK_ENOMEM;
+    for (int i = 0; i < n && rc == 0; i++) {
+        const char **a = argv + 5 * i;
+        size_t *l = al + 5 * i;
+        a[0] = "XADD", a[1] = streams[i], a[2] = "*", a[3] = HK_STREAM_FIELD, a[4] = datas[i];
+        l[0] = 4, l[1] = strlen (streams[i]), l[2] = 1, l[3] = strlen (HK_STREAM_FIELD);
+        l[4] = lens[i];
+        argvs[i] = a, alens[i] = l, argcs[i] = 5;
+    }
+    if (rc == 0)
+        rc = hk_redis_pipeline (r, n, argcs, argvs, alens);
+    free (argv);
+    free (al);
+    free (argvs);
+    free (alens);
+    free (argcs);
+    return rc;
+}
 
 /* ---------------------------------------------------------------------------------------
  * Queues

@@ -57,6 +57,23 @@ hk_interruption_kind_name (int kind)
     }
 }
 
+int
+hk_interruption_kind_parse (const char *name)
+{
+    if (!name)
+        return 0;
+    for (int k = HK_INTERRUPT_LAWSUIT; k <= HK_INTERRUPT_EXTENSION_REQUEST; k++) {
+        const char *a = hk_interruption_kind_name (k), *b = name;
+        while (*a && (*a == *b || (*a == '-' && *b == '_'))) {
+            a++;
+            b++;
+        }
+        if (!*a && !*b)
+            return k;
+    }
+    return 0;
+}
+
 /* Agreement to perform by the debtor (art. 192 waiver after expiry). */
 static bool
 s_debtor_side (int kind)

@@ -48,6 +48,10 @@ typedef enum {
 
 /* Short name of a kind ("lawsuit", "demand", ...), "unknown" for anything else. Static. */
 const char *hk_interruption_kind_name (int kind);
+/* The kind named by a feed value (docs/feeds.md: "lawsuit", "demand", "acknowledgement",
+ * "repayment_plan", "interest_paid", "extension_request"; '-' is accepted for '_', so the
+ * names above round-trip). 0 for anything else or NULL. */
+int hk_interruption_kind_parse (const char *name);
 
 typedef struct {
     int32_t date;                /* civil day number */

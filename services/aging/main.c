@@ -1,12 +1,17 @@
 /* huikuan-aging: days past due and aging bucket for every open invoice (R-A1), with the
- * invoice and debtor risk the doctrine asks for (R-A2..R-A4, R-A7, R-L1, R-H1).
+ * invoice and debtor risk the doctrine asks for (R-A2..R-A4, R-A7, R-L1, R-L2, R-H1).
  *
- * Each tick it works out the tenant-local date from the fleet clock and ages, in batches, the
- * open invoices not yet aged for that date. A batch is claimed with SELECT ... FOR UPDATE SKIP
- * LOCKED, so any number of instances share the work and each invoice is aged once per day
- * (promise 2); results and their events commit together (promise 1). A newly recorded invoice
- * is aged as soon as its event arrives. A bucket change is an event; an unchanged bucket emits
- * nothing. */
+ * Incremental: the invoice of an invoice.recorded event is aged at once; a payment re-ages
+ * the debtor's open invoices and grades it again; a limitation interruption (R-L2) recomputes
+ * that invoice's clock. Daily full re-age: at the tenant's day boundary (its time zone, by the
+ * fleet clock) the first instance to notice plans a run (aging_run): the debtors, in order of
+ * id, cut into chunks of `chunk_debtors`, each chunk one message on a Redis stream read through
+ * a consumer group, so N instances share the run; a chunk whose instance died is claimed by
+ * another (XAUTOCLAIM after `claim_idle`). A chunk is done once: its row lock, its results,
+ * its events and its evidence (aging_run_debtor) commit together, and a redelivered chunk
+ * that is already done is only acknowledged (promises 1 and 2). Invoices and debtors are aged
+ * set-based per batch: one query fetches every input of the batch, one UPDATE (unnest) writes
+ * the results. A bucket or grade change is an event; an unchanged result emits nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,19 +36,25 @@ static hk_buckets_t s_buckets; /* the tenant's buckets, from the config at start
 
 static const hk_cfg_entry_t s_config[] = {
     { "batch_size", HK_CFG_INT, "500", 1, 100000, 0, NULL,
-      "invoices aged per transaction" },
+      "invoices aged per transaction outside the daily run (new, paid, interrupted)" },
+    { "chunk_debtors", HK_CFG_INT, "500", 1, 100000, 0, NULL,
+      "debtors per chunk of the daily full re-age handed out over Redis" },
     { "buckets", HK_CFG_STRING, "30,60,90,180,365,730", 0, 0, HK_CFG_NORELOAD, s_valid_buckets,
       "aging buckets: increasing upper bounds in days past due after \"current\" (R-A1)" },
     { 0 },
 };
 
-static const char *const s_consumes[] = { "invoice.recorded", "payment.recorded", NULL };
+static const char *const s_consumes[] = { "invoice.recorded", "payment.recorded",
+                                          "limitation_interruption.recorded", NULL };
 
-static hk_metric_t *s_m_aged, *s_m_changed;
+static hk_metric_t *s_m_aged, *s_m_changed, *s_m_chunks;
+static hk_queue_t *s_chunks; /* the daily run's chunks (consumer group "aging") */
+static char s_stream[160];
 
-/* PostgreSQL array literals built per batch ("{...}"), one per column the batch UPDATE
- * writes, so a batch of aged invoices is one statement instead of one per invoice. */
-#define S_AGED_COLS 8
+/* PostgreSQL array literals built per batch ("{...}"), one per column a batch UPDATE
+ * writes, so a batch is one statement instead of one per row. */
+#define S_AGED_COLS 9
+#define S_MAX_COLS 9
 
 typedef struct {
     FILE *f;
@@ -53,9 +64,9 @@ typedef struct {
 } s_arr_t;
 
 static int
-s_arr_open (s_arr_t *cols)
+s_arr_open (s_arr_t *cols, int ncols)
 {
-    for (int c = 0; c < S_AGED_COLS; c++) {
+    for (int c = 0; c < ncols; c++) {
         cols[c] = (s_arr_t) { 0 };
         cols[c].f = open_memstream (&cols[c].text, &cols[c].len);
         if (!cols[c].f) {
@@ -83,49 +94,158 @@ s_arr_text (s_arr_t *a, const char *value)
     fputc ('"', a->f);
 }
 
+/* Appends an integer element. */
+static void
+s_arr_int (s_arr_t *a, long long value)
+{
+    fprintf (a->f, "%s%lld", a->n++ ? "," : "", value);
+}
+
 /* Closes the arrays; out[c] is malloc'd (caller frees), NULL after a write error. */
 static void
-s_arr_close (s_arr_t *cols, char **out)
+s_arr_close (s_arr_t *cols, int ncols, char **out)
 {
-    for (int c = 0; c < S_AGED_COLS; c++) {
+    for (int c = 0; c < ncols; c++) {
         fputc ('}', cols[c].f);
         out[c] = fclose (cols[c].f) == 0 ? cols[c].text : (free (cols[c].text), NULL);
     }
 }
 
-/* Emits limitation.warning when the invoice's limitation clock reached a warning offset not
- * announced before, or expired (R-L1, R-L3). *stored is the last one announced (0 none, the
- * offset in days, -1 expired) and is updated. */
+/* The events of a batch, appended to the outbox together at its end (one COPY, not one
+ * INSERT per event); their payloads live in per-row slots until then. */
+typedef struct {
+    Huikuan__V1__InvoiceAged aged;
+    Huikuan__V1__LimitationWarning warning;
+    Huikuan__V1__Money out, rec;
+    char reason_text[HK_RISK_MAX_REASONS][HK_RISK_TEXT + 16];
+    char *reasons[HK_RISK_MAX_REASONS];
+    char expires[16];
+    hk_limitation_t lim;
+} s_invoice_slot_t;
+
+typedef struct {
+    hk_event_t *evs;
+    int n, cap;
+} s_events_t;
+
 static int
-s_limitation_event (hk_daemon_t *d, const char *invoice, const char *debtor,
-                    const hk_limitation_t *lim, int32_t *stored, const char *trace_id)
+s_events_add (s_events_t *e, hk_daemon_t *d, const char *type, const char *aggregate,
+              const char *trace_id, const ProtobufCMessage *payload)
 {
+    if (e->n == e->cap) {
+        int cap = e->cap ? 2 * e->cap : 64;
+        hk_event_t *evs = realloc (e->evs, sizeof *evs * (size_t) cap);
+        if (!evs)
+            return HK_ENOMEM;
+        e->evs = evs;
+        e->cap = cap;
+    }
+    e->evs[e->n++] = (hk_event_t) { .type = type, .tenant = d->tenant, .aggregate_id = aggregate,
+                                    .trace_id = trace_id,
+                                    .occurred_at_us = hk_clock_now (d->clock),
+                                    .payload = payload };
+    return 0;
+}
+
+/* Appends the collected events (inside the open transaction) and frees the list. */
+static int
+s_events_flush (s_events_t *e, hk_daemon_t *d)
+{
+    int rc = e->n > 0 ? hk_outbox_append_batch (d->db, d->instance, e->evs, e->n) : 0;
+    free (e->evs);
+    *e = (s_events_t) { 0 };
+    return rc == 0 ? 0 : HK_EDB;
+}
+
+/* Queues limitation.warning when the invoice's limitation clock reached a warning offset not
+ * announced before, or expired (R-L1, R-L3). *stored is the last one announced (0 none, the
+ * offset in days, -1 expired) and is updated. The payload lives in slot. */
+static int
+s_limitation_event (hk_daemon_t *d, s_events_t *evs, s_invoice_slot_t *slot,
+                    const char *invoice, const char *debtor, int32_t *stored,
+                    const char *trace_id)
+{
+    static char *rules[] = { "R-L1", "R-L3" };
+    const hk_limitation_t *lim = &slot->lim;
     int32_t now = lim->expired ? -1 : lim->warning;
     bool news = lim->expired ? *stored != -1 : now > 0 && (*stored == 0 || now < *stored);
     if (!news)
         return 0;
     *stored = now;
-    char expires[16];
-    hk_date_format (lim->expiry, expires, sizeof expires);
-    char *rules[] = { "R-L1", "R-L3" };
-    Huikuan__V1__LimitationWarning ev = HUIKUAN__V1__LIMITATION_WARNING__INIT;
-    ev.invoice_id = (char *) invoice;
-    ev.debtor_id = (char *) debtor;
-    ev.expires_on = expires;
-    ev.days_left = lim->days_left;
-    ev.warning_days = lim->expired ? 0 : lim->warning;
-    ev.expired = lim->expired;
-    ev.jurisdiction = (char *) lim->rule->code;
-    ev.explanation = (char *) lim->explanation;
-    ev.n_rules = 2;
-    ev.rules = rules;
-    return hk_daemon_emit (d, "limitation.warning", debtor, trace_id, &ev.base);
+    Huikuan__V1__LimitationWarning *ev = &slot->warning;
+    huikuan__v1__limitation_warning__init (ev);
+    ev->invoice_id = (char *) invoice;
+    ev->debtor_id = (char *) debtor;
+    ev->expires_on = slot->expires;
+    ev->days_left = lim->days_left;
+    ev->warning_days = lim->expired ? 0 : lim->warning;
+    ev->expired = lim->expired;
+    ev->jurisdiction = (char *) lim->rule->code;
+    ev->explanation = (char *) lim->explanation;
+    ev->n_rules = 2;
+    ev->rules = rules;
+    return s_events_add (evs, d, "limitation.warning", debtor, trace_id, &ev->base);
 }
 
-/* Ages the rows of res (AGING_COLUMNS) as of date; caller holds their row locks inside an
+/* The aged invoices' query: the batch b (FILTER: the rest of the WHERE clause with its
+ * ORDER/LIMIT/lock) and every other input of the batch fetched set-based, not per row: open
+ * disputes, the last message sent to each debtor (R-A2 "no contact") and the invoice's
+ * limitation interruptions (R-L2, latest first, "kind YYYY-MM-DD has_evidence,..."). $1
+ * tenant, $2 the as-of date, $3 the tenant zone; FILTER may use $4 on. */
+#define S_AGING_SELECT(FILTER)                                                                 \
+    "WITH b AS (SELECT invoice_id, debtor_id, due_on, bucket, currency, outstanding_minor,"    \
+    "  grade, limitation_warning, limitation_expires_on FROM invoice"                          \
+    "  WHERE tenant = $1 AND status = 'open' AND " FILTER ")"                                  \
+    " SELECT b.invoice_id, b.debtor_id, b.due_on, b.bucket, b.currency, b.outstanding_minor,"  \
+    "  b.grade, b.limitation_warning, x.invoice_id IS NOT NULL, $2::date - c.last_sent,"       \
+    "  b.limitation_expires_on, li.list"                                                       \
+    " FROM b"                                                                                  \
+    " LEFT JOIN (SELECT DISTINCT invoice_id FROM dispute WHERE tenant = $1 AND status = 'open'" \
+    "   AND invoice_id IN (SELECT invoice_id FROM b)) x ON x.invoice_id = b.invoice_id"        \
+    " LEFT JOIN (SELECT debtor_id, (max (updated_at) AT TIME ZONE $3)::date AS last_sent"      \
+    "   FROM contact WHERE tenant = $1 AND status = 'sent'"                                    \
+    "   AND debtor_id IN (SELECT debtor_id FROM b) GROUP BY debtor_id) c"                      \
+    "   ON c.debtor_id = b.debtor_id"                                                          \
+    " LEFT JOIN (SELECT invoice_id, string_agg (interruption || ' '"                           \
+    "   || to_char (occurred_on, 'YYYY-MM-DD') || ' '"                                         \
+    "   || (coalesce (evidence, '') <> '')::text, ',' ORDER BY occurred_on DESC) AS list"      \
+    "   FROM limitation_interruption WHERE tenant = $1"                                        \
+    "   AND invoice_id IN (SELECT invoice_id FROM b) GROUP BY invoice_id) li"                  \
+    "   ON li.invoice_id = b.invoice_id"
+
+#define S_MAX_INTERRUPTIONS 32
+
+/* Parses the interruption list of S_AGING_SELECT ("demand 2025-01-02 true,...", latest
+ * first) into out; the latest S_MAX_INTERRUPTIONS are kept (only the latest counted one
+ * decides the clock). Unknown kinds are skipped. Returns the count. */
+static size_t
+s_parse_interruptions (const char *list, hk_interruption_t *out)
+{
+    size_t n = 0;
+    for (const char *c = list; *c && n < S_MAX_INTERRUPTIONS;) {
+        char kind[40], day[16], evid[8];
+        int used = 0;
+        if (sscanf (c, "%39[^ ] %15[^ ] %7[^,]%n", kind, day, evid, &used) != 3)
+            break;
+        c += used;
+        if (*c == ',')
+            c++;
+        int k = hk_interruption_kind_parse (kind);
+        int32_t date;
+        if (k == 0 || hk_date_parse (day, &date) != 0)
+            continue;
+        out[n++] = (hk_interruption_t) { .date = date, .kind = k,
+                                         .has_evidence = strcmp (evid, "true") == 0 };
+    }
+    return n;
+}
+
+/* Ages the rows of res (S_AGING_SELECT) as of date; caller holds their row locks inside an
  * open transaction. Per invoice: DPD and bucket (R-A1), grade with its reasons (R-A2),
- * expected recovery (R-A3) and the limitation clock (R-L1). An event when the bucket or the
- * grade changed; a limitation warning when one is reached. */
+ * expected recovery (R-A3) and the limitation clock with its recorded interruptions (R-L1,
+ * R-L2). An event when the bucket or the grade changed; a limitation warning when one is
+ * reached; a clock whose expiry moved (an interruption restarted it) warns again. All rows
+ * are written by one UPDATE. Returns the count or a negative error. */
 static int
 s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
 {
@@ -134,17 +254,26 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
     hk_risk_policy_t policy;
     hk_risk_policy_default (&policy);
     int n = PQntuples (res);
+    if (n == 0)
+        return 0;
     s_arr_t cols[S_AGED_COLS];
-    if (s_arr_open (cols) != 0)
+    s_invoice_slot_t *slots = calloc ((size_t) n, sizeof *slots);
+    if (!slots || s_arr_open (cols, S_AGED_COLS) != 0) {
+        free (slots);
         return HK_ENOMEM;
+    }
+    s_events_t evs = { 0 };
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
+        s_invoice_slot_t *slot = &slots[i];
         const char *invoice = PQgetvalue (res, i, 0), *debtor = PQgetvalue (res, i, 1);
-        int32_t due;
+        int32_t due, prev_expiry = 0;
         if (hk_date_parse (PQgetvalue (res, i, 2), &due) != 0) {
             rc = HK_EINVAL;
             break;
         }
+        bool has_prev_expiry = !PQgetisnull (res, i, 10)
+                               && hk_date_parse (PQgetvalue (res, i, 10), &prev_expiry) == 0;
         const char *prev = PQgetisnull (res, i, 3) ? "" : PQgetvalue (res, i, 3);
         int64_t outstanding = strtoll (PQgetvalue (res, i, 5), NULL, 10);
         int prev_grade = PQgetisnull (res, i, 6) ? 0 : atoi (PQgetvalue (res, i, 6));
@@ -166,80 +295,93 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
         }
         int32_t bp = hk_recovery_bp (&policy, dpd);
         int64_t recoverable = hk_expected_recoverable (outstanding, bp);
-        hk_limitation_input_t lin = { .start = due, .today = as_of };
-        hk_limitation_t lim;
-        if (hk_limitation_compute (&lin, &lim) != 0) {
+        hk_interruption_t ints[S_MAX_INTERRUPTIONS];
+        size_t nints = s_parse_interruptions (PQgetvalue (res, i, 11), ints);
+        hk_limitation_input_t lin = { .start = due, .today = as_of, .interruptions = ints,
+                                      .interruption_count = nints };
+        hk_limitation_t *lim = &slot->lim;
+        if (hk_limitation_compute (&lin, lim) != 0) {
             rc = HK_EINVAL;
             break;
         }
-        int32_t warning = stored_warning;
-        if (s_limitation_event (d, invoice, debtor, &lim, &warning, trace_id) != 0) {
-            rc = HK_EDB;
+        char *exp_s = slot->expires, start_s[16];
+        hk_date_format (lim->expiry, exp_s, sizeof slot->expires);
+        hk_date_format (lim->effective_start, start_s, sizeof start_s);
+        /* R-L2: a restarted clock has a new expiry; its warnings are armed again */
+        int32_t warning = has_prev_expiry && prev_expiry != lim->expiry ? 0 : stored_warning;
+        if (s_limitation_event (d, &evs, slot, invoice, debtor, &warning, trace_id) != 0) {
+            rc = HK_ENOMEM;
             break;
         }
 
-        char exp_s[16];
-        hk_date_format (lim.expiry, exp_s, sizeof exp_s);
         /* the row's results join the batch's arrays; one UPDATE writes them all below */
         s_arr_text (&cols[0], invoice);
-        fprintf (cols[1].f, "%s%d", cols[1].n++ ? "," : "", dpd);
+        s_arr_int (&cols[1], dpd);
         s_arr_text (&cols[2], bucket);
-        fprintf (cols[3].f, "%s%d", cols[3].n++ ? "," : "", (int) grade.grade);
-        fprintf (cols[4].f, "%s%d", cols[4].n++ ? "," : "", bp);
-        fprintf (cols[5].f, "%s%lld", cols[5].n++ ? "," : "", (long long) recoverable);
+        s_arr_int (&cols[3], (int) grade.grade);
+        s_arr_int (&cols[4], bp);
+        s_arr_int (&cols[5], (long long) recoverable);
         s_arr_text (&cols[6], exp_s);
-        fprintf (cols[7].f, "%s%d", cols[7].n++ ? "," : "", warning);
+        s_arr_int (&cols[7], warning);
+        s_arr_text (&cols[8], start_s);
         hk_metric_add (s_m_aged, 1);
         if (strcmp (prev, bucket) == 0 && prev_grade == (int) grade.grade)
             continue;
-        Huikuan__V1__Money out = HUIKUAN__V1__MONEY__INIT, rec = HUIKUAN__V1__MONEY__INIT;
-        out.currency = rec.currency = PQgetvalue (res, i, 4);
-        out.minor = outstanding;
-        rec.minor = recoverable;
-        char reason_text[HK_RISK_MAX_REASONS][HK_RISK_TEXT + 16];
-        char *reasons[HK_RISK_MAX_REASONS];
+        huikuan__v1__money__init (&slot->out);
+        huikuan__v1__money__init (&slot->rec);
+        slot->out.currency = slot->rec.currency = PQgetvalue (res, i, 4);
+        slot->out.minor = outstanding;
+        slot->rec.minor = recoverable;
         for (int r = 0; r < grade.n_reasons; r++) {
-            snprintf (reason_text[r], sizeof reason_text[r], "%s: %s", grade.reasons[r].rule,
-                      grade.reasons[r].text);
-            reasons[r] = reason_text[r];
+            snprintf (slot->reason_text[r], sizeof slot->reason_text[r], "%s: %s",
+                      grade.reasons[r].rule, grade.reasons[r].text);
+            slot->reasons[r] = slot->reason_text[r];
         }
-        Huikuan__V1__InvoiceAged ev = HUIKUAN__V1__INVOICE_AGED__INIT;
-        ev.invoice_id = (char *) invoice;
-        ev.debtor_id = (char *) debtor;
-        ev.as_of = as_of_s;
-        ev.dpd = dpd;
-        ev.bucket = (char *) bucket;
-        ev.previous_bucket = (char *) prev;
-        ev.outstanding = &out;
-        ev.time_zone = (char *) d->tenant_tz;
-        ev.grade = (int32_t) grade.grade;
-        ev.previous_grade = prev_grade;
-        ev.n_grade_reasons = (size_t) grade.n_reasons;
-        ev.grade_reasons = reasons;
-        ev.recovery_bp = bp;
-        ev.expected_recoverable = &rec;
-        ev.limitation_expires_on = exp_s;
-        if (hk_daemon_emit (d, "invoice.aged", debtor, trace_id, &ev.base) != 0) {
-            rc = HK_EDB;
+        Huikuan__V1__InvoiceAged *ev = &slot->aged;
+        huikuan__v1__invoice_aged__init (ev);
+        ev->invoice_id = (char *) invoice;
+        ev->debtor_id = (char *) debtor;
+        ev->as_of = as_of_s;
+        ev->dpd = dpd;
+        ev->bucket = (char *) bucket;
+        ev->previous_bucket = (char *) prev;
+        ev->outstanding = &slot->out;
+        ev->time_zone = (char *) d->tenant_tz;
+        ev->grade = (int32_t) grade.grade;
+        ev->previous_grade = prev_grade;
+        ev->n_grade_reasons = (size_t) grade.n_reasons;
+        ev->grade_reasons = slot->reasons;
+        ev->recovery_bp = bp;
+        ev->expected_recoverable = &slot->rec;
+        ev->limitation_expires_on = exp_s;
+        if (s_events_add (&evs, d, "invoice.aged", debtor, trace_id, &ev->base) != 0) {
+            rc = HK_ENOMEM;
             break;
         }
         hk_metric_add (s_m_changed, 1);
     }
+    if (rc == 0)
+        rc = s_events_flush (&evs, d);
+    free (evs.evs);
+    free (slots);
     char *arrays[S_AGED_COLS];
-    s_arr_close (cols, arrays);
-    if (rc == 0 && n > 0) {
-        const char *p[] = { d->tenant,  as_of_s,   arrays[0], arrays[1], arrays[2],
-                            arrays[3], arrays[4], arrays[5], arrays[6], arrays[7] };
+    s_arr_close (cols, S_AGED_COLS, arrays);
+    for (int c = 0; c < S_AGED_COLS && rc == 0; c++)
+        if (!arrays[c])
+            rc = HK_ENOMEM;
+    if (rc == 0) {
+        const char *p[] = { d->tenant,  as_of_s,   arrays[0], arrays[1], arrays[2], arrays[3],
+                            arrays[4], arrays[5], arrays[6], arrays[7], arrays[8] };
         if (hk_db_exec (d->db,
                         "UPDATE invoice i SET aged_as_of = $2::date, dpd = s.dpd,"
                         " bucket = s.bucket, grade = s.grade, recovery_bp = s.bp,"
                         " expected_recoverable_minor = s.rec, limitation_expires_on = s.expires,"
-                        " limitation_warning = s.warning"
+                        " limitation_warning = s.warning, limitation_start = s.start"
                         " FROM unnest ($3::text[], $4::int[], $5::text[], $6::smallint[],"
-                        "   $7::int[], $8::bigint[], $9::date[], $10::int[])"
-                        "   AS s (invoice_id, dpd, bucket, grade, bp, rec, expires, warning)"
+                        "   $7::int[], $8::bigint[], $9::date[], $10::int[], $11::date[])"
+                        "   AS s (invoice_id, dpd, bucket, grade, bp, rec, expires, warning, start)"
                         " WHERE i.tenant = $1 AND i.invoice_id = s.invoice_id",
-                        10, p)
+                        11, p)
             != n)
             rc = HK_EDB;
     }
@@ -248,248 +390,364 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
     return rc == 0 ? n : rc;
 }
 
-/* Credit hold (R-H1, R-H2) for a debtor with settlement terms on record (its latest
- * contract): cash terms hold while anything invoiced is unpaid; deliver-two-settle-one while
- * anything is unpaid on an invoice before the latest one (paid or not); periodic and one-off terms once an invoice is
- * overdue beyond the policy's grace. Placing and lifting are events for billing/ERP. */
+/* Runs an S_AGING_SELECT with params and ages what it returns. */
 static int
-s_credit_hold (hk_daemon_t *d, const char *debtor, const char *as_of_s, int32_t max_dpd,
-               const char *trace_id)
+s_age_query (hk_daemon_t *d, const char *sql, int nparams, const char *const *params,
+             int32_t as_of, const char *trace_id)
 {
-    const char *p[] = { d->tenant, debtor };
-    PGresult *res = hk_db_query (
-        d->db,
-        "SELECT k.contract_id, k.terms, b.credit_hold,"
-        " (SELECT coalesce (sum (outstanding_minor), 0) FROM invoice i"
-        "   WHERE i.tenant = $1 AND i.debtor_id = $2 AND i.status = 'open'),"
-        /* the previous batches: every invoice but the latest one, paid or not */
-        " (SELECT coalesce (sum (outstanding_minor) FILTER (WHERE status = 'open'), 0)"
-        "   FROM (SELECT outstanding_minor, status,"
-        "   row_number () OVER (ORDER BY coalesce (issued_on, due_on) DESC, invoice_id DESC) AS n"
-        "   FROM invoice i WHERE i.tenant = $1 AND i.debtor_id = $2) o WHERE n > 1)"
-        " FROM debtor b JOIN LATERAL (SELECT contract_id, terms FROM contract c"
-        "   WHERE c.tenant = b.tenant AND c.debtor_id = b.debtor_id"
-        "   ORDER BY c.updated_at DESC, c.contract_id LIMIT 1) k ON true"
-        " WHERE b.tenant = $1 AND b.debtor_id = $2",
-        2, p);
+    PGresult *res = hk_db_query (d->db, sql, nparams, params);
     if (!res)
         return HK_EDB;
-    if (PQntuples (res) != 1) {
-        PQclear (res); /* no terms on record: nothing to decide */
-        return 0;
-    }
-    const char *terms = PQgetvalue (res, 0, 1);
+    int rc = s_age_rows (d, res, as_of, trace_id);
+    PQclear (res);
+    return rc;
+}
+
+/* Credit hold (R-H1, R-H2) for a debtor with settlement terms on record (its latest
+ * contract): cash terms hold while anything invoiced is unpaid; deliver-two-settle-one while
+ * anything is unpaid on an invoice before the latest one (paid or not); periodic and one-off
+ * terms once an invoice is overdue beyond the policy's grace. Placing and lifting are events
+ * for billing/ERP. The inputs come from the debtor batch query. */
+static int
+s_credit_hold (hk_daemon_t *d, const char *debtor, const char *as_of_s, int32_t max_dpd,
+               const char *contract_id, const char *terms, bool held, int64_t unpaid,
+               int64_t previous_unpaid, const char *trace_id)
+{
     hk_hold_input_t in = {
         .terms = strcmp (terms, "cash") == 0                     ? HK_TERMS_CASH
                  : strcmp (terms, "deliver_two_settle_one") == 0 ? HK_TERMS_DELIVER_TWO_SETTLE_ONE
                  : strcmp (terms, "one_off") == 0                ? HK_TERMS_ONE_OFF
                                                                  : HK_TERMS_PERIODIC,
-        .unpaid_delivered_minor = strtoll (PQgetvalue (res, 0, 3), NULL, 10),
-        .previous_batch_unpaid_minor = strtoll (PQgetvalue (res, 0, 4), NULL, 10),
+        .unpaid_delivered_minor = unpaid,
+        .previous_batch_unpaid_minor = previous_unpaid,
         .max_dpd = max_dpd,
-        .held = PQgetvalue (res, 0, 2)[0] == 't',
+        .held = held,
     };
     hk_hold_t out;
     int rc = hk_credit_hold (NULL, &in, &out);
-    if (rc == 0 && (out.placed || out.lifted)) {
-        const char *up[] = { d->tenant, debtor, out.hold ? "true" : "false", out.reason };
-        if (hk_db_exec (d->db,
-                        "UPDATE debtor SET credit_hold = $3::boolean, credit_hold_reason = $4"
-                        " WHERE tenant = $1 AND debtor_id = $2",
-                        4, up)
-            != 1)
-            rc = HK_EDB;
-        Huikuan__V1__CreditHold ev = HUIKUAN__V1__CREDIT_HOLD__INIT;
-        ev.debtor_id = (char *) debtor;
-        ev.as_of = (char *) as_of_s;
-        ev.hold = out.hold;
-        ev.terms = (char *) terms;
-        ev.rule = (char *) (out.rule ? out.rule : "R-H1");
-        ev.reason = out.reason;
-        ev.contract_id = PQgetvalue (res, 0, 0);
-        if (rc == 0)
-            rc = hk_daemon_emit (d, out.placed ? "credit_hold.placed" : "credit_hold.lifted",
-                                 debtor, trace_id, &ev.base);
-    }
-    PQclear (res);
-    return rc;
+    if (rc != 0 || !(out.placed || out.lifted))
+        return rc;
+    const char *up[] = { d->tenant, debtor, out.hold ? "true" : "false", out.reason };
+    if (hk_db_exec (d->db,
+                    "UPDATE debtor SET credit_hold = $3::boolean, credit_hold_reason = $4"
+                    " WHERE tenant = $1 AND debtor_id = $2",
+                    4, up)
+        != 1)
+        return HK_EDB;
+    Huikuan__V1__CreditHold ev = HUIKUAN__V1__CREDIT_HOLD__INIT;
+    ev.debtor_id = (char *) debtor;
+    ev.as_of = (char *) as_of_s;
+    ev.hold = out.hold;
+    ev.terms = (char *) terms;
+    ev.rule = (char *) (out.rule ? out.rule : "R-H1");
+    ev.reason = out.reason;
+    ev.contract_id = (char *) contract_id;
+    return hk_daemon_emit (d, out.placed ? "credit_hold.placed" : "credit_hold.lifted", debtor,
+                           trace_id, &ev.base);
 }
 
-/* Debtor-level risk for one debtor as of a date (R-A2, R-A4, R-A7), after its invoices were
- * aged in the same transaction. Inputs the feeds do not carry yet (creditworthiness,
- * cooperation, capital strength, closure) are neutral. The amount part uses the debtor's
- * largest single-currency total: sums across currencies mean nothing. */
+/* Parses "{1,2,3}" into at most max integers; returns the count. */
 static int
-s_grade_debtor (hk_daemon_t *d, const char *debtor, int32_t as_of, const char *trace_id)
+s_int_array (const char *text, int64_t *out, int max)
 {
-    char as_of_s[16];
-    hk_date_format (as_of, as_of_s, sizeof as_of_s);
-    const char *p[] = { d->tenant, debtor, as_of_s, d->tenant_tz };
-    PGresult *res = hk_db_query (
-        d->db,
-        "SELECT b.grade,"
-        " (SELECT max (dpd) FROM invoice i WHERE i.tenant = $1 AND i.debtor_id = $2"
-        "   AND i.status = 'open'),"
-        " (SELECT max (t) FROM (SELECT sum (outstanding_minor) AS t FROM invoice i"
-        "   WHERE i.tenant = $1 AND i.debtor_id = $2 AND i.status = 'open' GROUP BY currency) s),"
-        " EXISTS (SELECT 1 FROM dispute x WHERE x.tenant = $1 AND x.debtor_id = $2"
-        "   AND x.status = 'open'),"
-        " $3::date - (SELECT (max (c.updated_at) AT TIME ZONE $4)::date FROM contact c"
-        "   WHERE c.tenant = $1 AND c.debtor_id = $2 AND c.status = 'sent'),"
-        " coalesce (b.distance_km, 0),"
-        /* monthly delivered amounts of the last 12 months, oldest first (R-A7) */
-        " (SELECT array_agg (coalesce (v, 0) ORDER BY m) FROM generate_series ("
-        "   date_trunc ('month', $3::date) - interval '11 months',"
-        "   date_trunc ('month', $3::date), interval '1 month') m"
-        "   LEFT JOIN LATERAL (SELECT sum (coalesce (amount_minor, quantity, 0)) AS v"
-        "     FROM goods_delivery g WHERE g.tenant = $1 AND g.debtor_id = $2"
-        "     AND date_trunc ('month', g.delivered_on) = m) s ON true),"
-        /* days late of the last 8 payments, oldest first (R-A7) */
-        " (SELECT array_agg (late ORDER BY at) FROM (SELECT p.received_at AS at,"
-        "   greatest (0, (p.received_at AT TIME ZONE $4)::date - max (i.due_on)) AS late"
-        "   FROM payment p JOIN payment_allocation a ON a.tenant = p.tenant"
-        "     AND a.payment_id = p.payment_id"
-        "   JOIN invoice i ON i.tenant = a.tenant AND i.invoice_id = a.invoice_id"
-        "   WHERE p.tenant = $1 AND p.debtor_id = $2 GROUP BY p.payment_id, p.received_at"
-        "   ORDER BY p.received_at DESC LIMIT 8) q)"
-        ", coalesce (b.cause_of_default, ''), coalesce (b.uncooperative, false), b.stance"
-        " FROM debtor b WHERE b.tenant = $1 AND b.debtor_id = $2 FOR UPDATE OF b",
-        4, p);
-    if (!res)
-        return HK_EDB;
-    if (PQntuples (res) != 1) {
-        PQclear (res);
-        return 0;
-    }
-    int prev_grade = PQgetisnull (res, 0, 0) ? 0 : atoi (PQgetvalue (res, 0, 0));
-    int64_t volumes[12] = { 0 };
-    int nvol = 0;
-    int32_t delays[8] = { 0 };
-    int ndel = 0;
-    /* "{1,2,3}" arrays of integers */
-    for (const char *c = PQgetvalue (res, 0, 6); *c && nvol < 12;) {
+    int n = 0;
+    for (const char *c = text; *c && n < max;) {
         while (*c && (*c == '{' || *c == ',' || *c == '}'))
             c++;
         if (!*c)
             break;
-        volumes[nvol++] = strtoll (c, (char **) &c, 10);
+        out[n++] = strtoll (c, (char **) &c, 10);
     }
-    for (const char *c = PQgetvalue (res, 0, 7); *c && ndel < 8;) {
-        while (*c && (*c == '{' || *c == ',' || *c == '}'))
-            c++;
-        if (!*c)
-            break;
-        delays[ndel++] = (int32_t) strtol (c, (char **) &c, 10);
-    }
-    hk_risk_policy_t policy;
-    hk_risk_policy_default (&policy);
-    bool volume_drop = hk_signal_volume_drop (volumes, nvol, policy.volume_drop_bp);
-    bool delay = hk_signal_lengthening_delay (&policy, delays, ndel);
-    hk_risk_input_t in = {
-        .dpd = PQgetisnull (res, 0, 1) ? 0 : atoi (PQgetvalue (res, 0, 1)),
-        .outstanding_minor = PQgetisnull (res, 0, 2) ? 0 : strtoll (PQgetvalue (res, 0, 2), NULL, 10),
-        .dispute_open = PQgetvalue (res, 0, 3)[0] == 't',
-        .days_since_contact = PQgetisnull (res, 0, 4) ? -1 : atoi (PQgetvalue (res, 0, 4)),
-        .reach = HK_REACH_REACHABLE,
-        .signal_volume_drop = volume_drop,
-        .signal_delay = delay,
-    };
-    /* R-A5/R-A6: hard only for the uncooperative or wilful; the cause is as recorded */
-    hk_cause_t cause = HK_CAUSE_UNKNOWN;
-    hk_cause_parse (PQgetvalue (res, 0, 8), &cause);
-    const char *stance
-        = hk_stance (PQgetvalue (res, 0, 9)[0] == 't', false, cause) == HK_STANCE_HARD ? "hard"
-                                                                                         : "soft";
-    bool stance_changed = PQgetisnull (res, 0, 10) || strcmp (PQgetvalue (res, 0, 10), stance) != 0;
-    char cause_s[24];
-    snprintf (cause_s, sizeof cause_s, "%s", cause == HK_CAUSE_UNKNOWN ? "" : hk_cause_name (cause));
-    hk_priority_input_t pin = {
-        .dpd = in.dpd,
-        .outstanding_minor = in.outstanding_minor,
-        .creditworthiness = 50,
-        .cooperation = 50,
-        .capital_strength = 50,
-        .distance_km = atoi (PQgetvalue (res, 0, 5)),
-        .signal_volume_drop = volume_drop,
-        .signal_delay = delay,
-    };
-    PQclear (res);
-    hk_risk_grade_result_t grade;
-    hk_priority_t prio;
-    if (hk_risk_grade (&policy, &in, &grade) != 0 || hk_priority (&policy, &pin, &prio) != 0)
-        return HK_EINVAL;
+    return n;
+}
 
-    /* text[] literal of the reasons: our own texts, quoted and escaped for the array syntax */
-    char reasons_lit[HK_RISK_MAX_REASONS * (2 * HK_RISK_TEXT + 40) + 4];
+#define S_DEBTOR_COLS 7
+
+/* A graded debtor's event payload, kept until the batch's events are appended. */
+typedef struct {
+    Huikuan__V1__DebtorGraded ev;
     char reason_text[HK_RISK_MAX_REASONS][HK_RISK_TEXT + 16];
     char *reasons[HK_RISK_MAX_REASONS];
-    size_t len = 0;
-    reasons_lit[len++] = '{';
-    for (int r = 0; r < grade.n_reasons; r++) {
-        snprintf (reason_text[r], sizeof reason_text[r], "%s: %s", grade.reasons[r].rule,
-                  grade.reasons[r].text);
-        reasons[r] = reason_text[r];
-        if (r > 0)
-            reasons_lit[len++] = ',';
-        reasons_lit[len++] = '"';
-        for (const char *c = reason_text[r]; *c; c++) {
-            if (*c == '"' || *c == '\\')
-                reasons_lit[len++] = '\\';
-            reasons_lit[len++] = *c;
-        }
-        reasons_lit[len++] = '"';
-    }
-    reasons_lit[len++] = '}';
-    reasons_lit[len] = 0;
     char *signals[2];
-    int nsig = 0;
-    if (volume_drop)
-        signals[nsig++] = "volume_drop";
-    if (delay)
-        signals[nsig++] = "lengthening_delay";
-    char signals_lit[64];
-    snprintf (signals_lit, sizeof signals_lit, "{%s%s%s}", nsig > 0 ? signals[0] : "",
-              nsig > 1 ? "," : "", nsig > 1 ? signals[1] : "");
-    char grade_s[4], prio_s[16], parts[256];
-    snprintf (grade_s, sizeof grade_s, "%d", (int) grade.grade);
-    snprintf (prio_s, sizeof prio_s, "%d", prio.score);
-    snprintf (parts, sizeof parts,
-              "{\"age\": %d, \"amount\": %d, \"credit\": %d, \"cooperation\": %d,"
-              " \"capital\": %d, \"distance\": %d, \"signal\": %d}",
-              prio.age, prio.amount, prio.credit, prio.cooperation, prio.capital, prio.distance,
-              prio.signal);
-    const char *up[] = { d->tenant, debtor, grade_s, reasons_lit, prio_s, parts, signals_lit,
-                         as_of_s, stance };
-    if (hk_db_exec (d->db,
-                    "UPDATE debtor SET grade = $3::smallint, grade_reasons = $4::text[],"
-                    " priority = $5::int, priority_parts = $6::jsonb, signals = $7::text[],"
-                    " risk_as_of = $8::date, stance = $9 WHERE tenant = $1 AND debtor_id = $2",
-                    9, up)
-            != 1
-        || s_credit_hold (d, debtor, as_of_s, in.dpd, trace_id) != 0)
+    char cause[24];
+} s_debtor_slot_t;
+
+/* Every input of the debtor batch $2 (a text[] of ids) in one statement, one row a debtor,
+ * locked: worst DPD, open total and largest single-currency total, open dispute, days since
+ * the last message sent, distance, monthly deliveries of the window (R-A7, "month:amount"
+ * with month 0 the oldest of 12), days late of the last 8 payments (R-A7), cause,
+ * cooperation and stance (R-A5, R-A6), and for the credit hold (R-H1) the latest contract
+ * and what is unpaid before the latest invoice. $3 as-of date, $4 zone, $5 year*12+month of
+ * the window's first month, $6/$7 the window's first day and the day after it. */
+static const char s_debtor_sql[]
+    = "SELECT b.debtor_id, b.grade, o.max_dpd, o.max_total, x.debtor_id IS NOT NULL,"
+      " $3::date - c.last_sent, coalesce (b.distance_km, 0), v.vols, l.lates,"
+      " coalesce (b.cause_of_default, ''), coalesce (b.uncooperative, false), b.stance,"
+      " k.contract_id, k.terms, b.credit_hold, coalesce (o.open_sum, 0),"
+      " coalesce (pb.prev_unpaid, 0)"
+      " FROM debtor b"
+      " LEFT JOIN (SELECT debtor_id, max (m) AS max_dpd, sum (s) AS open_sum, max (s) AS max_total"
+      "   FROM (SELECT debtor_id, max (dpd) AS m, sum (outstanding_minor) AS s FROM invoice"
+      "     WHERE tenant = $1 AND status = 'open' AND debtor_id = ANY ($2::text[])"
+      "     GROUP BY debtor_id, currency) q GROUP BY debtor_id) o ON o.debtor_id = b.debtor_id"
+      " LEFT JOIN (SELECT DISTINCT debtor_id FROM dispute WHERE tenant = $1 AND status = 'open'"
+      "   AND debtor_id = ANY ($2::text[])) x ON x.debtor_id = b.debtor_id"
+      " LEFT JOIN (SELECT debtor_id, (max (updated_at) AT TIME ZONE $4)::date AS last_sent"
+      "   FROM contact WHERE tenant = $1 AND status = 'sent' AND debtor_id = ANY ($2::text[])"
+      "   GROUP BY debtor_id) c ON c.debtor_id = b.debtor_id"
+      " LEFT JOIN (SELECT debtor_id, string_agg (((extract (year FROM m) * 12"
+      "     + extract (month FROM m))::int - $5::int)::text || ':' || v, ',') AS vols"
+      "   FROM (SELECT debtor_id, date_trunc ('month', delivered_on) AS m,"
+      "     sum (coalesce (amount_minor, quantity, 0)) AS v FROM goods_delivery"
+      "     WHERE tenant = $1 AND debtor_id = ANY ($2::text[]) AND delivered_on >= $6::date"
+      "     AND delivered_on < $7::date GROUP BY 1, 2) g GROUP BY debtor_id) v"
+      "   ON v.debtor_id = b.debtor_id"
+      " LEFT JOIN (SELECT debtor_id, array_agg (late ORDER BY at) AS lates FROM ("
+      "   SELECT p.debtor_id, p.received_at AS at,"
+      "     greatest (0, (p.received_at AT TIME ZONE $4)::date - max (i.due_on)) AS late,"
+      "     row_number () OVER (PARTITION BY p.debtor_id ORDER BY p.received_at DESC) AS n"
+      "   FROM payment p JOIN payment_allocation a ON a.tenant = p.tenant"
+      "     AND a.payment_id = p.payment_id"
+      "   JOIN invoice i ON i.tenant = a.tenant AND i.invoice_id = a.invoice_id"
+      "   WHERE p.tenant = $1 AND p.debtor_id = ANY ($2::text[])"
+      "   GROUP BY p.debtor_id, p.payment_id, p.received_at) q WHERE n <= 8 GROUP BY debtor_id) l"
+      "   ON l.debtor_id = b.debtor_id"
+      " LEFT JOIN (SELECT DISTINCT ON (debtor_id) debtor_id, contract_id, terms FROM contract"
+      "   WHERE tenant = $1 AND debtor_id = ANY ($2::text[])"
+      "   ORDER BY debtor_id, updated_at DESC, contract_id) k ON k.debtor_id = b.debtor_id"
+      /* 送二结一: the previous batches are every invoice but the latest one, paid or not */
+      " LEFT JOIN (SELECT debtor_id,"
+      "   sum (outstanding_minor) FILTER (WHERE status = 'open' AND n > 1) AS prev_unpaid"
+      "   FROM (SELECT debtor_id, outstanding_minor, status, row_number () OVER (PARTITION BY"
+      "     debtor_id ORDER BY coalesce (issued_on, due_on) DESC, invoice_id DESC) AS n"
+      "     FROM invoice WHERE tenant = $1 AND debtor_id IN (SELECT debtor_id FROM contract"
+      "       WHERE tenant = $1 AND terms = 'deliver_two_settle_one'"
+      "       AND debtor_id = ANY ($2::text[]))) s GROUP BY debtor_id) pb"
+      "   ON pb.debtor_id = b.debtor_id"
+      " WHERE b.tenant = $1 AND b.debtor_id = ANY ($2::text[])"
+      " ORDER BY b.debtor_id FOR UPDATE OF b";
+
+/* Debtor-level risk for the debtors of ids (a text[] literal) as of a date (R-A2, R-A4, R-A5,
+ * R-A6, R-A7) and their credit hold (R-H1), after their invoices were aged in the same
+ * transaction: one query for the inputs, one UPDATE for the results. Inputs the feeds do not
+ * carry yet (creditworthiness, cooperation, capital strength, closure) are neutral. The
+ * amount part uses the debtor's largest single-currency total: sums across currencies mean
+ * nothing. Returns how many were graded, or a negative error. */
+static int
+s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *trace_id)
+{
+    char as_of_s[16], ym0_s[16], from_s[16], to_s[16];
+    hk_date_format (as_of, as_of_s, sizeof as_of_s);
+    int y, m, day;
+    hk_date_to_ymd (as_of, &y, &m, &day);
+    int ym_first = y * 12 + (m - 1) - 11; /* months since year 0, 0-based month */
+    snprintf (ym0_s, sizeof ym0_s, "%d", ym_first + 1); /* year * 12 + month, as in SQL */
+    hk_date_format (hk_date_from_ymd (ym_first / 12, ym_first % 12 + 1, 1), from_s, sizeof from_s);
+    hk_date_format (hk_date_from_ymd (m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1), to_s,
+                    sizeof to_s);
+    const char *p[] = { d->tenant, ids, as_of_s, d->tenant_tz, ym0_s, from_s, to_s };
+    PGresult *res = hk_db_query (d->db, s_debtor_sql, 7, p);
+    if (!res)
         return HK_EDB;
-    if (prev_grade == (int) grade.grade && !stance_changed)
-        return 0;
-    Huikuan__V1__DebtorGraded ev = HUIKUAN__V1__DEBTOR_GRADED__INIT;
-    ev.stance = (char *) stance;
-    ev.cause_of_default = cause_s;
-    ev.debtor_id = (char *) debtor;
-    ev.as_of = as_of_s;
-    ev.grade = (int32_t) grade.grade;
-    ev.previous_grade = prev_grade;
-    ev.n_grade_reasons = (size_t) grade.n_reasons;
-    ev.grade_reasons = reasons;
-    ev.priority = prio.score;
-    ev.priority_age = prio.age;
-    ev.priority_amount = prio.amount;
-    ev.priority_credit = prio.credit;
-    ev.priority_cooperation = prio.cooperation;
-    ev.priority_capital = prio.capital;
-    ev.priority_distance = prio.distance;
-    ev.priority_signal = prio.signal;
-    ev.n_signals = (size_t) nsig;
-    ev.signals = signals;
-    return hk_daemon_emit (d, "debtor.graded", debtor, trace_id, &ev.base);
+    int n = PQntuples (res), rc = 0;
+    s_arr_t cols[S_DEBTOR_COLS];
+    s_debtor_slot_t *slots = n > 0 ? calloc ((size_t) n, sizeof *slots) : NULL;
+    if (n == 0 || !slots || s_arr_open (cols, S_DEBTOR_COLS) != 0) {
+        PQclear (res);
+        free (slots);
+        return n == 0 ? 0 : HK_ENOMEM;
+    }
+    s_events_t evs = { 0 };
+    hk_risk_policy_t policy;
+    hk_risk_policy_default (&policy);
+    for (int i = 0; i < n && rc == 0; i++) {
+        s_debtor_slot_t *slot = &slots[i];
+        const char *debtor = PQgetvalue (res, i, 0);
+        int prev_grade = PQgetisnull (res, i, 1) ? 0 : atoi (PQgetvalue (res, i, 1));
+        int64_t volumes[12] = { 0 }, late[8];
+        for (const char *c = PQgetvalue (res, i, 7); *c;) {
+            long idx = strtol (c, (char **) &c, 10);
+            if (*c != ':')
+                break;
+            long long v = strtoll (c + 1, (char **) &c, 10);
+            if (idx >= 0 && idx < 12)
+                volumes[idx] = v;
+            if (*c == ',')
+                c++;
+        }
+        int ndel = s_int_array (PQgetvalue (res, i, 8), late, 8);
+        int32_t delays[8];
+        for (int k = 0; k < ndel; k++)
+            delays[k] = (int32_t) late[k];
+        bool volume_drop = hk_signal_volume_drop (volumes, 12, policy.volume_drop_bp);
+        bool delay = hk_signal_lengthening_delay (&policy, delays, ndel);
+        hk_risk_input_t in = {
+            .dpd = PQgetisnull (res, i, 2) ? 0 : atoi (PQgetvalue (res, i, 2)),
+            .outstanding_minor
+            = PQgetisnull (res, i, 3) ? 0 : strtoll (PQgetvalue (res, i, 3), NULL, 10),
+            .dispute_open = PQgetvalue (res, i, 4)[0] == 't',
+            .days_since_contact = PQgetisnull (res, i, 5) ? -1 : atoi (PQgetvalue (res, i, 5)),
+            .reach = HK_REACH_REACHABLE,
+            .signal_volume_drop = volume_drop,
+            .signal_delay = delay,
+        };
+        /* R-A5/R-A6: hard only for the uncooperative or wilful; the cause is as recorded */
+        hk_cause_t cause = HK_CAUSE_UNKNOWN;
+        hk_cause_parse (PQgetvalue (res, i, 9), &cause);
+        const char *stance = hk_stance (PQgetvalue (res, i, 10)[0] == 't', false, cause)
+                                     == HK_STANCE_HARD
+                                 ? "hard"
+                                 : "soft";
+        bool stance_changed
+            = PQgetisnull (res, i, 11) || strcmp (PQgetvalue (res, i, 11), stance) != 0;
+        char *cause_s = slot->cause;
+        snprintf (cause_s, sizeof slot->cause, "%s",
+                  cause == HK_CAUSE_UNKNOWN ? "" : hk_cause_name (cause));
+        hk_priority_input_t pin = {
+            .dpd = in.dpd,
+            .outstanding_minor = in.outstanding_minor,
+            .creditworthiness = 50,
+            .cooperation = 50,
+            .capital_strength = 50,
+            .distance_km = atoi (PQgetvalue (res, i, 6)),
+            .signal_volume_drop = volume_drop,
+            .signal_delay = delay,
+        };
+        hk_risk_grade_result_t grade;
+        hk_priority_t prio;
+        if (hk_risk_grade (&policy, &in, &grade) != 0 || hk_priority (&policy, &pin, &prio) != 0) {
+            rc = HK_EINVAL;
+            break;
+        }
+        /* text[] literal of the reasons: our own texts, quoted and escaped for the array syntax */
+        char reasons_lit[HK_RISK_MAX_REASONS * (2 * HK_RISK_TEXT + 40) + 4];
+        char (*reason_text)[HK_RISK_TEXT + 16] = slot->reason_text;
+        char **reasons = slot->reasons;
+        size_t len = 0;
+        reasons_lit[len++] = '{';
+        for (int r = 0; r < grade.n_reasons; r++) {
+            snprintf (reason_text[r], sizeof slot->reason_text[r], "%s: %s",
+                      grade.reasons[r].rule, grade.reasons[r].text);
+            reasons[r] = reason_text[r];
+            if (r > 0)
+                reasons_lit[len++] = ',';
+            reasons_lit[len++] = '"';
+            for (const char *c = reason_text[r]; *c; c++) {
+                if (*c == '"' || *c == '\\')
+                    reasons_lit[len++] = '\\';
+                reasons_lit[len++] = *c;
+            }
+            reasons_lit[len++] = '"';
+        }
+        reasons_lit[len++] = '}';
+        reasons_lit[len] = 0;
+        char **signals = slot->signals;
+        int nsig = 0;
+        if (volume_drop)
+            signals[nsig++] = "volume_drop";
+        if (delay)
+            signals[nsig++] = "lengthening_delay";
+        char signals_lit[64], parts[256];
+        snprintf (signals_lit, sizeof signals_lit, "{%s%s%s}", nsig > 0 ? signals[0] : "",
+                  nsig > 1 ? "," : "", nsig > 1 ? signals[1] : "");
+        snprintf (parts, sizeof parts,
+                  "{\"age\": %d, \"amount\": %d, \"credit\": %d, \"cooperation\": %d,"
+                  " \"capital\": %d, \"distance\": %d, \"signal\": %d}",
+                  prio.age, prio.amount, prio.credit, prio.cooperation, prio.capital,
+                  prio.distance, prio.signal);
+        s_arr_text (&cols[0], debtor);
+        s_arr_int (&cols[1], (int) grade.grade);
+        s_arr_text (&cols[2], reasons_lit);
+        s_arr_int (&cols[3], prio.score);
+        s_arr_text (&cols[4], parts);
+        s_arr_text (&cols[5], signals_lit);
+        s_arr_text (&cols[6], stance);
+        if (!PQgetisnull (res, i, 13)
+            && s_credit_hold (d, debtor, as_of_s, in.dpd, PQgetvalue (res, i, 12),
+                              PQgetvalue (res, i, 13), PQgetvalue (res, i, 14)[0] == 't',
+                              strtoll (PQgetvalue (res, i, 15), NULL, 10),
+                              strtoll (PQgetvalue (res, i, 16), NULL, 10), trace_id)
+                   != 0) {
+            rc = HK_EDB;
+            break;
+        }
+        if (prev_grade == (int) grade.grade && !stance_changed)
+            continue;
+        Huikuan__V1__DebtorGraded *ev = &slot->ev;
+        huikuan__v1__debtor_graded__init (ev);
+        ev->stance = (char *) stance;
+        ev->cause_of_default = cause_s;
+        ev->debtor_id = (char *) debtor;
+        ev->as_of = as_of_s;
+        ev->grade = (int32_t) grade.grade;
+        ev->previous_grade = prev_grade;
+        ev->n_grade_reasons = (size_t) grade.n_reasons;
+        ev->grade_reasons = reasons;
+        ev->priority = prio.score;
+        ev->priority_age = prio.age;
+        ev->priority_amount = prio.amount;
+        ev->priority_credit = prio.credit;
+        ev->priority_cooperation = prio.cooperation;
+        ev->priority_capital = prio.capital;
+        ev->priority_distance = prio.distance;
+        ev->priority_signal = prio.signal;
+        ev->n_signals = (size_t) nsig;
+        ev->signals = signals;
+        if (s_events_add (&evs, d, "debtor.graded", debtor, trace_id, &ev->base) != 0)
+            rc = HK_ENOMEM;
+    }
+    if (rc == 0)
+        rc = s_events_flush (&evs, d);
+    free (evs.evs);
+    free (slots);
+    PQclear (res);
+    char *arrays[S_DEBTOR_COLS];
+    s_arr_close (cols, S_DEBTOR_COLS, arrays);
+    for (int c = 0; c < S_DEBTOR_COLS && rc == 0; c++)
+        if (!arrays[c])
+            rc = HK_ENOMEM;
+    if (rc == 0) {
+        const char *up[] = { d->tenant,  as_of_s,   arrays[0], arrays[1], arrays[2],
+                             arrays[3], arrays[4], arrays[5], arrays[6] };
+        if (hk_db_exec (d->db,
+                        "UPDATE debtor b SET grade = s.grade, grade_reasons = s.reasons::text[],"
+                        " priority = s.prio, priority_parts = s.parts::jsonb,"
+                        " signals = s.signals::text[], risk_as_of = $2::date, stance = s.stance"
+                        " FROM unnest ($3::text[], $4::smallint[], $5::text[], $6::int[],"
+                        "   $7::text[], $8::text[], $9::text[])"
+                        "   AS s (debtor_id, grade, reasons, prio, parts, signals, stance)"
+                        " WHERE b.tenant = $1 AND b.debtor_id = s.debtor_id",
+                        9, up)
+            != n)
+            rc = HK_EDB;
+    }
+    for (int c = 0; c < S_DEBTOR_COLS; c++)
+        free (arrays[c]);
+    return rc == 0 ? n : rc;
+}
+
+/* The ids of column 0 of res as a text[] literal (malloc'd), or NULL on ENOMEM. */
+static char *
+s_ids_literal (PGresult *res)
+{
+    s_arr_t a;
+    if (s_arr_open (&a, 1) != 0)
+        return NULL;
+    for (int i = 0; i < PQntuples (res); i++)
+        s_arr_text (&a, PQgetvalue (res, i, 0));
+    char *out;
+    s_arr_close (&a, 1, &out);
+    return out;
+}
+
+static int
+s_today (hk_daemon_t *d, int32_t *today)
+{
+    hk_local_t local;
+    if (hk_tz_local (d->tenant_tz, hk_clock_now (d->clock), &local) != 0)
+        return HK_EINVAL;
+    *today = local.date;
+    return 0;
 }
 
 /* Marks a debtor for grading by the next debtor pass (its risk_as_of is cleared). */
@@ -506,10 +764,295 @@ s_mark_debtor (hk_daemon_t *d, const char *debtor)
                : 0;
 }
 
-/* The debtor pass, once the day's invoices are aged: grades, in a batch claimed with SKIP
- * LOCKED, the debtors marked by an event or not graded today that owe something or are held.
- * A debtor with an invoice still being aged (by this or another instance) waits for the next
- * pass, so its grade sees the whole day. Returns how many were graded. */
+/* Incremental, inside the consume transaction: a new invoice is aged at once; a payment
+ * marks its debtor (R-A3, R-H1: it may clear a hold or change the grade); an interruption
+ * recomputes its invoice's limitation clock at once (R-L2). */
+static int
+s_on_event (hk_daemon_t *d, const Huikuan__V1__Envelope *env)
+{
+    bool invoice = strcmp (env->type, "invoice.recorded") == 0;
+    bool interruption = strcmp (env->type, "limitation_interruption.recorded") == 0;
+    bool payment = strcmp (env->type, "payment.recorded") == 0;
+    if (!invoice && !interruption && !payment)
+        return 0;
+    ProtobufCMessage *msg = hk_payload_unpack (env);
+    if (!msg)
+        return 0; /* not decodable: nothing to age; logged by the bus layer */
+    if (payment) {
+        /* the invoices it paid are aged again by the next invoice pass (what is outstanding
+         * and expected changed, R-A3), then the debtor's grade and hold (R-A2, R-H1) */
+        Huikuan__V1__PaymentRecorded *pr = (Huikuan__V1__PaymentRecorded *) msg;
+        int rc = 0;
+        for (size_t a = 0; a < pr->n_allocations && rc == 0; a++) {
+            const char *p[] = { d->tenant, pr->allocations[a]->invoice_id };
+            rc = hk_db_exec (d->db,
+                             "UPDATE invoice SET aged_as_of = NULL WHERE tenant = $1"
+                             " AND invoice_id = $2 AND status = 'open'",
+                             2, p)
+                         < 0
+                     ? HK_EDB
+                     : 0;
+        }
+        if (rc == 0 && *env->aggregate_id)
+            rc = s_mark_debtor (d, env->aggregate_id);
+        hk_payload_destroy (&msg);
+        return rc;
+    }
+    const char *invoice_id
+        = invoice ? ((Huikuan__V1__InvoiceRecorded *) msg)->invoice_id
+                  : ((Huikuan__V1__LimitationInterruptionRecorded *) msg)->invoice_id;
+    int32_t today;
+    int rc = s_today (d, &today);
+    if (rc == 0) {
+        char today_s[16];
+        hk_date_format (today, today_s, sizeof today_s);
+        const char *p[] = { env->tenant, today_s, d->tenant_tz, invoice_id };
+        rc = invoice ? s_age_query (d,
+                                    S_AGING_SELECT ("invoice_id = $4 AND (aged_as_of IS NULL"
+                                                    " OR aged_as_of < $2::date) FOR UPDATE"),
+                                    4, p, today, env->trace_id)
+                     : s_age_query (d, S_AGING_SELECT ("invoice_id = $4 FOR UPDATE"), 4, p,
+                                    today, env->trace_id);
+        if (rc > 0 && invoice)
+            rc = s_mark_debtor (d, ((Huikuan__V1__InvoiceRecorded *) msg)->debtor_id);
+    }
+    hk_payload_destroy (&msg);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * The daily run
+ */
+
+/* Pushes the chunk messages "<date> <chunk>" of a run to the Redis stream: the chunks listed
+ * in res (column 0), or when res is NULL chunks 0 .. n-1. Returns 0 or an error. */
+static int
+s_publish_chunks (hk_daemon_t *d, const char *date_s, PGresult *res, int n)
+{
+    if (n <= 0)
+        return 0;
+    const char **streams = malloc (sizeof *streams * (size_t) n);
+    char (*datas)[40] = malloc (sizeof *datas * (size_t) n);
+    const char **dptr = malloc (sizeof *dptr * (size_t) n);
+    size_t *lens = malloc (sizeof *lens * (size_t) n);
+    int rc = streams && datas && dptr && lens ? 0 : HK_ENOMEM;
+    for (int k = 0; k < n && rc == 0; k++) {
+        streams[k] = s_stream;
+        lens[k] = (size_t) snprintf (datas[k], sizeof datas[k], "%s %d", date_s,
+                                     res ? atoi (PQgetvalue (res, k, 0)) : k);
+        dptr[k] = datas[k];
+    }
+    if (rc == 0)
+        rc = hk_stream_add_many (d->redis, streams, dptr, lens, n);
+    free (streams);
+    free (datas);
+    free (dptr);
+    free (lens);
+    return rc;
+}
+
+/* A run whose chunk messages are gone (Redis lost its data): nothing pending in the group,
+ * nothing to read, chunks not done and the run planned (or last pushed) longer than twice
+ * claim_idle ago. The chunks not done are pushed again; a duplicate finds its chunk done and
+ * is only acknowledged. Returns chunks pushed or an error. */
+static int
+s_republish (hk_daemon_t *d, const char *today_s)
+{
+    if (hk_queue_pending (s_chunks) != 0)
+        return 0;
+    char idle[32];
+    snprintf (idle, sizeof idle, "%lld", (long long) (2 * hk_config_int (d->config, "claim_idle")));
+    const char *p[] = { d->tenant, today_s, idle };
+    if (hk_db_begin (d->db) != 0)
+        return HK_EDB;
+    PGresult *res = hk_db_query (
+        d->db,
+        "SELECT c.chunk FROM aging_run r JOIN aging_run_chunk c USING (tenant, run_date)"
+        " WHERE r.tenant = $1 AND r.run_date = $2::date AND c.done_at IS NULL"
+        " AND r.planned_at < now () - $3::bigint * interval '1 microsecond'"
+        " ORDER BY c.chunk FOR UPDATE OF r SKIP LOCKED",
+        3, p);
+    int n = res ? PQntuples (res) : HK_EDB;
+    int rc = n > 0 ? s_publish_chunks (d, today_s, res, n) : n;
+    PQclear (res);
+    if (rc == 0 && n > 0
+        && hk_db_exec (d->db,
+                       "UPDATE aging_run SET planned_at = now () WHERE tenant = $1"
+                       " AND run_date = $2::date",
+                       2, p)
+               != 1)
+        rc = HK_EDB;
+    if (rc == 0 && hk_db_commit (d->db) == 0) {
+        if (n > 0)
+            HK_LOG (HK_WARN, "aging.run_republished", HK_S ("date", today_s), HK_I ("chunks", n));
+        return n;
+    }
+    hk_db_rollback (d->db);
+    return rc < 0 ? rc : HK_EDB;
+}
+
+/* Plans today's run when none exists (inside an open transaction): the debtors that owe
+ * something or are held, in id order, cut every chunk_debtors ids; chunk k covers
+ * lo < debtor_id <= hi (NULL bounds are open), so the chunks partition every debtor id, those
+ * recorded later included. The chunks go to the Redis stream before the commit: a message
+ * for a run that did not commit finds no chunk row and is dropped. *finished tells whether
+ * today's run is complete. Returns chunks planned (0 when the run existed) or an error. */
+static int
+s_plan_run (hk_daemon_t *d, const char *today_s, bool *finished)
+{
+    *finished = false;
+    const char *p[] = { d->tenant, today_s, d->instance };
+    PGresult *res = hk_db_query (d->db,
+                                 "SELECT finished_at IS NOT NULL FROM aging_run"
+                                 " WHERE tenant = $1 AND run_date = $2::date",
+                                 2, p);
+    if (!res)
+        return HK_EDB;
+    bool exists = PQntuples (res) == 1;
+    *finished = exists && PQgetvalue (res, 0, 0)[0] == 't';
+    PQclear (res);
+    if (exists)
+        return 0;
+    int inserted = hk_db_exec (d->db,
+                               "INSERT INTO aging_run (tenant, run_date, planned_by, chunks)"
+                               " VALUES ($1, $2::date, $3, 0) ON CONFLICT DO NOTHING",
+                               3, p);
+    if (inserted <= 0)
+        return inserted < 0 ? HK_EDB : 0; /* another instance planned it */
+    char size[24];
+    snprintf (size, sizeof size, "%lld", (long long) hk_config_int (d->config, "chunk_debtors"));
+    const char *cp[] = { d->tenant, today_s, size };
+    int chunks = hk_db_exec (
+        d->db,
+        "WITH owing AS (SELECT debtor_id, row_number () OVER (ORDER BY debtor_id) AS n"
+        "   FROM debtor WHERE tenant = $1 AND (credit_hold OR debtor_id IN (SELECT debtor_id"
+        "     FROM invoice WHERE tenant = $1 AND status = 'open'))),"
+        " his AS (SELECT debtor_id AS hi, row_number () OVER (ORDER BY debtor_id) AS k"
+        "   FROM owing WHERE n % $3::int = 0),"
+        " bounds AS (SELECT hi, k FROM his UNION ALL SELECT NULL, count (*) + 1 FROM his)"
+        " INSERT INTO aging_run_chunk (tenant, run_date, chunk, lo, hi)"
+        " SELECT $1, $2::date, k - 1, lag (hi) OVER (ORDER BY k), hi FROM bounds",
+        3, cp);
+    if (chunks <= 0)
+        return HK_EDB;
+    char nchunks[16];
+    snprintf (nchunks, sizeof nchunks, "%d", chunks);
+    const char *up[] = { d->tenant, today_s, nchunks };
+    if (hk_db_exec (d->db,
+                    "UPDATE aging_run SET chunks = $3::int WHERE tenant = $1 AND run_date = $2::date",
+                    3, up)
+        != 1)
+        return HK_EDB;
+    int rc = s_publish_chunks (d, today_s, NULL, chunks);
+    if (rc == 0)
+        HK_LOG (HK_INFO, "aging.run_planned", HK_S ("date", today_s), HK_I ("chunks", chunks));
+    return rc == 0 ? chunks : rc;
+}
+
+/* Does one chunk of a run in its own transaction: locks its row (done: nothing to do), ages
+ * the open invoices of its debtors not aged that day, grades its debtors, records who did it
+ * and each debtor aged (aging_run_debtor), marks it done and the run finished after its last
+ * chunk. Returns 0 when the message can be acknowledged, negative to leave it pending. */
+static int
+s_do_chunk (hk_daemon_t *d, const hk_queue_msg_t *msg)
+{
+    char date_s[16], chunk_s[16], data[48];
+    snprintf (data, sizeof data, "%.*s", (int) (msg->len < 47 ? msg->len : 47), msg->data);
+    int32_t run_date;
+    if (sscanf (data, "%15s %15s", date_s, chunk_s) != 2 || hk_date_parse (date_s, &run_date) != 0) {
+        HK_LOG (HK_WARN, "aging.chunk_bad_message", HK_S ("id", msg->id));
+        return 0;
+    }
+    if (hk_db_begin (d->db) != 0)
+        return HK_EDB;
+    const char *p[] = { d->tenant, date_s, chunk_s };
+    PGresult *res = hk_db_query (d->db,
+                                 "SELECT lo, hi, done_at IS NOT NULL FROM aging_run_chunk"
+                                 " WHERE tenant = $1 AND run_date = $2::date AND chunk = $3::int"
+                                 " FOR UPDATE",
+                                 3, p);
+    if (!res) {
+        hk_db_rollback (d->db);
+        return HK_EDB;
+    }
+    if (PQntuples (res) != 1 || PQgetvalue (res, 0, 2)[0] == 't') {
+        PQclear (res); /* done already, or a run that never committed */
+        return hk_db_commit (d->db) == 0 ? 0 : HK_EDB;
+    }
+    char lo[80] = "", hi[80] = "";
+    bool has_lo = !PQgetisnull (res, 0, 0), has_hi = !PQgetisnull (res, 0, 1);
+    snprintf (lo, sizeof lo, "%s", PQgetvalue (res, 0, 0));
+    snprintf (hi, sizeof hi, "%s", PQgetvalue (res, 0, 1));
+    PQclear (res);
+    const char *ap[] = { d->tenant, date_s, d->tenant_tz, has_lo ? lo : NULL, has_hi ? hi : NULL };
+    int aged = s_age_query (d,
+                            S_AGING_SELECT ("($4::text IS NULL OR debtor_id > $4)"
+                                            " AND ($5::text IS NULL OR debtor_id <= $5)"
+                                            " AND (aged_as_of IS NULL OR aged_as_of < $2::date)"
+                                            " FOR UPDATE"),
+                            5, ap, run_date, NULL);
+    int graded = 0, rc = aged < 0 ? aged : 0;
+    if (rc == 0) {
+        const char *dp[] = { d->tenant, has_lo ? lo : NULL, has_hi ? hi : NULL };
+        res = hk_db_query (d->db,
+                           "SELECT debtor_id FROM debtor WHERE tenant = $1"
+                           " AND ($2::text IS NULL OR debtor_id > $2)"
+                           " AND ($3::text IS NULL OR debtor_id <= $3)"
+                           " AND (credit_hold OR debtor_id IN (SELECT debtor_id FROM invoice"
+                           "   WHERE tenant = $1 AND status = 'open'"
+                           "   AND ($2::text IS NULL OR debtor_id > $2)"
+                           "   AND ($3::text IS NULL OR debtor_id <= $3)))"
+                           " ORDER BY debtor_id",
+                           3, dp);
+        char *ids = res ? s_ids_literal (res) : NULL;
+        PQclear (res);
+        graded = ids ? s_grade_debtors (d, ids, run_date, NULL) : HK_EDB;
+        if (graded < 0)
+            rc = graded;
+        char aged_s[16], graded_s[16], deliveries[24];
+        snprintf (aged_s, sizeof aged_s, "%d", aged);
+        snprintf (graded_s, sizeof graded_s, "%d", graded);
+        snprintf (deliveries, sizeof deliveries, "%lld", (long long) msg->deliveries);
+        const char *ep[] = { d->tenant, date_s, chunk_s, d->instance, ids };
+        const char *up[] = { d->tenant, date_s, chunk_s, d->instance, aged_s, graded_s,
+                             deliveries };
+        if (rc == 0
+            && (hk_db_exec (d->db,
+                            "INSERT INTO aging_run_debtor (tenant, run_date, debtor_id, chunk,"
+                            " aged_by) SELECT $1, $2::date, u, $3::int, $4"
+                            " FROM unnest ($5::text[]) AS u",
+                            5, ep)
+                    != graded
+                || hk_db_exec (d->db,
+                               "UPDATE aging_run_chunk SET debtors = $6::int, invoices = $5::int,"
+                               " done_by = $4, deliveries = $7::int, done_at = now()"
+                               " WHERE tenant = $1 AND run_date = $2::date AND chunk = $3::int",
+                               7, up)
+                       != 1
+                || hk_db_exec (d->db,
+                               "UPDATE aging_run r SET finished_at = now()"
+                               " WHERE tenant = $1 AND run_date = $2::date AND finished_at IS NULL"
+                               " AND NOT EXISTS (SELECT 1 FROM aging_run_chunk c"
+                               "   WHERE c.tenant = r.tenant AND c.run_date = r.run_date"
+                               "   AND c.done_at IS NULL)",
+                               2, ep)
+                       < 0))
+            rc = HK_EDB;
+        free (ids);
+    }
+    if (rc == 0 && hk_db_commit (d->db) == 0) {
+        hk_metric_add (s_m_chunks, 1);
+        return 0;
+    }
+    hk_db_rollback (d->db);
+    HK_LOG (HK_WARN, "aging.chunk_failed", HK_S ("chunk", data), HK_S ("error", hk_db_errstr (d->db)));
+    return rc < 0 ? rc : HK_EDB;
+}
+
+/* The debtor pass, once today's run is finished: grades, in a batch claimed with SKIP LOCKED,
+ * the debtors marked by an event or left behind, that owe something or are held.
+ * A debtor with an invoice still to be aged waits for the next pass, so its grade sees its
+ * aged invoices. Returns how many were graded. */
 static int
 s_debtor_pass (hk_daemon_t *d, int32_t today, const char *limit)
 {
@@ -529,99 +1072,68 @@ s_debtor_pass (hk_daemon_t *d, int32_t today, const char *limit)
         3, p);
     if (!res)
         return HK_EDB;
-    int n = PQntuples (res), rc = 0;
-    for (int i = 0; i < n && rc == 0; i++)
-        rc = s_grade_debtor (d, PQgetvalue (res, i, 0), today, NULL);
+    int rc = 0;
+    if (PQntuples (res) > 0) {
+        char *ids = s_ids_literal (res);
+        rc = ids ? s_grade_debtors (d, ids, today, NULL) : HK_ENOMEM;
+        free (ids);
+    }
     PQclear (res);
-    return rc == 0 ? n : rc;
+    return rc;
 }
 
-static int
-s_today (hk_daemon_t *d, int32_t *today)
-{
-    hk_local_t local;
-    if (hk_tz_local (d->tenant_tz, hk_clock_now (d->clock), &local) != 0)
-        return HK_EINVAL;
-    *today = local.date;
-    return 0;
-}
-
-/* Columns s_age_rows reads; $TZ is the tenant zone parameter, $TODAY the as-of date. The last
- * successful contact is the last message sent to the debtor (R-A2 "no contact"). */
-#define AGING_COLUMNS(TZ, TODAY)                                                             \
-    "invoice_id, debtor_id, due_on, bucket, currency, outstanding_minor, grade,"              \
-    " limitation_warning,"                                                                   \
-    " EXISTS (SELECT 1 FROM dispute x WHERE x.tenant = invoice.tenant"                       \
-    "         AND x.invoice_id = invoice.invoice_id AND x.status = 'open'),"                 \
-    " " TODAY "::date - (SELECT (max (c.updated_at) AT TIME ZONE " TZ ")::date FROM contact c" \
-    "   WHERE c.tenant = invoice.tenant AND c.debtor_id = invoice.debtor_id"                 \
-    "     AND c.status = 'sent')"
-
-/* Incremental: the invoice of a recorded event, aged at once (inside the consume transaction). */
-static int
-s_on_event (hk_daemon_t *d, const Huikuan__V1__Envelope *env)
-{
-    if (strcmp (env->type, "payment.recorded") == 0) {
-        /* a payment can clear a credit hold (R-H1) or change the debtor's grade: the next
-         * debtor pass grades it again */
-        return *env->aggregate_id ? s_mark_debtor (d, env->aggregate_id) : 0;
-    }
-    if (strcmp (env->type, "invoice.recorded") != 0)
-        return 0;
-    ProtobufCMessage *msg = hk_payload_unpack (env);
-    if (!msg)
-        return 0; /* not decodable: nothing to age; logged by the bus layer */
-    Huikuan__V1__InvoiceRecorded *ir = (Huikuan__V1__InvoiceRecorded *) msg;
-    int32_t today;
-    int rc = s_today (d, &today);
-    if (rc == 0) {
-        char today_s[16];
-        hk_date_format (today, today_s, sizeof today_s);
-        const char *p[] = { env->tenant, ir->invoice_id, today_s, d->tenant_tz };
-        PGresult *res = hk_db_query (d->db,
-                                     "SELECT " AGING_COLUMNS ("$4", "$3") " FROM invoice"
-                                     " WHERE tenant = $1 AND invoice_id = $2 AND status = 'open'"
-                                     "   AND (aged_as_of IS NULL OR aged_as_of < $3::date)"
-                                     " FOR UPDATE OF invoice",
-                                     4, p);
-        if (!res)
-            rc = HK_EDB;
-        else {
-            rc = s_age_rows (d, res, today, env->trace_id);
-            PQclear (res);
-            if (rc >= 0)
-                rc = s_mark_debtor (d, ir->debtor_id);
-        }
-    }
-    hk_payload_destroy (&msg);
-    return rc < 0 ? rc : 0;
-}
-
-/* The daily re-age: every open invoice not yet aged for today, in batches. */
+/* Each tick: plan today's run when due; while it runs, do up to two of its chunks (read
+ * together, so a chunk is pending while the other is worked on); once it is finished, the
+ * incremental pass: invoices marked by events or not aged today, in SKIP LOCKED batches, then
+ * the debtor pass. */
 static int
 s_on_tick (hk_daemon_t *d)
 {
     int32_t today;
     if (s_today (d, &today) != 0)
         return HK_EINVAL;
-    char today_s[16], limit[16];
+    char today_s[16], limit[24];
     hk_date_format (today, today_s, sizeof today_s);
     snprintf (limit, sizeof limit, "%lld", (long long) hk_config_int (d->config, "batch_size"));
+    int work = 0;
+    bool finished = false;
     if (hk_db_begin (d->db) != 0)
         return HK_EDB;
-    const char *p[] = { d->tenant, today_s, limit, d->tenant_tz };
-    PGresult *res = hk_db_query (d->db,
-                                 "SELECT " AGING_COLUMNS ("$4", "$2") " FROM invoice"
-                                 " WHERE tenant = $1 AND status = 'open'"
-                                 "   AND (aged_as_of IS NULL OR aged_as_of < $2::date)"
-                                 " ORDER BY invoice_id LIMIT $3::int FOR UPDATE OF invoice SKIP LOCKED",
-                                 4, p);
-    int rc = res ? s_age_rows (d, res, today, NULL) : HK_EDB;
-    PQclear (res);
-    if (rc == 0)
-        rc = s_debtor_pass (d, today, limit);
+    int planned = s_plan_run (d, today_s, &finished);
+    if (planned < 0 || hk_db_commit (d->db) != 0) {
+        hk_db_rollback (d->db);
+        HK_LOG (HK_WARN, "aging.plan_failed", HK_S ("error", hk_db_errstr (d->db)));
+        return planned < 0 ? planned : HK_EDB;
+    }
+    if (!finished) {
+        hk_queue_msg_t msgs[2];
+        int n = hk_queue_read (s_chunks, msgs, 2, 0);
+        for (int i = 0; i < n; i++)
+            if (s_do_chunk (d, &msgs[i]) == 0) {
+                hk_queue_ack (s_chunks, msgs[i].id);
+                work++;
+            }
+        if (n > 0)
+            hk_queue_batch_clear (msgs, n);
+        else if (n == 0 && planned == 0)
+            s_republish (d, today_s);
+        return work; /* the incremental passes wait for the run: each debtor once per run */
+    }
+
+    if (hk_db_begin (d->db) != 0)
+        return HK_EDB;
+    const char *p[] = { d->tenant, today_s, d->tenant_tz, limit };
+    int rc = s_age_query (d,
+                          S_AGING_SELECT ("(aged_as_of IS NULL OR aged_as_of < $2::date)"
+                                          " LIMIT $4::int"
+                                          " FOR UPDATE SKIP LOCKED"),
+                          4, p, today, NULL);
+    if (rc >= 0) {
+        work += rc;
+        rc = rc == 0 ? s_debtor_pass (d, today, limit) : 0;
+    }
     if (rc >= 0 && hk_db_commit (d->db) == 0)
-        return rc;
+        return work + rc;
     hk_db_rollback (d->db);
     HK_LOG (HK_WARN, "aging.batch_failed", HK_S ("error", hk_db_errstr (d->db)));
     return rc < 0 ? rc : HK_EDB;
@@ -635,9 +1147,22 @@ s_init (hk_daemon_t *d)
         HK_LOG (HK_ERROR, "buckets.invalid", HK_S ("error", err));
         return HK_EINVAL;
     }
+    snprintf (s_stream, sizeof s_stream, "hk:aging:run:%s", d->tenant);
+    s_chunks = hk_queue_new (d->redis, s_stream, "aging", d->instance,
+                             hk_config_int (d->config, "claim_idle") / 1000);
+    if (!s_chunks)
+        return HK_ENOMEM;
     s_m_aged = hk_metric_counter ("hk_invoices_aged_total", "Invoices aged");
     s_m_changed = hk_metric_counter ("hk_bucket_changes_total", "Aging bucket changes emitted");
+    s_m_chunks = hk_metric_counter ("hk_aging_chunks_total", "Chunks of the daily run done");
     return 0;
+}
+
+static void
+s_fini (hk_daemon_t *d)
+{
+    (void) d;
+    hk_queue_destroy (&s_chunks);
 }
 
 int
@@ -646,13 +1171,15 @@ main (int argc, char **argv)
     static const hk_daemon_def_t def = {
         .kind = "aging",
         .summary = "Ages open invoices (R-A1), grades invoices and debtors (R-A2, R-A4, R-A7), "
-                   "expects recovery (R-A3), keeps the limitation clock (R-L1) and decides "
-                   "credit holds (R-H1).",
+                   "expects recovery (R-A3), keeps the limitation clock with its recorded "
+                   "interruptions (R-L1, R-L2) and decides credit holds (R-H1); the daily "
+                   "re-age is shared in chunks over Redis.",
         .config = s_config,
         .consumes = s_consumes,
         .init = s_init,
         .on_event = s_on_event,
         .on_tick = s_on_tick,
+        .fini = s_fini,
     };
     return hk_daemon_main (argc, argv, &def);
 }

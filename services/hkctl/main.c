@@ -23,6 +23,7 @@
 #include "huikuan/migrate.h"
 #include "huikuan/money.h"
 #include "aging_rules.h"
+#include "hkctl.h"
 
 static volatile sig_atomic_t s_stop;
 
@@ -56,6 +57,11 @@ s_usage (FILE *out)
              "                                open receivables per bucket and per grade, expected\n"
              "                                recoverable amounts (R-A1, R-A2, R-A3) and DSO over\n"
              "                                the last N days (default 90) by the fleet clock\n"
+             "  report strategy [--json]      champion/challenger results per variant: debts,\n"
+             "                                settled, recovered amount, days to pay\n"
+             "  plan DEBTOR [--json]          the debtor's debts, ladder state and next contacts\n"
+             "                                with their reasons (times local to the debtor)\n"
+             "  why CONTACT                   one contact explained: timing, caps, rules\n"
              "\n"
              "Environment: HUIKUAN_DATABASE_URL (default postgresql:///huikuan),\n"
              "HUIKUAN_RUN_DIR (default ./run; the inbox is $HUIKUAN_RUN_DIR/inbox),\n"
@@ -493,7 +499,8 @@ main (int argc, char **argv)
         return s_ingest (argc - i, argv + i);
     bool known = strcmp (cmd, "migrate") == 0 || strcmp (cmd, "clock") == 0
                  || strcmp (cmd, "events") == 0 || strcmp (cmd, "status") == 0
-                 || strcmp (cmd, "bus") == 0 || strcmp (cmd, "report") == 0;
+                 || strcmp (cmd, "bus") == 0 || strcmp (cmd, "report") == 0
+                 || strcmp (cmd, "plan") == 0 || strcmp (cmd, "why") == 0;
     if (!known) {
         fprintf (stderr, "hkctl: unknown command '%s'\n", cmd);
         s_usage (stderr);
@@ -538,9 +545,15 @@ main (int argc, char **argv)
     }
     else if (strcmp (cmd, "status") == 0)
         rc = s_status (db);
+    else if (strcmp (cmd, "plan") == 0)
+        rc = hkctl_plan (db, argc - i + 1, argv + i - 1);
+    else if (strcmp (cmd, "why") == 0)
+        rc = hkctl_why (db, argc - i + 1, argv + i - 1);
     else if (strcmp (cmd, "report") == 0) {
-        if (i >= argc || strcmp (argv[i], "aging") != 0) {
-            fprintf (stderr, "hkctl: report needs 'aging'\n");
+        if (i < argc && strcmp (argv[i], "strategy") == 0)
+            rc = hkctl_report_strategy (db, argc - i, argv + i);
+        else if (i >= argc || strcmp (argv[i], "aging") != 0) {
+            fprintf (stderr, "hkctl: report needs 'aging' or 'strategy'\n");
             rc = 2;
         }
         else

@@ -155,12 +155,22 @@ s_email (const char *value, hk_row_error_t *err, const char *field)
     return 0;
 }
 
+/* An optional true/false field: 1, 0, or -1 when absent. */
+static int
+s_tristate (const hk_record_t *rec, const char *field, int *out, hk_row_error_t *err)
+{
+    const char *v = hk_record_get (rec, field);
+    *out = !*v ? -1 : strcmp (v, "true") == 0 ? 1 : strcmp (v, "false") == 0 ? 0 : -2;
+    return *out == -2 ? s_fail (err, field, "not true or false", v) : 0;
+}
+
 static int
 s_debtor (const hk_record_t *rec, hk_debtor_fact_t *f, hk_row_error_t *err)
 {
     static const char *const sizes[] = { "large", "medium", "small", NULL };
     static const char *const causes[] = { "oversight", "dispute", "cash_shortage", "wilful",
                                           NULL }; /* R-A6 */
+    static const char *const reach[] = { "reachable", "half_lost", "lost", NULL }; /* R-A8 */
     int64_t v = 0;
     const char *coop = hk_record_get (rec, "cooperative");
     if (!*coop)
@@ -169,7 +179,11 @@ s_debtor (const hk_record_t *rec, hk_debtor_fact_t *f, hk_row_error_t *err)
         f->uncooperative = strcmp (coop, "false") == 0;
     else
         return s_fail (err, "cooperative", "not true or false", coop);
-    if (s_one_of (rec, "cause_of_default", causes, false, &f->cause_of_default, err))
+    if (s_tristate (rec, "do_not_contact", &f->do_not_contact, err)
+        || s_tristate (rec, "bankrupt", &f->bankrupt, err))
+        return HK_EINVAL;
+    if (s_one_of (rec, "cause_of_default", causes, false, &f->cause_of_default, err)
+        || s_one_of (rec, "reachability", reach, false, &f->reachability, err))
         return HK_EINVAL;
     if (s_id (rec, "debtor_id", &f->debtor_id, err) || s_text (rec, "name", 200, &f->name, err)
         || s_one_of (rec, "size_class", sizes, false, &f->size_class, err)
@@ -343,6 +357,23 @@ s_delivery (const hk_record_t *rec, hk_delivery_fact_t *f, hk_row_error_t *err)
     return 0;
 }
 
+/* R-L2: an interruption of an invoice's limitation period, with its evidence. */
+static int
+s_interruption (const hk_record_t *rec, hk_interruption_fact_t *f, hk_row_error_t *err)
+{
+    static const char *const kinds[] = { "lawsuit", "demand", "acknowledgement",
+                                         "repayment_plan", "interest_paid",
+                                         "extension_request", NULL };
+    if (s_id (rec, "interruption_id", &f->interruption_id, err)
+        || s_id (rec, "debtor_id", &f->debtor_id, err)
+        || s_id (rec, "invoice_id", &f->invoice_id, err)
+        || s_one_of (rec, "interruption", kinds, true, &f->interruption, err)
+        || s_date (rec, "occurred_on", true, NULL, &f->occurred_on, NULL, err)
+        || s_text (rec, "evidence", 500, &f->evidence, err))
+        return HK_EINVAL;
+    return 0;
+}
+
 int
 hk_feed_validate (const hk_record_t *rec, hk_fact_t *out, hk_row_error_t *err)
 {
@@ -359,6 +390,8 @@ hk_feed_validate (const hk_record_t *rec, hk_fact_t *out, hk_row_error_t *err)
     case HK_REC_DISPUTE: return s_dispute (rec, &out->u.dispute, err);
     case HK_REC_INCOMING_PAYMENT: return s_incoming (rec, &out->u.incoming, err);
     case HK_REC_DELIVERY: return s_delivery (rec, &out->u.delivery, err);
+    case HK_REC_LIMITATION_INTERRUPTION:
+        return s_interruption (rec, &out->u.interruption, err);
     default: return s_fail (err, "kind", "unknown record kind", NULL);
     }
 }
@@ -386,6 +419,7 @@ hk_feed_kind_of_header (char *const *names, int n, char *missing, size_t len)
         const char *column;
         hk_record_kind_t kind;
     } ids[] = {
+        { "interruption_id", HK_REC_LIMITATION_INTERRUPTION },
         { "payment_id", HK_REC_PAYMENT },         { "credit_note_id", HK_REC_CREDIT_NOTE },
         { "promise_id", HK_REC_PROMISE },         { "dispute_id", HK_REC_DISPUTE },
         { "contact_id", HK_REC_CONTACT },         { "delivery_id", HK_REC_DELIVERY },

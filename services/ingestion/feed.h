@@ -17,8 +17,10 @@ typedef struct {
 /* Strings point into the record's values and live as long as they do. "" when absent. */
 typedef struct {
     const char *debtor_id, *name, *size_class, *time_zone, *calendar, *address, *email, *phone,
-        *country, *cause_of_default;
+        *country, *cause_of_default, *reachability;
     int uncooperative;           /* 1 uncooperative, 0 cooperative, -1 not stated (R-A5) */
+    int do_not_contact;          /* 1, 0, or -1 not stated */
+    int bankrupt;                /* 1, 0, or -1 not stated */
     bool has_distance;
     int32_t distance_km;
     bool has_limit;
@@ -91,6 +93,13 @@ typedef struct {
     int64_t amount_minor, quantity;
 } hk_delivery_fact_t;
 
+/* R-L2: interruption is one of lawsuit, demand, acknowledgement, repayment_plan,
+ * interest_paid, extension_request; evidence "" when none was given (recorded, not counted). */
+typedef struct {
+    const char *interruption_id, *debtor_id, *invoice_id, *interruption, *evidence;
+    int32_t occurred_on;
+} hk_interruption_fact_t;
+
 typedef struct {
     hk_record_kind_t kind;
     union {
@@ -104,6 +113,7 @@ typedef struct {
         hk_dispute_fact_t dispute;
         hk_incoming_fact_t incoming;
         hk_delivery_fact_t delivery;
+        hk_interruption_fact_t interruption;
     } u;
 } hk_fact_t;
 

@@ -21,9 +21,12 @@
 #define S_MAX_FMT 32
 
 /* The feed schema of docs/feeds.md: field names per kind, '*' marking required ones. */
-static const char *const s_schema[HK_REC_KIND_COUNT][16] = {
+#define S_SCHEMA_MAX 20
+static const char *const s_schema[HK_REC_KIND_COUNT][S_SCHEMA_MAX] = {
     [HK_REC_DEBTOR] = { "debtor_id*", "name", "size_class", "time_zone", "calendar", "address",
-                        "distance_km", "credit_limit", "currency", "email", "phone", "country" },
+                        "distance_km", "credit_limit", "currency", "email", "phone", "country",
+                        "cause_of_default", "cooperative", "reachability", "do_not_contact",
+                        "bankrupt" },
     [HK_REC_CONTACT] = { "contact_id*", "debtor_id*", "role*", "name", "phone", "email",
                          "postal_address" },
     [HK_REC_CONTRACT] = { "contract_id*", "debtor_id*", "terms*", "period_day", "due_on",
@@ -41,6 +44,8 @@ static const char *const s_schema[HK_REC_KIND_COUNT][16] = {
     [HK_REC_INCOMING_PAYMENT] = { "debtor_id*", "expected_on*", "note" },
     [HK_REC_DELIVERY] = { "delivery_id*", "debtor_id*", "delivered_on*", "contract_id",
                           "currency", "amount", "quantity" },
+    [HK_REC_LIMITATION_INTERRUPTION] = { "interruption_id*", "debtor_id*", "invoice_id*",
+                                         "interruption*", "occurred_on*", "evidence" },
 };
 
 typedef enum { S_TEXT, S_AMOUNT, S_DATE, S_INSTANT } s_type_t;
@@ -249,7 +254,7 @@ s_type_of (const char *name)
 static int
 s_schema_field (hk_record_kind_t kind, const char *name)
 {
-    for (int i = 0; i < 16 && s_schema[kind][i]; i++) {
+    for (int i = 0; i < S_SCHEMA_MAX && s_schema[kind][i]; i++) {
         const char *s = s_schema[kind][i];
         size_t n = strlen (s), has_star = s[n - 1] == '*';
         if (strlen (name) == n - has_star && strncmp (s, name, n - has_star) == 0)
@@ -525,7 +530,7 @@ s_record_spec (s_ctx_t *ctx, hk_mapping_t *m, s_spec_t *sp, json_object *obj, in
         if (!s_field (ctx, m, fd, spec, w))
             return false;
     }
-    for (int i = 0; i < 16 && s_schema[sp->kind][i]; i++) {
+    for (int i = 0; i < S_SCHEMA_MAX && s_schema[sp->kind][i]; i++) {
         const char *s = s_schema[sp->kind][i];
         size_t len = strlen (s);
         if (s[len - 1] != '*')

@@ -250,6 +250,10 @@ def build_result(a):
         "outbox_rows_added_by_redelivery": {
             "value": a["outbox_added"], "target": "== 0",
             "verdict": verdict(a["outbox_added"] == 0)},
+        "writes": {"copy_invoice_rows": a["copy_count"], "fresh_invoice_rows": a["invoices"],
+                   "fresh_debtor_rows": a["debtor_rows"],
+                   "fresh_outbox_rows": a["outbox_after_fresh"],
+                   "redelivery_outbox_rows": a["outbox_added"]},
         "build_dir": a["build_dir"],
         "notes": a["notes"],
     }
@@ -278,6 +282,13 @@ def print_table(r, out=sys.stdout):
               % (fi["rows_accepted"], fi["rows_unchanged"], fi["rows_rejected"],
                  ri["rows_accepted"], ri["rows_unchanged"], ri["rows_rejected"],
                  f["outbox_rows"]))
+    w = r["writes"]
+    out.write("  writes: \\copy %d invoice_bench rows (primary key + 2 indexes), nothing else;"
+              " fresh load %d invoice rows (same indexes + invoice->debtor FK check), %d debtor"
+              " rows, %d event_outbox rows, 1 intake_file row; re-delivery %d event_outbox rows,"
+              " 1 intake_file row\n"
+              % (w["copy_invoice_rows"], w["fresh_invoice_rows"], w["fresh_debtor_rows"],
+                 w["fresh_outbox_rows"], w["redelivery_outbox_rows"]))
     for n in r["notes"]:
         out.write("  note: %s\n" % n)
 
@@ -369,6 +380,7 @@ def main(argv):
             raise Broken("invoice holds %d rows after the fresh load, want %d"
                          % (invoices, args.rows))
         outbox_fresh = fleet.outbox_count()
+        debtor_rows = fleet.scalar("SELECT count(*) FROM debtor")
         admin_exec(admin, "CHECKPOINT")
 
         # 3. re-delivery of the identical file under another name
@@ -388,6 +400,7 @@ def main(argv):
             "copy_s": copy_s, "fresh_s": fresh_s, "redelivery_s": re_s,
             "fresh_row": fresh_row, "re_row": re_row, "rss_bytes": rss,
             "outbox_after_fresh": outbox_fresh, "outbox_added": outbox_added,
+            "copy_count": copy_count, "invoices": invoices, "debtor_rows": debtor_rows,
             "build_dir": build_dir, "notes": notes})
     except Broken as e:
         error = str(e)

@@ -3,6 +3,7 @@ recovery (R-A3), the limitation clock and its warnings (R-L1), and legal escalat
 period nears its end (R-L3) — on the fleet clock, through the daemons."""
 
 import json
+import time
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -183,3 +184,194 @@ def test_stance_from_cause_and_cooperation(fleet):
                        " ORDER BY 1") == [("S1", "soft"), ("S2", "hard"), ("S3", "hard")]
     graded = {e["payload"]["debtor_id"]: e["payload"] for e in fleet.events("debtor.graded")}
     assert graded["S2"]["stance"] == "hard" and graded["S2"]["cause_of_default"] == "wilful"
+
+
+def test_limitation_interruptions_restart_the_clock(fleet):
+    """R-L1/R-L2: the clock runs three years from the due date; an interruption recorded with
+    its evidence (CSV or JSON Lines feed) restarts it from the interruption on its event, the
+    new expiry is stored and the warnings are armed again. Without evidence, after the expiry
+    or with no interruption at all, the clock stays as it was."""
+    fleet.clock_set("2026-03-15T10:00:00+08:00")
+    fleet.start("ingestion")
+    fleet.start("aging")
+    fleet.drop("a-invoices.csv", "invoice_id,debtor_id,currency,amount,due_on\n"
+                                 "LI-A,D1,CNY,10.00,2023-06-01\nLI-B,D1,CNY,10.00,2023-06-01\n"
+                                 "LI-C,D2,CNY,10.00,2023-06-01\nLI-X,D2,CNY,10.00,2022-03-01\n")
+    wait_until(lambda: aged(fleet, date(2026, 3, 15)) == 4, 30, what="aged")
+    expiry = dict(fleet.query("SELECT invoice_id, limitation_expires_on FROM invoice"))
+    assert expiry == {"LI-A": date(2026, 6, 1), "LI-B": date(2026, 6, 1),
+                      "LI-C": date(2026, 6, 1), "LI-X": date(2025, 3, 1)}
+    fleet.wait_events("limitation.warning", 4)  # 90 days for A, B, C; X expired
+
+    fleet.drop("b-interruptions.csv",
+               "interruption_id,debtor_id,invoice_id,interruption,occurred_on,evidence\n"
+               "I-1,D1,LI-A,demand,2025-01-10,EMS receipt 1234 signed by the debtor\n"
+               "I-2,D1,LI-B,acknowledgement,2025-02-01,\n"           # no evidence: ignored
+               "I-3,D2,LI-X,demand,2025-06-01,registered letter\n"   # after expiry: ignored
+               "I-4,D2,LI-C,settlement,2025-06-01,x\n")              # unknown kind: rejected
+    fleet.drop("c-interruptions.jsonl",
+               '{"kind": "limitation_interruption", "interruption_id": "I-5", "debtor_id": "D1",'
+               ' "invoice_id": "LI-B", "interruption": "lawsuit", "occurred_on": "2026-03-01",'
+               ' "evidence": "court filing 2026-001"}\n')
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM consumed_event WHERE consumer ="
+                                    " 'aging' AND event_id IN (SELECT event_id FROM event_outbox"
+                                    " WHERE type = 'limitation_interruption.recorded')") == 4,
+               30, what="aging saw the interruptions")
+    assert fleet.query("SELECT line, field FROM intake_reject") == [(5, "interruption")]
+    assert fleet.query("SELECT interruption_id, interruption, evidence FROM"
+                       " limitation_interruption ORDER BY 1") == [
+        ("I-1", "demand", "EMS receipt 1234 signed by the debtor"),
+        ("I-2", "acknowledgement", None), ("I-3", "demand", "registered letter"),
+        ("I-5", "lawsuit", "court filing 2026-001")]
+    expiry = dict(fleet.query("SELECT invoice_id, limitation_expires_on FROM invoice"))
+    # three years after the counted interruption (Civil Code art. 188, 195)
+    assert expiry == {"LI-A": date(2028, 1, 10), "LI-B": date(2029, 3, 1),
+                      "LI-C": date(2026, 6, 1), "LI-X": date(2025, 3, 1)}
+    assert fleet.query("SELECT invoice_id, limitation_start FROM invoice ORDER BY 1") == [
+        ("LI-A", date(2025, 1, 10)), ("LI-B", date(2026, 3, 1)), ("LI-C", date(2023, 6, 1)),
+        ("LI-X", date(2022, 3, 1))]
+
+    # 70 days before the new expiry of LI-A the 90-day warning comes again (re-armed), with
+    # the new date; LI-C (no interruption) expired meanwhile.
+    fleet.clock_set("2027-11-01T10:00:00+08:00")
+    wait_until(lambda: aged(fleet, date(2027, 11, 1)) == 4, 30, what="re-aged")
+    again = fleet.wait_events("limitation.warning", 1,
+                              lambda p, e: p.get("invoice_id") == "LI-A" and
+                              p.get("expires_on") == "2028-01-10")
+    assert again[0]["payload"]["warning_days"] == 90 and again[0]["payload"]["days_left"] == 70
+    c = fleet.wait_events("limitation.warning", 1, lambda p, e: p.get("invoice_id") == "LI-C"
+                          and p.get("expired") is True)
+    assert c[0]["payload"]["expires_on"] == "2026-06-01"
+    assert not [e for e in fleet.events("limitation.warning")
+                if e["payload"]["invoice_id"] == "LI-B" and e["payload"]["expires_on"] ==
+                "2029-03-01"]
+
+
+def test_day_boundary_in_the_tenant_zone_by_the_fleet_clock(fleet_factory):
+    """R-A1 DPD counts tenant-local days: New York on 2026-03-11 is on daylight time (since
+    March 8th), so its midnight is 04:00 UTC, not 05:00. One second before it the invoice due
+    on the 10th is still current; at midnight the day's run ages it 1 day past due."""
+    fleet = fleet_factory("ny", time_zone="America/New_York")
+    fleet.clock_set("2026-03-10T12:00:00-04:00")
+    fleet.start("ingestion")
+    fleet.start("aging")
+    fleet.drop("tz.csv", "invoice_id,debtor_id,currency,amount,due_on\nTZ-1,NY1,USD,5.00,2026-03-10\n")
+    wait_until(lambda: aged(fleet, date(2026, 3, 10)) == 1, 30, what="aged on the 10th")
+    fleet.clock_set("2026-03-11T03:59:59Z")
+    time.sleep(1.0)
+    assert fleet.query("SELECT aged_as_of, dpd, bucket FROM invoice") == \
+        [(date(2026, 3, 10), 0, "current")]
+    assert fleet.scalar("SELECT count(*) FROM aging_run WHERE run_date = '2026-03-11'") == 0
+    fleet.clock_set("2026-03-11T04:00:00Z")
+    wait_until(lambda: aged(fleet, date(2026, 3, 11)) == 1, 30, what="aged on the 11th")
+    assert fleet.query("SELECT dpd, bucket FROM invoice") == [(1, "1-30")]
+    ev = fleet.wait_events("invoice.aged", 1, lambda p, e: p.get("as_of") == "2026-03-11")
+    assert ev[0]["payload"]["time_zone"] == "America/New_York"
+    assert ev[0]["payload"]["previous_bucket"] == "current"
+
+
+def test_ibm_data_dso_and_days_late_through_the_daemons(fleet_factory):
+    """The IBM accounts-receivable sample (shared/data/realworld/ibm-ar) loaded through the
+    shipped mapping as the books stood on 2012-12-31 (invoices issued by then; payments
+    settled after it not yet received), aged by the daemon that day in the mapping's zone.
+    Checked against an independent reading of the file: each open invoice's DPD and bucket
+    (R-A1), the DSO of the aging report, and the days late of each debtor's last 8 payments
+    through the lengthening-delay signal (R-A7)."""
+    import csv
+    import os
+    import shutil
+    from datetime import datetime
+    from fleet import SOURCE_DIR
+    as_of = date(2012, 12, 31)
+    src = os.path.join(os.path.dirname(SOURCE_DIR), "shared", "data", "realworld", "ibm-ar",
+                       "accounts-receivable.csv")
+    mapping = os.path.join(SOURCE_DIR, "deploy", "mappings", "ibm-ar.mapping.json")
+    fleet = fleet_factory("ibm", time_zone=json.load(open(mapping))["time_zone"])
+    fleet.clock_set("2012-12-31T18:00:00-05:00")
+    os.makedirs(os.path.join(fleet.run_dir, "mappings"), exist_ok=True)
+    shutil.copy(mapping, os.path.join(fleet.run_dir, "mappings"))
+
+    def day(text):
+        return datetime.strptime(text, "%m/%d/%Y").date()
+
+    with open(src, newline="") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames
+        rows = [r for r in reader if day(r["InvoiceDate"]) <= as_of]
+    snapshot = []
+    for r in rows:
+        r = dict(r)
+        if day(r["SettledDate"]) > as_of:
+            r["SettledDate"] = ""   # not yet paid on the day: an open invoice
+        snapshot.append(r)
+    import io
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
+    w.writeheader()
+    w.writerows(snapshot)
+    fleet.start("ingestion")
+    fleet.start("aging")
+    fleet.drop("ibm-ar-2012.csv", out.getvalue())
+    open_rows = [r for r in snapshot if not r["SettledDate"]]
+    owing = {r["customerID"] for r in open_rows}
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM payment") == len(rows) - len(open_rows),
+               60, what="payments")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE status = 'open' AND"
+                                    " aged_as_of = %s", (as_of,)) == len(open_rows)
+               and fleet.scalar("SELECT count(*) FROM debtor WHERE risk_as_of = %s",
+                                (as_of,)) == len(owing), 60, what="aged and graded")
+
+    # DPD and bucket of every open invoice
+    got = {r[0]: (r[1], r[2]) for r in fleet.query(
+        "SELECT invoice_id, dpd, bucket FROM invoice WHERE status = 'open'")}
+    bounds = [(0, "current"), (30, "1-30"), (60, "31-60"), (90, "61-90"), (180, "91-180"),
+              (365, "181-365"), (730, "366-730")]
+
+    def bucket(dpd):
+        return next((name for top, name in bounds if dpd <= top), "over-730")
+    want = {r["invoiceNumber"]: ((as_of - day(r["DueDate"])).days,
+                                 bucket((as_of - day(r["DueDate"])).days)) for r in open_rows}
+    assert got == want
+    assert {b for _, b in want.values()} >= {"current", "1-30"}  # due and overdue
+
+    # DSO = receivables / credit sales of the last 90 days x 90, in hundredths, half up
+    cents = {r["invoiceNumber"]: int(Decimal(r["InvoiceAmount"]) * 100) for r in rows}
+    receivables = sum(cents[r["invoiceNumber"]] for r in open_rows)
+    sales = sum(cents[r["invoiceNumber"]] for r in rows
+                if 0 <= (as_of - day(r["InvoiceDate"])).days < 90)
+    dso = (Decimal(receivables) / Decimal(sales) * 90).quantize(Decimal("0.01"),
+                                                                 rounding=ROUND_HALF_UP)
+    report = json.loads(fleet.hkctl("report", "aging", "--format", "json").stdout)
+    assert report["dso"] == [{"currency": "USD", "days": 90, "dso": str(dso)}]
+    by_bucket = {b["bucket"]: b for b in report["bucket"]}
+    for name in {b for _, b in want.values()}:
+        n = [i for i, (_, b) in want.items() if b == name]
+        assert by_bucket[name]["invoices"] == len(n)
+        total = sum(cents[i] for i in n)
+        assert by_bucket[name]["outstanding"] == "%d.%02d" % (total // 100, total % 100)
+
+    # Days late (the file's DaysLate) of each owing debtor's last 8 payments, oldest first,
+    # through R-A7: the last 3 strictly rising and late, or the later half's mean above the
+    # earlier half's by more than 10 days. Debtors whose last 9 payments share a date are
+    # left out (the order among them is not defined).
+    def rising(late):
+        n = len(late)
+        if n >= 3 and late[-1] > 0 and late[-3] < late[-2] < late[-1]:
+            return True
+        if n < 4:
+            return False
+        h = n // 2
+        return sum(late[n - h:]) > sum(late[:h]) + 10 * h
+    signals = dict(fleet.query("SELECT debtor_id, signals FROM debtor"))
+    checked = flagged = 0
+    for c in owing:
+        paid = sorted((r for r in snapshot if r["customerID"] == c and r["SettledDate"]),
+                      key=lambda r: day(r["SettledDate"]))
+        dates = [day(r["SettledDate"]) for r in paid[-9:]]
+        if len(set(dates)) != len(dates):
+            continue
+        expect = rising([int(r["DaysLate"]) for r in paid[-8:]])
+        assert ("lengthening_delay" in (signals[c] or [])) == expect, (c, paid[-8:])
+        checked += 1
+        flagged += expect
+    assert checked >= 40 and flagged >= 2, (checked, flagged)

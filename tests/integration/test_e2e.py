@@ -54,7 +54,8 @@ def test_walking_skeleton(fleet):
     assert fleet.scalar("SELECT rows_accepted FROM intake_file WHERE name LIKE %s",
                         ("%invoices%",)) == 2
 
-    # Two days past due: aged 1-30, a written notice planned for the start of the debtor's
+    # Two days past due (Thursday): aged 1-30, a written notice planned on the best-ranked of
+    # the next three working days (Thu, Fri, Mon: Friday, R-S1) at the start of the debtor's
     # working day, 09:00 local: inside the first 15 minutes after it starts (R-S2).
     fleet.clock_set("2026-03-12T08:00:00+08:00")
     for invoice_id in ("INV-A", "INV-B"):
@@ -68,7 +69,7 @@ def test_walking_skeleton(fleet):
                                 p.get("invoice_id") == i and p.get("step") == "written_notice")
         p = evs[0]["payload"]
         assert p["channel"] == "email"
-        assert int(p["due_at_us"]) == us("2026-03-12T09:00:00+08:00")
+        assert int(p["due_at_us"]) == us("2026-03-13T09:00:00+08:00")
         planned[invoice_id] = p["contact_id"]
 
     # INV-B paid in full before its reminder is due: settled, reminder cancelled.
@@ -82,8 +83,8 @@ def test_walking_skeleton(fleet):
     assert fleet.query("SELECT status, outstanding_minor FROM invoice WHERE invoice_id = 'INV-B'") \
         == [("settled", 0)]
 
-    # 09:20: INV-A's reminder goes out by e-mail (R-N3), INV-B's does not.
-    fleet.clock_set("2026-03-12T09:20:00+08:00")
+    # Friday 09:20: INV-A's reminder goes out by e-mail (R-N3), INV-B's does not.
+    fleet.clock_set("2026-03-13T09:20:00+08:00")
     contact_a = planned["INV-A"]
     fleet.wait_events("contact.sent", 1, lambda p, e: p.get("contact_id") == contact_a)
     dispatched = fleet.wait_events("contact.dispatched", 1,

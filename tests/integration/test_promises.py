@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from datetime import datetime, timezone
 
 import zmq
 
@@ -166,13 +167,20 @@ def test_redis_restart_loses_nothing(fleet):
     assert fleet.outbox_count("invoice.aged") == 100
 
 
+def planned_time(event, minutes=0):
+    """RFC 3339 text of a contact.planned event's due time plus some minutes."""
+    at = int(event["payload"]["due_at_us"]) / 1e6 + 60 * minutes
+    return datetime.fromtimestamp(at, timezone.utc).isoformat()
+
+
 def test_pii_and_secrets_stay_out_of_logs_and_config_dumps(fleet):
     """Promise 7: e-mail addresses and names are masked in logs; passwords are redacted."""
     fleet.clock_set("2026-03-12T08:00:00+08:00")
+    fleet.extra_env["HUIKUAN_SCHEDULING_CHALLENGER"] = "false"   # e-mail notices for all
     fleet.start_all()
     fleet.drop("pii.csv", invoices("P", 1, email="zhang.sanfeng@wudang.example", name="张三丰"))
-    fleet.wait_events("contact.planned", 1)
-    fleet.clock_set("2026-03-12T09:05:00+08:00")
+    planned = fleet.wait_events("contact.planned", 1)
+    fleet.clock_set(planned_time(planned[0], minutes=5))
     sent = fleet.wait_events("contact.sent", 1)
     assert "zhang.sanfeng@wudang.example" not in sent[0]["payload"]["recipient_masked"]
     logs = fleet.logs(lines=None)

@@ -7,6 +7,7 @@
 
 import hashlib
 import time
+from datetime import datetime, timezone
 
 from aiosmtpd.controller import Controller
 
@@ -69,13 +70,14 @@ def test_written_notice_goes_to_a_real_smtp_server(fleet):
         fleet.clock_set("2026-03-12T08:00:00+08:00")
         fleet.start("ingestion")
         fleet.start("aging")
-        fleet.start("scheduling")
+        fleet.start("scheduling", HUIKUAN_SCHEDULING_CHALLENGER="false")  # e-mail notices
         fleet.start("notification", HUIKUAN_NOTIFICATION_EMAIL_TRANSPORT="smtp",
                     HUIKUAN_NOTIFICATION_SMTP_URL="smtp://127.0.0.1:%d" % port,
                     HUIKUAN_NOTIFICATION_SENDER="ar@creditor.example")
         fleet.drop("one.csv", invoices("S", 1, email="finance@debtor.example"))
-        fleet.wait_events("contact.planned", 1)
-        fleet.clock_set("2026-03-12T09:01:00+08:00")
+        planned = fleet.wait_events("contact.planned", 1)
+        at = int(planned[0]["payload"]["due_at_us"]) / 1e6 + 60
+        fleet.clock_set(datetime.fromtimestamp(at, timezone.utc).isoformat())
         sent = fleet.wait_events("contact.sent", 1)
         wait_until(lambda: collector.messages, 10, what="the SMTP server got the message")
         mail_from, rcpt, content = collector.messages[0]

@@ -195,6 +195,18 @@ s_test_limitation (void)
     CHECK_INT (hk_limitation_compute (NULL, &c), HK_EINVAL);
     CHECK_INT (hk_limitation_compute (&in, NULL), HK_EINVAL);
     CHECK_STR (hk_interruption_kind_name (HK_INTERRUPT_EXTENSION_REQUEST), "extension-request");
+    /* R-L2: the feed's names (docs/feeds.md) and the names above both parse */
+    CHECK_INT (hk_interruption_kind_parse ("repayment_plan"), HK_INTERRUPT_REPAYMENT_PLAN);
+    CHECK_INT (hk_interruption_kind_parse ("repayment-plan"), HK_INTERRUPT_REPAYMENT_PLAN);
+    CHECK_INT (hk_interruption_kind_parse ("lawsuit"), HK_INTERRUPT_LAWSUIT);
+    CHECK_INT (hk_interruption_kind_parse ("extension_request"), HK_INTERRUPT_EXTENSION_REQUEST);
+    CHECK_INT (hk_interruption_kind_parse ("interest_paid"), HK_INTERRUPT_INTEREST_PAID);
+    CHECK_INT (hk_interruption_kind_parse ("lawsui"), 0);
+    CHECK_INT (hk_interruption_kind_parse ("lawsuits"), 0);
+    CHECK_INT (hk_interruption_kind_parse (""), 0);
+    CHECK_INT (hk_interruption_kind_parse (NULL), 0);
+    for (int k = HK_INTERRUPT_LAWSUIT; k <= HK_INTERRUPT_EXTENSION_REQUEST; k++)
+        CHECK_INT (hk_interruption_kind_parse (hk_interruption_kind_name (k)), k);
     return failures;
 }
 

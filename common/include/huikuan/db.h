@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct hk_db hk_db_t;
 
@@ -56,6 +57,18 @@ typedef struct {
 bool hk_copy_text (hk_copy_buf_t *b, const char *value, char end);
 /* Appends bytes as a bytea hex value (\\x...), then end. */
 bool hk_copy_hex (hk_copy_buf_t *b, const unsigned char *bytes, size_t n, char end);
+
+/* A PostgreSQL array literal ("{"a","b",NULL}") built element by element, for passing a whole
+ * batch as one text parameter ($1::text[], then unnest). Zero-initialise; hk_pgarr_finish
+ * returns the malloc'd literal (caller frees) or NULL after ENOMEM. */
+typedef struct {
+    hk_copy_buf_t buf;
+    int n;
+    bool failed;
+} hk_pgarr_t;
+void hk_pgarr_text (hk_pgarr_t *a, const char *value);   /* NULL appends NULL */
+void hk_pgarr_int (hk_pgarr_t *a, int64_t value);
+char *hk_pgarr_finish (hk_pgarr_t *a);
 
 /* Transactions. begin/commit/rollback return 0 or HK_EDB. rollback is safe without one.
  * If the connection breaks inside a transaction, every statement fails until commit (which

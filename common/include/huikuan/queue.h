@@ -31,6 +31,19 @@ redisReply *hk_redis_cmdf (hk_redis_t *self, const char *fmt, ...);
 int hk_stream_add (hk_redis_t *r, const char *stream, const void *data, size_t len,
                    char *id_out, size_t id_len);
 
+/* n commands pipelined in one round trip (command i: argcs[i] arguments argvs[i], binary
+ * lengths lens[i] or NULL for C strings; lens itself may be NULL). Replies are read and
+ * dropped. Returns 0, HK_EINVAL or HK_EREDIS (the first error reply, or the connection
+ * failed; earlier commands may have run). */
+int hk_redis_pipeline (hk_redis_t *r, int n, const int *argcs, const char *const *const *argvs,
+                       const size_t *const *lens);
+
+/* n XADDs pipelined in one round trip: entry i is datas[i] (lens[i] bytes) on streams[i].
+ * Returns 0, HK_EINVAL or HK_EREDIS (some entries may have been added: callers re-push
+ * idempotently, as with hk_stream_add). */
+int hk_stream_add_many (hk_redis_t *r, const char *const *streams, const char *const *datas,
+                        const size_t *lens, int n);
+
 typedef struct hk_queue hk_queue_t;
 
 typedef struct {

@@ -1,0 +1,556 @@
+/* dispatch: due contacts pass the caps and go to the channel queues, once each; promises are
+ * checked at their time plus grace (R-C5).
+ *
+ * Caps (R-C2, ARCHITECTURE promise 3) are decided from the contact log in PostgreSQL under a
+ * transaction-scoped advisory lock per debtor, so two scheduler instances serialise on a debtor
+ * and the second sees what the first dispatched. Redis holds fast per-debtor day counters,
+ * bumped after each commit: a counter already at the cap defers without asking PostgreSQL,
+ * and a counter lost with a Redis restart only costs that shortcut, never a cap. Quiet hours
+ * (22:00-08:00 local) are a hard floor checked here whatever the plan said. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "huikuan/dates.h"
+#include "huikuan/errcodes.h"
+#include "huikuan/log.h"
+#include "huikuan/metrics.h"
+#include "sched.h"
+
+enum { D_ID, D_CHANNEL, D_DEBTOR, D_INVOICE, D_STEP, D_KIND, D_DUE, D_ZONE, D_CAL };
+
+/* Per debtor of a batch: counts from the log (then as the batch dispatches). */
+typedef struct {
+    const char *debtor;
+    const char *zone;
+    int32_t today;             /* local date of now */
+    hk_contact_counts_t k;
+    long long redis_today;     /* the fast counter, -1 when unknown */
+} s_debtor_t;
+
+/* Per debt: phone and visit contacts made (R-C2). */
+typedef struct {
+    const char *invoice;
+    int phones, visits;
+} s_debt_t;
+
+static bool
+s_debtor_facing (const char *channel)
+{
+    return strcmp (channel, "email") == 0 || strcmp (channel, "sms") == 0
+           || strcmp (channel, "phone") == 0 || strcmp (channel, "letter") == 0
+           || strcmp (channel, "visit") == 0;
+}
+
+static int
+s_cmp_str (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+static s_debtor_t *
+s_find_debtor (s_debtor_t *v, int n, const char *debtor)
+{
+    for (int i = 0; i < n; i++) /* batches are small; linear is fine */
+        if (strcmp (v[i].debtor, debtor) == 0)
+            return &v[i];
+    return NULL;
+}
+
+static s_debt_t *
+s_find_debt (s_debt_t *v, int *n, const char *invoice)
+{
+    for (int i = 0; i < *n; i++)
+        if (strcmp (v[i].invoice, invoice) == 0)
+            return &v[i];
+    v[*n] = (s_debt_t) { .invoice = invoice };
+    return &v[(*n)++];
+}
+
+static void
+s_counter_key (hk_daemon_t *d, const s_debtor_t *x, char *key, size_t len)
+{
+    char day[16];
+    hk_date_format (x->today, day, sizeof day);
+    snprintf (key, len, "hk:cap:%s:%s:%s", d->tenant, x->debtor, day);
+}
+
+/* Local minute of the day of at_us in zone, -1 on an unknown zone. */
+static int
+s_minute (const char *zone, int64_t at_us, int32_t *date)
+{
+    hk_local_t l;
+    if (hk_tz_local (zone, at_us, &l) != 0)
+        return -1;
+    if (date)
+        *date = l.date;
+    return l.minute_of_day;
+}
+
+static bool
+s_quiet (const hk_timing_t *t, int minute)
+{
+    return t->quiet_start_min > t->quiet_end_min
+               ? minute >= t->quiet_start_min || minute < t->quiet_end_min
+               : minute >= t->quiet_start_min && minute < t->quiet_end_min;
+}
+
+/* When a contact refused by a debtor cap may be tried again. */
+static int64_t
+s_retry_at (const hk_caps_t *caps, const s_debtor_t *x, int64_t now)
+{
+    int64_t at = now + HK_US_PER_MIN;
+    if (x->k.last_contact_us && x->k.last_contact_us + caps->min_gap_us > at)
+        at = x->k.last_contact_us + caps->min_gap_us;
+    int64_t next_day;
+    if (x->k.debtor_today >= caps->max_per_debtor_day
+        && hk_tz_instant (x->zone, x->today + 1, 0, &next_day) == 0 && next_day > at)
+        at = next_day;
+    int64_t monday;
+    if (x->k.debtor_week >= caps->max_per_debtor_week
+        && hk_tz_instant (x->zone, x->today + 8 - hk_date_weekday (x->today), 0, &monday) == 0
+        && monday > at)
+        at = monday;
+    return at;
+}
+
+/* Reads the batch's debtors' counts: the fast Redis counters, then the log that decides. */
+static int
+s_load_counts (hk_daemon_t *d, s_debtor_t *dv, int nd, s_debt_t *debts, int *ndebts,
+               PGresult **log_out)
+{
+    int64_t now = hk_clock_now (d->clock);
+    /* Redis: one MGET; a failure only loses the shortcut */
+    const char **argv = calloc ((size_t) nd + 1, sizeof *argv);
+    char (*keys)[256] = calloc ((size_t) nd, sizeof *keys);
+    if (!argv || !keys) {
+        free (argv);
+        free (keys);
+        return HK_ENOMEM;
+    }
+    argv[0] = "MGET";
+    for (int i = 0; i < nd; i++) {
+        s_counter_key (d, &dv[i], keys[i], sizeof keys[i]);
+        argv[i + 1] = keys[i];
+        dv[i].redis_today = -1;
+    }
+    redisReply *reply = hk_redis_cmd (d->redis, nd + 1, argv, NULL);
+    if (reply && reply->type == REDIS_REPLY_ARRAY && (int) reply->elements == nd)
+        for (int i = 0; i < nd; i++)
+            if (reply->element[i]->type == REDIS_REPLY_STRING)
+                dv[i].redis_today = atoll (reply->element[i]->str);
+    if (reply)
+        freeReplyObject (reply);
+    free (argv);
+    free (keys);
+
+    /* PostgreSQL: what was made, for these debtors */
+    hk_pgarr_t list = { 0 };
+    for (int i = 0; i < nd; i++)
+        hk_pgarr_text (&list, dv[i].debtor);
+    char *lit = hk_pgarr_finish (&list), since[40];
+    if (!lit)
+        return HK_ENOMEM;
+    hk_time_format (now - 8 * HK_US_PER_DAY, since, sizeof since);
+    const char *p[] = { d->tenant, lit, since };
+    PGresult *res = hk_db_query (d->db,
+                                 "SELECT debtor_id, invoice_id, step,"
+                                 "  (extract (epoch FROM dispatched_at) * 1000000)::bigint"
+                                 " FROM contact WHERE tenant = $1 AND debtor_id = ANY ($2::text[])"
+                                 "  AND dispatched_at IS NOT NULL"
+                                 "  AND channel IN ('email', 'sms', 'phone', 'letter', 'visit')"
+                                 "  AND (dispatched_at >= $3::timestamptz"
+                                 "       OR step IN ('phone', 'visit'))",
+                                 3, p);
+    free (lit);
+    if (!res)
+        return HK_EDB;
+    for (int r = 0; r < PQntuples (res); r++) {
+        s_debtor_t *x = s_find_debtor (dv, nd, PQgetvalue (res, r, 0));
+        int64_t at = atoll (PQgetvalue (res, r, 3));
+        const char *step = PQgetvalue (res, r, 2);
+        if (strcmp (step, "phone") == 0 || strcmp (step, "visit") == 0) {
+            s_debt_t *t = s_find_debt (debts, ndebts, PQgetvalue (res, r, 1));
+            t->phones += step[0] == 'p';
+            t->visits += step[0] == 'v';
+        }
+        if (!x || at < now - 8 * HK_US_PER_DAY)
+            continue;
+        int32_t date;
+        if (s_minute (x->zone, at, &date) < 0)
+            continue;
+        x->k.debtor_today += date == x->today;
+        /* ISO week: the same Monday */
+        x->k.debtor_week += date - (hk_date_weekday (date) - 1)
+                            == x->today - (hk_date_weekday (x->today) - 1);
+        if (at > x->k.last_contact_us)
+            x->k.last_contact_us = at;
+    }
+    *log_out = res; /* the debts' invoice ids point into it */
+    return 0;
+}
+
+/* INCR (and a two-day expiry) of the day counters of the debtors this batch contacted. A
+ * failure is logged: the log in PostgreSQL still decides. */
+static void
+s_bump_counters (hk_daemon_t *d, const s_debtor_t *dv, int nd, const bool *bumped)
+{
+    char (*keys)[256] = calloc ((size_t) nd + 1, sizeof *keys);
+    const char *(*cmds)[3] = calloc ((size_t) 2 * nd + 1, sizeof *cmds);
+    const char *const **list = calloc ((size_t) 2 * nd + 1, sizeof *list);
+    int *argcs = calloc ((size_t) 2 * nd + 1, sizeof *argcs);
+    int nb = 0;
+    if (keys && cmds && list && argcs) {
+        for (int i = 0; i < nd; i++) {
+            if (!bumped[i])
+                continue;
+            s_counter_key (d, &dv[i], keys[i], sizeof keys[i]);
+            cmds[nb][0] = "INCR";
+            cmds[nb][1] = keys[i];
+            argcs[nb] = 2;
+            list[nb] = cmds[nb];
+            nb++;
+            cmds[nb][0] = "EXPIRE";
+            cmds[nb][1] = keys[i];
+            cmds[nb][2] = "172800";
+            argcs[nb] = 3;
+            list[nb] = cmds[nb];
+            nb++;
+        }
+        if (hk_redis_pipeline (d->redis, nb, argcs, list, NULL) != 0)
+            HK_LOG (HK_WARN, "caps.counter_failed", HK_S ("error", hk_redis_errstr (d->redis)));
+    }
+    free (keys);
+    free (cmds);
+    free (list);
+    free (argcs);
+}
+
+typedef struct {
+    hk_pgarr_t id, due, note;
+    int n;
+} s_defer_t;
+
+int
+sched_dispatch (hk_daemon_t *d)
+{
+    sched_t *s = sched_of (d);
+    char limit[16];
+    snprintf (limit, sizeof limit, "%lld", (long long) hk_config_int (d->config, "dispatch_batch"));
+    int64_t now = hk_clock_now (d->clock);
+    if (hk_db_begin (d->db) != 0)
+        return HK_EDB;
+    const char *p[] = { d->tenant, sched_now_text (d), limit };
+    PGresult *res = hk_db_query (d->db,
+                                 "SELECT ct.contact_id, ct.channel, ct.debtor_id, ct.invoice_id,"
+                                 "  ct.step, ct.kind, (extract (epoch FROM ct.due_at) * 1000000)::bigint,"
+                                 "  d.time_zone, d.calendar"
+                                 " FROM contact ct JOIN debtor d ON d.tenant = ct.tenant"
+                                 "  AND d.debtor_id = ct.debtor_id"
+                                 " WHERE ct.status = 'planned' AND ct.due_at <= $2::timestamptz"
+                                 "  AND ct.tenant = $1"
+                                 " ORDER BY ct.due_at LIMIT $3::int FOR UPDATE OF ct SKIP LOCKED",
+                                 3, p);
+    int n = res ? PQntuples (res) : 0;
+    if (!res || n == 0) {
+        PQclear (res);
+        hk_db_rollback (d->db);
+        return res ? 0 : HK_EDB;
+    }
+
+    /* the batch's debtors, sorted, locked in that order (no deadlock between instances) */
+    const char **names = calloc ((size_t) n, sizeof *names);
+    s_debtor_t *dv = calloc ((size_t) n, sizeof *dv);
+    s_debt_t *debts = calloc ((size_t) 2 * n + 64, sizeof *debts);
+    int rc = names && dv && debts ? 0 : HK_ENOMEM, nd = 0, ndebts = 0;
+    PGresult *log = NULL;
+    for (int r = 0; r < n && rc == 0; r++)
+        names[r] = PQgetvalue (res, r, D_DEBTOR);
+    if (rc == 0) {
+        qsort (names, (size_t) n, sizeof *names, s_cmp_str);
+        hk_pgarr_t locks = { 0 };
+        for (int r = 0; r < n; r++) {
+            if (nd && strcmp (dv[nd - 1].debtor, names[r]) == 0)
+                continue;
+            dv[nd].debtor = names[r];
+            hk_pgarr_text (&locks, names[r]);
+            nd++;
+        }
+        char *lit = hk_pgarr_finish (&locks);
+        const char *lp[] = { d->tenant, lit };
+        if (!lit
+            || hk_db_exec (d->db,
+                           "SELECT pg_advisory_xact_lock (hashtextextended ($1 || '/' || u.debtor, 0))"
+                           " FROM unnest ($2::text[]) WITH ORDINALITY AS u (debtor, ord) ORDER BY ord",
+                           2, lp)
+                   < 0)
+            rc = lit ? HK_EDB : HK_ENOMEM;
+        free (lit);
+    }
+    for (int r = 0; r < n && rc == 0; r++) {
+        s_debtor_t *x = s_find_debtor (dv, nd, PQgetvalue (res, r, D_DEBTOR));
+        if (!x->zone) {
+            x->zone = PQgetvalue (res, r, D_ZONE);
+            if (s_minute (x->zone, now, &x->today) < 0)
+                x->today = (int32_t) (now / HK_US_PER_DAY);
+        }
+    }
+    if (rc == 0)
+        rc = s_load_counts (d, dv, nd, debts, &ndebts, &log);
+
+    /* decide each contact in due order */
+    const char **streams = calloc ((size_t) n, sizeof *streams);
+    const char **datas = calloc ((size_t) n, sizeof *datas);
+    size_t *lens = calloc ((size_t) n, sizeof *lens);
+    char (*stream_buf)[96] = calloc ((size_t) n, sizeof *stream_buf);
+    hk_event_t *evs = calloc ((size_t) n, sizeof *evs);
+    Huikuan__V1__ContactDispatched *msgs = calloc ((size_t) n, sizeof *msgs);
+    bool *bumped = calloc ((size_t) nd + 1, sizeof *bumped);
+    if (rc == 0 && !(streams && datas && lens && stream_buf && evs && msgs && bumped))
+        rc = HK_ENOMEM;
+    hk_pgarr_t sent = { 0 };
+    s_defer_t defer = { 0 };
+    int ns = 0, refused = 0;
+    char now_s[40];
+    hk_time_format (now, now_s, sizeof now_s);
+    for (int r = 0; r < n && rc == 0; r++) {
+        const char *id = PQgetvalue (res, r, D_ID), *channel = PQgetvalue (res, r, D_CHANNEL);
+        const char *kind = PQgetvalue (res, r, D_KIND), *zone = PQgetvalue (res, r, D_ZONE);
+        hk_step_t step = HK_STEP_NONE;
+        (void) hk_step_parse (PQgetvalue (res, r, D_STEP), &step);
+        s_debtor_t *x = s_find_debtor (dv, nd, PQgetvalue (res, r, D_DEBTOR));
+        if (s_debtor_facing (channel)) {
+            const hk_calendar_t *cal = sched_calendar (d, PQgetvalue (res, r, D_CAL));
+            char why[200] = "";
+            int minute = s_minute (zone, now, NULL);
+            /* a promise reminder keeps its agreed time except in quiet hours; every other
+             * contact waits for an allowed minute (R-S2) */
+            bool allowed = strcmp (kind, "promise_reminder") == 0
+                               ? minute >= 0 && !s_quiet (&s->timing, minute)
+                               : hk_timing_allowed (cal, zone, &s->timing, now, why, sizeof why);
+            if (strcmp (kind, "promise_reminder") == 0 && !allowed)
+                snprintf (why, sizeof why, "quiet hours");
+            s_debt_t *t = s_find_debt (debts, &ndebts, PQgetvalue (res, r, D_INVOICE));
+            if ((step == HK_STEP_PHONE && t->phones >= s->caps.max_phone_per_debt)
+                || (step == HK_STEP_VISIT && t->visits >= s->caps.max_visit_per_debt)) {
+                /* R-C2: no fourth call, no second visit, whoever planned it: the ladder
+                 * moves on */
+                snprintf (why, sizeof why, "R-C2 %s cap per debt reached (%d made)",
+                          hk_step_name (step), step == HK_STEP_PHONE ? t->phones : t->visits);
+                int c = sched_cancel (d, SCHED_SCOPE_CONTACT, id, x->debtor, why, "R-C2");
+                rc = c < 0 ? c : 0;
+                refused++;
+                continue;
+            }
+            int64_t retry = 0;
+            if (!allowed)
+                retry = now + HK_US_PER_MIN;
+            else if (x->redis_today >= s->caps.max_per_debtor_day) {
+                x->k.debtor_today = (int) x->redis_today; /* the shortcut: no log needed */
+                snprintf (why, sizeof why, "R-C2 daily cap %d reached (fast counter)",
+                          s->caps.max_per_debtor_day);
+                retry = s_retry_at (&s->caps, x, now);
+            } else {
+                hk_contact_counts_t k = x->k;
+                k.phone_on_debt = t->phones;
+                k.visit_on_debt = t->visits;
+                if (!hk_caps_allow (&s->caps, &k, step, now, why, sizeof why))
+                    retry = s_retry_at (&s->caps, x, now);
+                else {
+                    t->phones += step == HK_STEP_PHONE;
+                    t->visits += step == HK_STEP_VISIT;
+                }
+            }
+            if (retry) {
+                hk_slot_t slot = { .at_us = retry };
+                if (strcmp (kind, "promise_reminder") != 0)
+                    (void) hk_timing_next_allowed (cal, zone, &s->timing, retry, &slot);
+                else
+                    while (s_minute (zone, slot.at_us, NULL) >= 0
+                           && s_quiet (&s->timing, s_minute (zone, slot.at_us, NULL)))
+                        slot.at_us += 5 * HK_US_PER_MIN;
+                char at[40];
+                hk_time_format (slot.at_us, at, sizeof at);
+                hk_pgarr_text (&defer.id, id);
+                hk_pgarr_text (&defer.due, at);
+                hk_pgarr_text (&defer.note, why);
+                defer.n++;
+                refused++;
+                continue;
+            }
+            x->k.debtor_today++;
+            x->k.debtor_week++;
+            x->k.last_contact_us = now;
+            bumped[x - dv] = true;
+        }
+        snprintf (stream_buf[ns], sizeof stream_buf[ns], "hk:notify:%s", channel);
+        streams[ns] = stream_buf[ns];
+        datas[ns] = id;
+        lens[ns] = strlen (id);
+        Huikuan__V1__ContactDispatched *m = &msgs[ns];
+        huikuan__v1__contact_dispatched__init (m);
+        m->contact_id = (char *) id;
+        m->channel = (char *) channel;
+        m->queue = stream_buf[ns];
+        evs[ns] = (hk_event_t) { .type = "contact.dispatched", .tenant = d->tenant,
+                                 .aggregate_id = x->debtor, .occurred_at_us = now,
+                                 .payload = &m->base };
+        hk_pgarr_text (&sent, id);
+        ns++;
+    }
+
+    char *sent_l = hk_pgarr_finish (&sent);
+    char *dl[3] = { hk_pgarr_finish (&defer.id), hk_pgarr_finish (&defer.due),
+                    hk_pgarr_finish (&defer.note) };
+    if (rc == 0 && !(sent_l && dl[0] && dl[1] && dl[2]))
+        rc = HK_ENOMEM;
+    if (rc == 0 && defer.n) {
+        const char *dp[] = { dl[0], dl[1], dl[2] };
+        if (hk_db_exec (d->db,
+                        "UPDATE contact c SET due_at = u.due::timestamptz, updated_at = now(),"
+                        " cap_deferrals = cap_deferrals + 1,"
+                        " timing = left (coalesce (c.timing, '') || '; deferred: ' || u.note, 1000)"
+                        " FROM unnest ($1::text[], $2::text[], $3::text[]) AS u (id, due, note)"
+                        " WHERE c.contact_id = u.id::uuid",
+                        3, dp)
+            < 0)
+            rc = HK_EDB;
+    }
+    if (rc == 0 && ns) {
+        const char *sp[] = { sent_l, now_s, d->tenant };
+        /* made: the contact, and the ladder state of the debt it was the pending step of */
+        if (hk_db_exec (d->db,
+                        "UPDATE contact SET status = 'dispatched', dispatched_at = $2::timestamptz,"
+                        " updated_at = now() WHERE contact_id = ANY ($1::uuid[])",
+                        2, sp)
+                < 0
+            || hk_db_exec (d->db,
+                           "UPDATE collection c SET last_step = ct.step,"
+                           " last_step_at = $2::timestamptz,"
+                           " phone_count = phone_count + (ct.step = 'phone')::int,"
+                           " visit_count = visit_count + (ct.step = 'visit')::int,"
+                           " pending_contact = NULL, next_review_at = $2::timestamptz,"
+                           " updated_at = now()"
+                           " FROM contact ct WHERE ct.contact_id = ANY ($1::uuid[])"
+                           "  AND c.tenant = $3 AND c.pending_contact = ct.contact_id",
+                           3, sp)
+                   < 0)
+            rc = HK_EDB;
+    }
+    if (rc == 0 && ns && hk_stream_add_many (d->redis, streams, datas, lens, ns) != 0)
+        rc = HK_EREDIS;
+    if (rc == 0 && ns)
+        rc = hk_outbox_append_batch (d->db, d->instance, evs, ns);
+    if (rc == 0 && hk_db_commit (d->db) != 0)
+        rc = HK_EDB;
+    if (rc != 0)
+        hk_db_rollback (d->db);
+
+    /* the fast counters follow the log, after it committed */
+    if (rc == 0)
+        s_bump_counters (d, dv, nd, bumped);
+    else
+        HK_LOG (HK_WARN, "dispatch.failed",
+                HK_S ("error", rc == HK_EREDIS ? hk_redis_errstr (d->redis) : hk_db_errstr (d->db)));
+
+    free (sent_l);
+    for (int i = 0; i < 3; i++)
+        free (dl[i]);
+    free (streams);
+    free (datas);
+    free (lens);
+    free (stream_buf);
+    free (evs);
+    free (msgs);
+    free (bumped);
+    free (names);
+    free (dv);
+    free (debts);
+    PQclear (log);
+    PQclear (res);
+    if (rc != 0)
+        return rc;
+    if (refused)
+        HK_LOG (HK_DEBUG, "dispatch.deferred", HK_I ("count", refused));
+    return ns + refused > 0 ? ns : 0;
+}
+
+/* R-C5: a promise is kept when the debtor paid its amount since recording it, by the promised
+ * time plus grace, or when the promised debt is settled; else it is broken and the debts it
+ * covered escalate at once. */
+int
+sched_check_promises (hk_daemon_t *d)
+{
+    if (hk_db_begin (d->db) != 0)
+        return HK_EDB;
+    const char *p[] = { d->tenant, sched_now_text (d) };
+    PGresult *res = hk_db_query (
+        d->db,
+        "SELECT p.promise_id, p.debtor_id, coalesce (p.invoice_id, ''), p.currency,"
+        "  p.amount_minor, (extract (epoch FROM p.promised_at) * 1000000)::bigint,"
+        "  coalesce ((SELECT sum (pm.amount_minor) FROM payment pm WHERE pm.tenant = p.tenant"
+        "   AND pm.debtor_id = p.debtor_id AND pm.currency = p.currency"
+        "   AND pm.received_at >= coalesce (p.recorded_at, p.promised_at - interval '30 days')"
+        "   AND pm.received_at <= p.check_at), 0),"
+        "  p.invoice_id IS NOT NULL AND EXISTS (SELECT 1 FROM invoice i WHERE i.tenant = p.tenant"
+        "   AND i.invoice_id = p.invoice_id AND i.status = 'settled')"
+        " FROM promise p WHERE p.tenant = $1 AND p.status = 'open'"
+        "  AND p.check_at <= $2::timestamptz"
+        " ORDER BY p.check_at LIMIT 200 FOR UPDATE OF p SKIP LOCKED",
+        2, p);
+    int n = res ? PQntuples (res) : 0, rc = res ? 0 : HK_EDB;
+    for (int r = 0; r < n && rc == 0; r++) {
+        const char *id = PQgetvalue (res, r, 0), *debtor = PQgetvalue (res, r, 1);
+        const char *invoice = PQgetvalue (res, r, 2);
+        long long amount = atoll (PQgetvalue (res, r, 4)), paid = atoll (PQgetvalue (res, r, 6));
+        bool kept = paid >= amount || PQgetvalue (res, r, 7)[0] == 't';
+        char paid_s[24];
+        snprintf (paid_s, sizeof paid_s, "%lld", paid);
+        const char *up[] = { d->tenant, id, kept ? "kept" : "broken", paid_s, p[1] };
+        if (hk_db_exec (d->db,
+                        "UPDATE promise SET status = $3, settled_minor = $4::bigint,"
+                        " checked_at = $5::timestamptz, updated_at = now()"
+                        " WHERE tenant = $1 AND promise_id = $2",
+                        5, up)
+            < 0) {
+            rc = HK_EDB;
+            break;
+        }
+        if (!kept) {
+            /* R-C5: a broken promise escalates the debts it covered, now */
+            const char *bp[] = { d->tenant, debtor, invoice, p[1] };
+            if (hk_db_exec (d->db,
+                            "UPDATE collection SET broken_promises = broken_promises + 1,"
+                            " promise_broken_at = $4::timestamptz,"
+                            " next_review_at = $4::timestamptz, updated_at = now()"
+                            " WHERE tenant = $1 AND debtor_id = $2 AND state = 'active'"
+                            "  AND ($3 = '' OR invoice_id = $3)",
+                            4, bp)
+                < 0) {
+                rc = HK_EDB;
+                break;
+            }
+        }
+        Huikuan__V1__Money promised = HUIKUAN__V1__MONEY__INIT, got = HUIKUAN__V1__MONEY__INIT;
+        promised.minor = amount;
+        promised.currency = PQgetvalue (res, r, 3);
+        got.minor = paid;
+        got.currency = promised.currency;
+        char *rules[] = { "R-C5" };
+        Huikuan__V1__PromiseChecked pc = HUIKUAN__V1__PROMISE_CHECKED__INIT;
+        pc.promise_id = (char *) id;
+        pc.debtor_id = (char *) debtor;
+        pc.invoice_id = (char *) invoice;
+        pc.promised = &promised;
+        pc.paid = &got;
+        pc.promised_at_us = atoll (PQgetvalue (res, r, 5));
+        pc.n_rules = 1;
+        pc.rules = rules;
+        rc = hk_daemon_emit (d, kept ? "promise.kept" : "promise.broken", debtor, NULL, &pc.base);
+    }
+    PQclear (res);
+    if (rc == 0 && hk_db_commit (d->db) == 0)
+        return n;
+    hk_db_rollback (d->db);
+    return rc ? rc : HK_EDB;
+}

@@ -1,0 +1,344 @@
+/* review: debts due for a decision get their next ladder step (R-C1), timed (R-S1..R-S4),
+ * addressed to the right person (R-C3) by the right caller (R-C4).
+ *
+ * One transaction per batch: the due collection rows are claimed with FOR UPDATE SKIP LOCKED
+ * (each debt reviewed by one instance), their inputs come in one query, the contact people of
+ * their debtors in another, the decisions are pure (strategy.c, calendar.c), and the results
+ * are one INSERT of contacts plus one UPDATE of the collection rows. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "huikuan/dates.h"
+#include "huikuan/errcodes.h"
+#include "huikuan/log.h"
+#include "sched.h"
+
+enum {
+    C_INVOICE, C_DEBTOR, C_VARIANT, C_LAST_STEP, C_LAST_AT, C_PHONES, C_VISITS, C_BROKEN,
+    C_CURRENCY, C_AMOUNT, C_DUE, C_GRADE, C_STATUS, C_ZONE, C_CAL, C_STANCE, C_CAUSE, C_REACH,
+    C_SIZE, C_HOSTILE, C_ANSWERED, C_PROMISE_CHECK, C_STOP, C_BROKEN_AT,
+};
+
+static const char s_due_sql[] =
+    "SELECT c.invoice_id, c.debtor_id, c.variant, c.last_step,"
+    "  coalesce ((extract (epoch FROM c.last_step_at) * 1000000)::bigint, 0),"
+    "  c.phone_count, c.visit_count, c.broken_promises, i.currency,"
+    "  i.outstanding_minor - coalesce ((SELECT sum (coalesce (x.amount_minor,"
+    "   i.outstanding_minor)) FROM dispute x WHERE x.tenant = i.tenant"
+    "   AND x.invoice_id = i.invoice_id AND x.status = 'open'), 0),"
+    "  i.due_on, coalesce (i.grade, 5), i.status, d.time_zone, d.calendar,"
+    "  coalesce (d.stance, 'soft'), coalesce (d.cause_of_default, ''), d.reachability,"
+    "  coalesce (d.size_class, ''), coalesce (d.uncooperative, false),"
+    "  c.last_step_at IS NOT NULL AND EXISTS (SELECT 1 FROM promise p WHERE p.tenant = c.tenant"
+    "   AND p.debtor_id = c.debtor_id AND coalesce (p.recorded_at, p.updated_at) > c.last_step_at),"
+    "  (SELECT (extract (epoch FROM min (p.check_at)) * 1000000)::bigint FROM promise p"
+    "   WHERE p.tenant = c.tenant AND p.debtor_id = c.debtor_id AND p.status = 'open'"
+    "   AND (p.invoice_id IS NULL OR p.invoice_id = c.invoice_id)),"
+    "  CASE WHEN d.do_not_contact THEN 'do not contact'"
+    "   WHEN d.bankrupt THEN 'bankrupt: claims go through the proceedings' ELSE '' END,"
+    "  coalesce ((extract (epoch FROM c.promise_broken_at) * 1000000)::bigint, 0)"
+    " FROM collection c JOIN invoice i ON i.tenant = c.tenant AND i.invoice_id = c.invoice_id"
+    " JOIN debtor d ON d.tenant = c.tenant AND d.debtor_id = c.debtor_id"
+    " WHERE c.tenant = $1 AND c.state = 'active' AND c.pending_contact IS NULL"
+    "  AND c.next_review_at <= $2::timestamptz"
+    " ORDER BY c.next_review_at LIMIT $3::int FOR UPDATE OF c SKIP LOCKED";
+
+/* R-C3 roles of the feed mapped to strategy.c's names. */
+static const char *
+s_role (const char *feed_role)
+{
+    if (strcmp (feed_role, "payment_contact") == 0)
+        return "payment";
+    if (strcmp (feed_role, "initial_contact") == 0)
+        return "initial";
+    return feed_role; /* finance, owner, other */
+}
+
+/* Whom to address for channel, among the debtor's people (rows of res with that debtor). */
+static const char *
+s_pick_person (PGresult *res, const char *debtor, const char *size_class, const char *channel,
+               char *why, size_t len)
+{
+    hk_person_t people[32];
+    int rows[32], n = 0;
+    for (int r = 0; r < PQntuples (res) && n < 32; r++) {
+        if (strcmp (PQgetvalue (res, r, 0), debtor) != 0)
+            continue;
+        bool phone = PQgetvalue (res, r, 3)[0] == 't', email = PQgetvalue (res, r, 4)[0] == 't',
+             post = PQgetvalue (res, r, 5)[0] == 't';
+        bool reachable = strcmp (channel, "email") == 0                                 ? email
+                         : strcmp (channel, "sms") == 0 || strcmp (channel, "phone") == 0 ? phone
+                         : strcmp (channel, "letter") == 0                               ? post
+                                                                                         : true;
+        people[n] = (hk_person_t) { .person_id = PQgetvalue (res, r, 1),
+                                    .role = s_role (PQgetvalue (res, r, 2)),
+                                    .reachable = reachable };
+        rows[n++] = r;
+    }
+    int k = hk_contact_pick (size_class, people, (size_t) n, why, len);
+    return k >= 0 ? PQgetvalue (res, rows[k], 1) : NULL;
+}
+
+static bool
+s_person_channel (const char *channel)
+{
+    return strcmp (channel, "email") == 0 || strcmp (channel, "sms") == 0
+           || strcmp (channel, "phone") == 0 || strcmp (channel, "letter") == 0
+           || strcmp (channel, "visit") == 0;
+}
+
+/* Results of one batch: the collection rows' new state, as arrays for one UPDATE. */
+typedef struct {
+    hk_pgarr_t invoice, state, reason, pending, review;
+    int n;
+} s_updates_t;
+
+static void
+s_update (s_updates_t *u, const char *invoice, const char *state, const char *reason,
+          const char *pending, int64_t review_us)
+{
+    char at[40];
+    if (review_us > 0)
+        hk_time_format (review_us, at, sizeof at);
+    hk_pgarr_text (&u->invoice, invoice);
+    hk_pgarr_text (&u->state, state);
+    hk_pgarr_text (&u->reason, reason);
+    hk_pgarr_text (&u->pending, pending);
+    hk_pgarr_text (&u->review, review_us > 0 ? at : NULL);
+    u->n++;
+}
+
+static int
+s_apply_updates (hk_daemon_t *d, s_updates_t *u)
+{
+    char *a[5] = { hk_pgarr_finish (&u->invoice), hk_pgarr_finish (&u->state),
+                   hk_pgarr_finish (&u->reason), hk_pgarr_finish (&u->pending),
+                   hk_pgarr_finish (&u->review) };
+    int rc = a[0] && a[1] && a[2] && a[3] && a[4] ? 0 : HK_ENOMEM;
+    if (rc == 0 && u->n > 0) {
+        const char *p[] = { d->tenant, a[0], a[1], a[2], a[3], a[4] };
+        if (hk_db_exec (d->db,
+                        "UPDATE collection c SET state = u.state, state_reason = u.reason,"
+                        " pending_contact = u.pending::uuid, next_review_at = u.review::timestamptz,"
+                        " settled_at = CASE WHEN u.state = 'settled' THEN now() END,"
+                        " updated_at = now()"
+                        " FROM unnest ($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
+                        "  AS u (invoice, state, reason, pending, review)"
+                        " WHERE c.tenant = $1 AND c.invoice_id = u.invoice",
+                        6, p)
+            < 0)
+            rc = HK_EDB;
+    }
+    for (int i = 0; i < 5; i++)
+        free (a[i]);
+    return rc;
+}
+
+/* Plans the decided step of one debt into the batch; returns 0 and the pending contact id. */
+static int
+s_plan_step (hk_daemon_t *d, PGresult *row, int r, PGresult *people, const hk_decision_t *dec,
+             int32_t due, int32_t today, sched_batch_t *batch, char *pending)
+{
+    sched_t *s = sched_of (d);
+    const char *invoice = PQgetvalue (row, r, C_INVOICE), *debtor = PQgetvalue (row, r, C_DEBTOR);
+    const char *zone = PQgetvalue (row, r, C_ZONE);
+    const hk_calendar_t *cal = sched_calendar (d, PQgetvalue (row, r, C_CAL));
+    int64_t now = hk_clock_now (d->clock);
+    int64_t from = dec->not_before_us > now ? dec->not_before_us : now;
+    hk_slot_t slot = { .at_us = from };
+    bool debtor_facing = s_person_channel (dec->channel);
+    int rc = 0;
+    if (dec->step == HK_STEP_PRE_DUE) {
+        /* R-S4: before the due date, at the start of a working day */
+        hk_local_t l;
+        int32_t from_day = hk_tz_local (zone, from, &l) == 0 ? l.date : today;
+        rc = hk_timing_before_date (cal, zone, &s->timing, due, due - from_day, now, &slot);
+    } else if (debtor_facing)
+        rc = hk_timing_best_slot (cal, zone, &s->timing, from, &slot);
+    else
+        snprintf (slot.why, sizeof slot.why, "hand-over, not a contact with the debtor");
+    if (rc != 0) {
+        HK_LOG (HK_WARN, "plan.bad_zone", HK_S ("debtor", debtor), HK_S ("zone", zone));
+        return 1; /* the debt waits for a fixed zone; reviewed again tomorrow */
+    }
+    char who[160] = "";
+    const char *person = debtor_facing
+                             ? s_pick_person (people, debtor, PQgetvalue (row, r, C_SIZE),
+                                              dec->channel, who, sizeof who)
+                             : NULL;
+    bool hostile = PQgetvalue (row, r, C_HOSTILE)[0] == 't';
+    const char *caller = hk_caller_role (dec->step, hostile, atoi (PQgetvalue (row, r, C_BROKEN)));
+    char reason[480];
+    snprintf (reason, sizeof reason, "%s%s%s", dec->reason, *who ? "; " : "", who);
+    /* no plan key: a ladder contact is keyed by its own id, so the same rung may be planned
+     * again after a promise or a payment withdrew it */
+    sched_contact_t c = {
+        .kind = "ladder", .debtor_id = debtor, .invoice_id = invoice,
+        .step = hk_step_name (dec->step), .channel = dec->channel, .due_at_us = slot.at_us,
+        .rules = dec->rule_ids, .reason = reason, .timing = slot.why, .person_id = person,
+        .caller_role = caller, .variant = dec->variant,
+    };
+    if ((rc = sched_batch_add (batch, &c, pending)) != 0)
+        return rc;
+    if (dec->step == HK_STEP_PRE_DUE) {
+        /* R-S4: and early on the contractual collection date itself, before other creditors */
+        hk_slot_t day;
+        char key[256];
+        snprintf (key, sizeof key, "%s:due_day", invoice);
+        if (hk_timing_before_date (cal, zone, &s->timing, due, 0, now, &day) == 0
+            && day.at_us > slot.at_us) {
+            c.plan_key = key;
+            c.kind = "pre_due";
+            c.due_at_us = day.at_us;
+            c.timing = day.why;
+            c.rules = "R-S4,R-C1";
+            c.reason = "the contractual collection date: act early in the day";
+            if ((rc = sched_batch_add (batch, &c, NULL)) != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int
+sched_review (hk_daemon_t *d)
+{
+    sched_t *s = sched_of (d);
+    char limit[16];
+    snprintf (limit, sizeof limit, "%lld", (long long) hk_config_int (d->config, "review_batch"));
+    if (hk_db_begin (d->db) != 0)
+        return HK_EDB;
+    const char *p[] = { d->tenant, sched_now_text (d), limit };
+    PGresult *res = hk_db_query (d->db, s_due_sql, 3, p);
+    int n = res ? PQntuples (res) : 0;
+    if (!res || n == 0) {
+        PQclear (res);
+        hk_db_rollback (d->db);
+        return res ? 0 : HK_EDB;
+    }
+    /* the contact people of these debtors, one query */
+    hk_pgarr_t debtors = { 0 };
+    for (int r = 0; r < n; r++)
+        hk_pgarr_text (&debtors, PQgetvalue (res, r, C_DEBTOR));
+    char *dl = hk_pgarr_finish (&debtors);
+    const char *pp[] = { d->tenant, dl };
+    PGresult *people = dl ? hk_db_query (d->db,
+                                         "SELECT debtor_id, contact_id, role, phone IS NOT NULL,"
+                                         " email IS NOT NULL, postal_address IS NOT NULL"
+                                         " FROM contact_person WHERE tenant = $1"
+                                         " AND debtor_id = ANY ($2::text[])"
+                                         " ORDER BY debtor_id, contact_id",
+                                         2, pp)
+                          : NULL;
+    free (dl);
+    int rc = people ? 0 : HK_EDB;
+    sched_batch_t *batch = sched_batch_new ();
+    s_updates_t up = { 0 };
+    if (!batch)
+        rc = HK_ENOMEM;
+    int64_t now = hk_clock_now (d->clock);
+    for (int r = 0; r < n && rc == 0; r++) {
+        const char *invoice = PQgetvalue (res, r, C_INVOICE);
+        const char *stop = PQgetvalue (res, r, C_STOP);
+        if (strcmp (PQgetvalue (res, r, C_STATUS), "open") != 0) {
+            s_update (&up, invoice, "settled", "paid", NULL, 0);
+            continue;
+        }
+        if (*stop) {
+            s_update (&up, invoice, "stopped", stop, NULL, 0);
+            continue;
+        }
+        if (atoll (PQgetvalue (res, r, C_AMOUNT)) <= 0) {
+            s_update (&up, invoice, "paused", "dispute (R-C8)", NULL, 0);
+            continue;
+        }
+        const char *check = PQgetvalue (res, r, C_PROMISE_CHECK);
+        if (*check && atoll (check) > now) {
+            /* R-C5: an open promise is checked before the ladder moves */
+            s_update (&up, invoice, "active", NULL, NULL, atoll (check));
+            continue;
+        }
+        const char *zone = PQgetvalue (res, r, C_ZONE);
+        hk_local_t local;
+        int32_t due = 0;
+        if (hk_tz_local (zone, now, &local) != 0
+            || hk_date_parse (PQgetvalue (res, r, C_DUE), &due) != 0) {
+            HK_LOG (HK_WARN, "plan.bad_zone", HK_S ("debtor", PQgetvalue (res, r, C_DEBTOR)),
+                    HK_S ("zone", zone));
+            s_update (&up, invoice, "active", NULL, NULL, now + HK_US_PER_DAY);
+            continue;
+        }
+        hk_step_t last = HK_STEP_NONE;
+        (void) hk_step_parse (PQgetvalue (res, r, C_LAST_STEP), &last);
+        hk_debt_view_t view = {
+            .tenant = d->tenant,
+            .debtor_id = PQgetvalue (res, r, C_DEBTOR),
+            .grade = atoi (PQgetvalue (res, r, C_GRADE)),
+            .stance = PQgetvalue (res, r, C_STANCE),
+            .cause = PQgetvalue (res, r, C_CAUSE),
+            .currency = PQgetvalue (res, r, C_CURRENCY),
+            .amount_minor = atoll (PQgetvalue (res, r, C_AMOUNT)),
+            .dpd = local.date - due,
+            .reachable = strcmp (PQgetvalue (res, r, C_REACH), "lost") != 0,
+            .last_step = last,
+            .last_step_at_us = atoll (PQgetvalue (res, r, C_LAST_AT)),
+            .answered = PQgetvalue (res, r, C_ANSWERED)[0] == 't',
+            .phone_count = atoi (PQgetvalue (res, r, C_PHONES)),
+            .visit_count = atoi (PQgetvalue (res, r, C_VISITS)),
+            .broken_promises = atoi (PQgetvalue (res, r, C_BROKEN)),
+            .now_us = now,
+            .promise_broken_at_us = atoll (PQgetvalue (res, r, C_BROKEN_AT)),
+            .variant_given = true,
+            .variant = atoi (PQgetvalue (res, r, C_VARIANT)),
+        };
+        hk_decision_t dec;
+        if (hk_strategy_decide (s->strategy, &view, &dec) != 0) {
+            s_update (&up, invoice, "active", NULL, NULL, now + HK_US_PER_DAY);
+            continue;
+        }
+        if (dec.step == HK_STEP_NONE) {
+            int64_t review = dec.not_before_us;
+            hk_local_t nb;
+            /* waits counted in days past due end at the debtor's local midnight, so the day's
+             * first slot (R-S2, R-S4) is still ahead when the review runs */
+            if (review > now && view.dpd <= 0 && hk_tz_local (zone, review, &nb) == 0
+                && hk_tz_instant (zone, nb.date, 0, &review) == 0 && review <= now)
+                review = now + HK_US_PER_MIN;
+            if (review > now)
+                s_update (&up, invoice, "active", NULL, NULL, review);
+            else
+                s_update (&up, invoice, "done", dec.reason, NULL, 0);
+            continue;
+        }
+        char pending[40] = "";
+        rc = s_plan_step (d, res, r, people, &dec, due, local.date, batch, pending);
+        if (rc == 1) {
+            rc = 0;
+            s_update (&up, invoice, "active", NULL, NULL, now + HK_US_PER_DAY);
+            continue;
+        }
+        if (rc == 0)
+            s_update (&up, invoice, "active", NULL, pending, 0);
+    }
+    int planned = 0;
+    if (rc == 0 && (planned = sched_batch_flush (d, batch)) < 0)
+        rc = planned;
+    if (rc == 0)
+        rc = s_apply_updates (d, &up);
+    else {
+        char *a[5] = { hk_pgarr_finish (&up.invoice), hk_pgarr_finish (&up.state),
+                       hk_pgarr_finish (&up.reason), hk_pgarr_finish (&up.pending),
+                       hk_pgarr_finish (&up.review) };
+        for (int i = 0; i < 5; i++)
+            free (a[i]);
+    }
+    sched_batch_destroy (&batch);
+    PQclear (people);
+    PQclear (res);
+    if (rc == 0 && hk_db_commit (d->db) == 0)
+        return n;
+    hk_db_rollback (d->db);
+    HK_LOG (HK_WARN, "review.failed", HK_S ("error", hk_db_errstr (d->db)));
+    return rc ? rc : HK_EDB;
+}

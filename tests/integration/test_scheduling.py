@@ -1,0 +1,527 @@
+"""Scheduling scenarios driven by the fleet clock (DOMAIN sections 4 and 5), each naming the
+rules it checks. Real ingestion, aging and scheduling daemons on a private PostgreSQL and
+Redis; contacts are read from the contact log and the channel queues (hk:notify:<channel>)
+the notification daemon would consume."""
+
+import os
+import re
+import subprocess
+import time
+import urllib.parse
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from fleet import servers_env, wait_until
+
+SOURCE_DIR = os.environ.get("HK_SOURCE_DIR") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+DEBTORS = """\
+debtor_id,name,size_class,time_zone,calendar
+{rows}"""
+
+PEOPLE = """\
+contact_id,debtor_id,role,name,phone,email
+{rows}"""
+
+
+def us(text):
+    return int(datetime.fromisoformat(text).timestamp() * 1_000_000)
+
+
+def local(at_us, zone):
+    return datetime.fromtimestamp(at_us / 1_000_000, ZoneInfo(zone))
+
+
+def redis_cli(fleet, *args):
+    port = str(urllib.parse.urlsplit(fleet.redis_url).port)
+    r = subprocess.run(["redis-cli", "-p", port] + [str(a) for a in args], capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def queued(fleet, channel):
+    """Contact ids in the channel's work queue, in order."""
+    out = redis_cli(fleet, "XRANGE", "hk:notify:" + channel, "-", "+")
+    return [line.strip() for line in out.splitlines() if UUID.match(line.strip())]
+
+
+def contacts(fleet, debtor=None, status=None):
+    """The contact log: dicts in due order."""
+    sql = ("SELECT contact_id::text, debtor_id, invoice_id, kind, step, channel, status,"
+           " (extract(epoch FROM due_at) * 1000000)::bigint, rules, reason, timing,"
+           " coalesce(caller_role, ''), coalesce(person_id, ''), variant"
+           " FROM contact WHERE true")
+    params = []
+    if debtor:
+        sql += " AND debtor_id = %s"
+        params.append(debtor)
+    if status:
+        sql += " AND status = %s"
+        params.append(status)
+    sql += " ORDER BY due_at, contact_id"
+    keys = ("id", "debtor", "invoice", "kind", "step", "channel", "status", "due_us", "rules",
+            "reason", "timing", "caller", "person", "variant")
+    return [dict(zip(keys, row)) for row in fleet.query(sql, params)]
+
+
+def wait_contacts(fleet, predicate, what, timeout=30):
+    found = []
+
+    def check():
+        found[:] = [c for c in contacts(fleet) if predicate(c)]
+        return bool(found)
+    wait_until(check, timeout, what=what)
+    return found
+
+
+def collection(fleet, invoice):
+    rows = fleet.query("SELECT state, last_step, phone_count, visit_count, broken_promises,"
+                       " pending_contact IS NOT NULL, variant FROM collection"
+                       " WHERE invoice_id = %s", (invoice,))
+    keys = ("state", "last_step", "phones", "visits", "broken", "pending", "variant")
+    return dict(zip(keys, rows[0])) if rows else None
+
+
+def assert_r_s2(c, zone, start=(9, 0), window=15):
+    """R-S2: inside the first minutes after the working day starts, local to the debtor."""
+    t = local(c["due_us"], zone)
+    assert t.weekday() < 5 or "make-up" in (c["timing"] or ""), (t, c)
+    lo = t.replace(hour=start[0], minute=start[1], second=0, microsecond=0)
+    assert lo <= t < lo + timedelta(minutes=window), (t, c)
+
+
+def start(fleet, clock, *kinds, **env):
+    fleet.clock_set(clock)
+    for k in kinds or ("ingestion", "aging", "scheduling"):
+        fleet.start(k, **env)
+
+
+def feed(fleet, name, text):
+    fleet.drop(name, text)
+    wait_until(lambda: any(name.split(".")[0] in os.path.basename(p)
+                           for p in fleet.files("done") + fleet.files("failed")),
+               20, what=name + " taken in")
+    assert not [p for p in fleet.files("failed") if name.split(".")[0] in p], name
+
+
+def one_debtor(fleet, debtor="D1", zone="Asia/Shanghai", size="large", extra_people=""):
+    feed(fleet, "debtors-%s.csv" % debtor, DEBTORS.format(
+        rows="%s,Debtor %s Co.,%s,%s,CN\n" % (debtor, debtor, size, zone)))
+    feed(fleet, "people-%s.csv" % debtor, PEOPLE.format(
+        rows="%s-PAY,%s,payment_contact,Pay Clerk,+8613800000001,pay@%s.example\n"
+             "%s-OWN,%s,owner,Owner,+8613800000002,boss@%s.example\n%s"
+             % (debtor, debtor, debtor, debtor, debtor, debtor, extra_people)))
+
+
+INVOICE = "invoice_id,debtor_id,currency,amount,issued_on,due_on\n{rows}"
+
+
+def settle(fleet, seconds=2.0):
+    """Lets the daemons run a few ticks at the current clock (for asserting that nothing
+    more happens)."""
+    time.sleep(seconds)
+
+
+def at(fleet, when):
+    """Moves the fleet clock (the daemons pick it up on their next tick)."""
+    fleet.clock_set(when)
+
+
+def test_cooperative_month(fleet):
+    """R-S4 pre-due reminder and the collection date early in the day; R-C1 written notice
+    after the due date on the best weekday (R-S1) at the start of the working day (R-S2),
+    addressed to the payment contact of a large enterprise (R-C3); a full payment cancels
+    what is planned."""
+    zone = "Asia/Shanghai"
+    start(fleet, "2026-03-02T10:00:00+08:00")
+    one_debtor(fleet)
+    feed(fleet, "inv.csv", INVOICE.format(rows="INV-1,D1,CNY,5000.00,2026-02-11,2026-03-13\n"))
+    wait_until(lambda: collection(fleet, "INV-1") is not None, 20, what="debt tracked")
+    assert contacts(fleet) == [], "nothing is due eleven days before the due date"
+
+    # R-S4: three days before the due date (Tuesday 03-10) and early on the date itself.
+    at(fleet, "2026-03-10T07:30:00+08:00")
+    pre = wait_contacts(fleet, lambda c: c["kind"] in ("ladder", "pre_due"), "pre-due plan")
+    wait_until(lambda: len(contacts(fleet)) == 2, 10, what="two pre-due contacts")
+    pre = contacts(fleet)
+    assert [(c["step"], c["kind"], c["channel"]) for c in pre] == \
+        [("pre_due_reminder", "ladder", "email"), ("pre_due_reminder", "pre_due", "email")]
+    assert local(pre[0]["due_us"], zone).date().isoformat() == "2026-03-10"
+    assert local(pre[1]["due_us"], zone).date().isoformat() == "2026-03-13"
+    for c in pre:
+        assert_r_s2(c, zone)
+        assert c["person"] == "D1-PAY", c    # R-C3: large enterprise -> payment contact
+        assert c["caller"] == "collections"
+    assert "R-S4" in pre[1]["rules"]
+
+    # 09:05 the reminder goes to the e-mail queue, once.
+    at(fleet, "2026-03-10T09:05:00+08:00")
+    wait_until(lambda: pre[0]["id"] in queued(fleet, "email"), 20, what="reminder queued")
+    at(fleet, "2026-03-13T09:05:00+08:00")
+    wait_until(lambda: pre[1]["id"] in queued(fleet, "email"), 20, what="due-day queued")
+    assert queued(fleet, "email").count(pre[0]["id"]) == 1
+
+    # Saturday 03-14, one day overdue: the written notice (R-C1) goes to the best-ranked of the
+    # next three working days (Mon 16, Tue 17, Wed 18 -> Tuesday, R-S1), at 09:00 (R-S2).
+    at(fleet, "2026-03-14T10:00:00+08:00")
+    notice = wait_contacts(fleet, lambda c: c["step"] == "written_notice", "written notice")[0]
+    t = local(notice["due_us"], zone)
+    assert t.date().isoformat() == "2026-03-17" and t.strftime("%a") == "Tue", t
+    assert_r_s2(notice, zone)
+    assert "R-S1" in notice["timing"] and "R-C1" in notice["rules"], notice
+    assert notice["channel"] in ("email", "sms")   # champion e-mail, challenger SMS
+
+    at(fleet, "2026-03-17T09:01:00+08:00")
+    wait_until(lambda: notice["id"] in queued(fleet, notice["channel"]), 20,
+               what="notice queued")
+    wait_until(lambda: collection(fleet, "INV-1")["last_step"] == "written_notice", 10,
+               what="ladder state")
+
+    # Five days of silence: the phone step, planned after the wait (R-C1).
+    at(fleet, "2026-03-22T12:00:00+08:00")
+    phone = wait_contacts(fleet, lambda c: c["step"] == "phone", "phone step")[0]
+    assert local(phone["due_us"], zone) >= datetime(2026, 3, 22, 12, tzinfo=ZoneInfo(zone))
+    assert_r_s2(phone, zone)
+
+    # Paid in full before the call: the call is cancelled, the debt settled, nothing more.
+    feed(fleet, "pay.csv", "payment_id,debtor_id,invoice_id,currency,amount,received_at\n"
+                           "P1,D1,INV-1,CNY,5000.00,2026-03-22T12:30:00+08:00\n")
+    wait_until(lambda: contacts(fleet, status="planned") == [], 20, what="call cancelled")
+    wait_until(lambda: collection(fleet, "INV-1")["state"] == "settled", 10, what="settled")
+    at(fleet, "2026-04-30T10:00:00+08:00")
+    settle(fleet)
+    assert contacts(fleet, status="planned") == []
+
+    # hkctl plan and why explain it all.
+    out = fleet.hkctl("plan", "D1").stdout
+    assert "INV-1" in out and "settled" in out and "written_notice" in out, out
+    why = fleet.hkctl("why", notice["id"]).stdout
+    assert "R-C1" in why and "R-S2" in why and "Tue" in why, why
+
+
+def overdue_debt(fleet, clock, debtor="D1", invoice="INV-1", amount="5000.00",
+                 due="2026-03-02", zone="Asia/Shanghai", size="large", **env):
+    """A debtor with one overdue invoice and the scheduler running at clock."""
+    start(fleet, clock, **env)
+    one_debtor(fleet, debtor, zone=zone, size=size)
+    feed(fleet, "inv-%s.csv" % invoice, INVOICE.format(
+        rows="%s,%s,CNY,%s,2026-01-31,%s\n" % (invoice, debtor, amount, due)))
+    wait_until(lambda: collection(fleet, invoice) is not None, 20, what="debt tracked")
+
+
+PROMISE = "promise_id,debtor_id,invoice_id,currency,amount,promised_at,recorded_at\n{rows}"
+PAYMENT = "payment_id,debtor_id,invoice_id,currency,amount,received_at\n{rows}"
+
+
+def test_promise_kept(fleet):
+    """R-C5: a promise is recorded with amount and time, confirmed in writing, reminded at
+    T - 30 min (R-S5), checked at T + grace; kept, the debt is settled and nothing escalates."""
+    zone = "Asia/Shanghai"
+    overdue_debt(fleet, "2026-03-05T08:00:00+08:00")
+    notice = wait_contacts(fleet, lambda c: c["step"] == "written_notice", "notice")[0]
+    # Thursday 10:00: the debtor promises to pay everything at 15:00 (承诺3点还款).
+    at(fleet, "2026-03-05T10:00:00+08:00")
+    feed(fleet, "promise.csv", PROMISE.format(
+        rows="PR1,D1,INV-1,CNY,5000.00,2026-03-05T15:00:00+08:00,2026-03-05T10:00:00+08:00\n"))
+    conf = wait_contacts(fleet, lambda c: c["kind"] == "confirmation", "confirmation")[0]
+    rem = wait_contacts(fleet, lambda c: c["kind"] == "promise_reminder", "reminder")[0]
+    assert conf["channel"] == "email" and "R-C5" in conf["rules"]
+    assert local(conf["due_us"], zone) >= datetime(2026, 3, 5, 10, tzinfo=ZoneInfo(zone))
+    # R-S5: 两点半打电话 -- half past two.
+    assert local(rem["due_us"], zone) == datetime(2026, 3, 5, 14, 30, tzinfo=ZoneInfo(zone))
+    assert "R-S5" in rem["rules"]
+    # the ladder waits for the check: the planned notice is withdrawn
+    wait_until(lambda: [c for c in contacts(fleet) if c["id"] == notice["id"]][0]["status"]
+               == "cancelled", 10, what="notice withdrawn")
+
+    at(fleet, "2026-03-05T14:31:00+08:00")
+    wait_until(lambda: rem["id"] in queued(fleet, "sms"), 20, what="reminder queued")
+    feed(fleet, "pay.csv", PAYMENT.format(
+        rows="P1,D1,INV-1,CNY,5000.00,2026-03-05T14:50:00+08:00\n"))
+    at(fleet, "2026-03-05T17:05:00+08:00")   # T + 2 h grace
+    kept = fleet.wait_events("promise.kept", 1)
+    assert kept[0]["payload"]["promise_id"] == "PR1"
+    assert fleet.scalar("SELECT status FROM promise WHERE promise_id = 'PR1'") == "kept"
+    wait_until(lambda: collection(fleet, "INV-1")["state"] == "settled", 10, what="settled")
+    assert contacts(fleet, status="planned") == []
+
+
+def test_promise_broken(fleet):
+    """R-C5: a broken promise escalates: the next rung at once (no waiting out the notice's
+    silence), spoken for by a manager (R-C4)."""
+    zone = "Asia/Shanghai"
+    overdue_debt(fleet, "2026-03-05T08:00:00+08:00")
+    notice = wait_contacts(fleet, lambda c: c["step"] == "written_notice", "notice")[0]
+    at(fleet, local(notice["due_us"], zone).isoformat())
+    wait_until(lambda: collection(fleet, "INV-1")["last_step"] == "written_notice", 20,
+               what="notice made")
+    feed(fleet, "promise.csv", PROMISE.format(
+        rows="PR1,D1,INV-1,CNY,5000.00,2026-03-06T15:00:00+08:00,2026-03-06T09:30:00+08:00\n"))
+    wait_contacts(fleet, lambda c: c["kind"] == "promise_reminder", "reminder")
+    # nothing paid; checked at 17:00 (T + 2 h): broken
+    at(fleet, "2026-03-06T17:01:00+08:00")
+    broken = fleet.wait_events("promise.broken", 1)
+    assert broken[0]["payload"]["promise_id"] == "PR1"
+    assert "R-C5" in broken[0]["payload"]["rules"]
+    phone = wait_contacts(fleet, lambda c: c["step"] == "phone", "escalation to phone")[0]
+    assert collection(fleet, "INV-1")["broken"] == 1
+    # the notice's five days of silence are skipped: the call comes on the next good slot
+    assert local(phone["due_us"], zone) < local(notice["due_us"], zone) + timedelta(days=5)
+    assert phone["caller"] == "manager", phone    # R-C4 after a broken promise
+
+
+def test_partial_payment(fleet):
+    """R-C6: a part arrives: thank and remind of the remainder with a date, at the next
+    allowed slot; the full-amount step gives way."""
+    zone = "Asia/Shanghai"
+    overdue_debt(fleet, "2026-03-05T08:00:00+08:00")
+    notice = wait_contacts(fleet, lambda c: c["step"] == "written_notice", "notice")[0]
+    at(fleet, "2026-03-05T12:40:00+08:00")   # lunch: the message waits for 14:00 (R-S2)
+    feed(fleet, "pay.csv", PAYMENT.format(
+        rows="P1,D1,INV-1,CNY,2000.00,2026-03-05T12:30:00+08:00\n"))
+    rem = wait_contacts(fleet, lambda c: c["kind"] == "remainder", "remainder message")[0]
+    assert "R-C6" in rem["rules"]
+    assert "300000 CNY" in rem["reason"] and "2026-03-12" in rem["reason"], rem["reason"]
+    assert local(rem["due_us"], zone) == datetime(2026, 3, 5, 14, 0, tzinfo=ZoneInfo(zone))
+    assert [c for c in contacts(fleet) if c["id"] == notice["id"]][0]["status"] == "cancelled"
+    assert fleet.scalar("SELECT outstanding_minor FROM invoice WHERE invoice_id = 'INV-1'") \
+        == 300000
+    # the ladder resumes after the remainder's date if nothing more comes
+    at(fleet, "2026-03-12T13:00:00+08:00")
+    nxt = wait_contacts(fleet, lambda c: c["kind"] == "ladder" and c["status"] == "planned",
+                        "ladder resumed")[0]
+    assert nxt["step"] == "written_notice"
+
+
+def test_dispute_and_resolution(fleet):
+    """R-C8: a dispute on the whole invoice pauses collection; resolution resumes it."""
+    overdue_debt(fleet, "2026-03-05T08:00:00+08:00")
+    notice = wait_contacts(fleet, lambda c: c["step"] == "written_notice", "notice")[0]
+    dispute = "dispute_id,debtor_id,invoice_id,opened_on,reason,status,resolved_on\n{rows}"
+    feed(fleet, "disp.csv", dispute.format(rows="DS1,D1,INV-1,2026-03-05,goods damaged,open,\n"))
+    wait_until(lambda: collection(fleet, "INV-1")["state"] == "paused", 20, what="paused")
+    c = [c for c in contacts(fleet) if c["id"] == notice["id"]][0]
+    assert c["status"] == "cancelled", c
+    cancelled = fleet.wait_events("contact.cancelled", 1,
+                                  lambda p, e: p.get("contact_id") == notice["id"])
+    assert cancelled[0]["payload"]["rules"] == ["R-C8"], cancelled
+    at(fleet, "2026-03-20T10:00:00+08:00")
+    settle(fleet)
+    assert contacts(fleet, status="planned") == [], "nothing while disputed"
+    feed(fleet, "disp2.csv", dispute.format(
+        rows="DS1,D1,INV-1,2026-03-05,goods damaged,resolved,2026-03-20\n"))
+    wait_until(lambda: collection(fleet, "INV-1")["state"] == "active", 20, what="resumed")
+    wait_contacts(fleet, lambda c: c["status"] == "planned" and c["kind"] == "ladder",
+                  "collection resumed")
+
+
+def test_holiday_and_make_up_day(fleet):
+    """R-S2 with the shipped PRC calendar (deploy/calendars/CN.cal): no contact during the
+    National Day holiday (2026-10-01..07); the make-up Saturday 2026-10-10 is a working day, an
+    ordinary Saturday is not."""
+    zone = "Asia/Shanghai"
+    overdue_debt(fleet, "2026-09-30T10:00:00+08:00", due="2026-09-28")
+    notice = wait_contacts(fleet, lambda c: c["step"] == "written_notice", "notice")[0]
+    t = local(notice["due_us"], zone)
+    # reachable working days: Thu 10-08, Fri 10-09, Sat 10-10 (make-up) -> Friday ranks best
+    assert t.date().isoformat() == "2026-10-09", (t, notice["timing"])
+    assert_r_s2(notice, zone)
+    # during the holiday nothing is dispatched, even when due: the notice moved into it waits
+    # for the first working day after it
+    fleet.query("UPDATE contact SET due_at = '2026-10-05T01:00:00Z' WHERE contact_id = %s"
+                " RETURNING 1", (notice["id"],))
+    at(fleet, "2026-10-05T10:00:00+08:00")   # Monday, National Day holiday
+    wait_until(lambda: "deferred: R-S2 public holiday" in (fleet.scalar(
+        "SELECT timing FROM contact WHERE contact_id = %s", (notice["id"],)) or ""), 20,
+        what="notice deferred by the holiday")
+    assert notice["id"] not in queued(fleet, notice["channel"])
+    due = fleet.scalar("SELECT due_at FROM contact WHERE contact_id = %s", (notice["id"],))
+    assert due.astimezone(ZoneInfo(zone)) == datetime(2026, 10, 8, 9, 0, tzinfo=ZoneInfo(zone))
+    at(fleet, "2026-10-08T09:01:00+08:00")
+    wait_until(lambda: notice["id"] in queued(fleet, notice["channel"]), 20, what="dispatched")
+
+    # a part paid on the make-up Saturday: thanked the same day (a working day)
+    at(fleet, "2026-10-10T10:00:00+08:00")
+    feed(fleet, "pay1.csv", PAYMENT.format(
+        rows="P1,D1,INV-1,CNY,1000.00,2026-10-10T09:30:00+08:00\n"))
+    r1 = wait_contacts(fleet, lambda c: c["kind"] == "remainder", "remainder on make-up day")[0]
+    assert local(r1["due_us"], zone) == datetime(2026, 10, 10, 10, 0, tzinfo=ZoneInfo(zone))
+    # a part paid on an ordinary Saturday: thanked on Monday at the start of the day
+    at(fleet, "2026-10-17T10:00:00+08:00")
+    feed(fleet, "pay2.csv", PAYMENT.format(
+        rows="P2,D1,INV-1,CNY,1000.00,2026-10-17T09:30:00+08:00\n"))
+    r2 = wait_contacts(fleet, lambda c: c["kind"] == "remainder" and c["id"] != r1["id"],
+                       "remainder after the weekend")[0]
+    assert local(r2["due_us"], zone) == datetime(2026, 10, 19, 9, 0, tzinfo=ZoneInfo(zone))
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Asia/Tokyo"])
+def test_time_zones(fleet, zone):
+    """R-S2 in the debtor's zone, west of UTC and east of it: planned for the start of the
+    debtor's own working day and dispatched when its clock gets there, whatever the tenant's
+    (Asia/Shanghai) date is."""
+    # Thursday 2026-03-05 23:30 in Shanghai is Thursday 07:30 in Los Angeles and Friday 00:30
+    # in Tokyo.
+    overdue_debt(fleet, "2026-03-05T23:30:00+08:00", zone=zone, due="2026-03-02")
+    notice = wait_contacts(fleet, lambda c: c["step"] == "written_notice", "notice")[0]
+    t = local(notice["due_us"], zone)
+    assert_r_s2(notice, zone)
+    expected = {"America/Los_Angeles": "2026-03-06",   # Thu 07:30 -> Fri (ranked best)
+                "Asia/Tokyo": "2026-03-06"}[zone]      # Fri 00:30 -> Fri 09:00 the same day
+    assert t.date().isoformat() == expected, (t, notice["timing"])
+    # not dispatched a minute before 09:00 local, dispatched after
+    fleet.clock_set((t - timedelta(minutes=1)).isoformat())
+    settle(fleet)
+    assert notice["id"] not in queued(fleet, notice["channel"])
+    fleet.clock_set((t + timedelta(minutes=1)).isoformat())
+    wait_until(lambda: notice["id"] in queued(fleet, notice["channel"]), 20, what="dispatched")
+
+
+CALLS_STRATEGY = """{
+  "name": "calls", "version": 1, "remind_days_before": 0, "max_phone": 3, "max_visit": 1,
+  "wait": {"written_notice": "1d", "phone": "1d", "visit": "2d", "agency": "30d",
+           "tracing": "14d"},
+  "rules": [{"name": "all", "ladder": ["phone", "visit", "agency"]}]
+}
+"""
+
+
+def made(fleet, step, invoice=None):
+    sql = "SELECT count(*) FROM contact WHERE step = %s AND dispatched_at IS NOT NULL"
+    params = [step]
+    if invoice:
+        sql += " AND invoice_id = %s"
+        params.append(invoice)
+    return fleet.scalar(sql, params)
+
+
+def inject_call(fleet, invoice, due="2026-01-01T00:00:00Z", key=None):
+    """A planned phone contact written straight into the log, as a second planner or a
+    careless strategy would: the caps must hold whoever planned it."""
+    import uuid
+    cid = str(uuid.uuid4())
+    fleet.query("INSERT INTO contact (contact_id, tenant, debtor_id, invoice_id, channel, step,"
+                " due_at, plan_key, kind, reason) VALUES (%s, 'default', 'D1', %s, 'phone',"
+                " 'phone', %s, %s, 'ladder', 'injected') RETURNING 1",
+                (cid, invoice, due, key or "injected:" + cid))
+    return cid
+
+
+def test_three_call_cap_two_schedulers_redis_restart(fleet, tmp_path):
+    """R-C2 事不过三 and ARCHITECTURE promise 3: three calls per debt, then a visit, then
+    escalation, with two scheduler instances dispatching and Redis restarted (its counters
+    lost) in the middle; the log in PostgreSQL decides, so no fourth call and no more than the
+    daily cap, whoever planned the contact."""
+    from fleet import servers  # noqa: F401 (harness module)
+    import servers as srv
+    strategy = tmp_path / "calls.json"
+    strategy.write_text(CALLS_STRATEGY)
+    env = {"HUIKUAN_SCHEDULING_STRATEGY_FILE": str(strategy)}
+    overdue_debt(fleet, "2026-03-02T08:00:00+08:00", due="2026-02-20", **env)
+    fleet.start("scheduling", instance="scheduling-2", **env)
+    feed(fleet, "inv2.csv", INVOICE.format(rows="INV-2,D1,CNY,800.00,2026-01-31,2026-02-20\n"))
+    wait_until(lambda: collection(fleet, "INV-2") is not None, 20, what="second debt")
+
+    day = datetime(2026, 3, 2, tzinfo=ZoneInfo("Asia/Shanghai"))
+    restarted = False
+    for i in range(16):
+        d = day + timedelta(days=i)
+        for hour in (9, 13, 17):
+            at(fleet, d.replace(hour=hour, minute=5).isoformat())
+            time.sleep(1.2)
+        calls = made(fleet, "phone")
+        # per debtor and local day: at most two contacts (max_per_debtor_day)
+        per_day = fleet.query(
+            "SELECT (dispatched_at AT TIME ZONE 'Asia/Shanghai')::date, count(*) FROM contact"
+            " WHERE dispatched_at IS NOT NULL GROUP BY 1 HAVING count(*) > 2")
+        assert per_day == [], per_day
+        if calls >= 2 and not restarted:
+            # Redis restart in the middle, its counters gone (as after a failover)
+            port = urllib.parse.urlsplit(fleet.redis_url).port
+            keys = [k for k in redis_cli(fleet, "--scan", "--pattern", "hk:cap:*").split()]
+            if keys:
+                redis_cli(fleet, "DEL", *keys)
+            srv.stop_redis(fleet.redis_dir)
+            srv.start_redis(fleet.redis_dir, port=port)
+            restarted = True
+    assert restarted
+    for inv in ("INV-1", "INV-2"):
+        assert made(fleet, "phone", inv) == 3, fleet.query(
+            "SELECT invoice_id, step, status, dispatched_at FROM contact ORDER BY due_at")
+        assert made(fleet, "visit", inv) == 1
+        assert made(fleet, "agency", inv) == 1, fleet.query(
+            "SELECT invoice_id, step, status, due_at, dispatched_at, timing FROM contact"
+            " ORDER BY due_at")
+    # each dispatched contact is in its queue exactly once (two instances, one restart)
+    for ch in ("phone", "visit", "agency"):
+        ids = queued(fleet, ch)
+        assert len(ids) == len(set(ids)), ch
+        assert set(ids) == {r[0] for r in fleet.query(
+            "SELECT contact_id::text FROM contact WHERE channel = %s"
+            " AND dispatched_at IS NOT NULL", (ch,))}, ch
+    # min gap: two contacts of the debtor never closer than 4 h
+    times = [r[0] for r in fleet.query("SELECT dispatched_at FROM contact"
+                                       " WHERE dispatched_at IS NOT NULL AND channel IN"
+                                       " ('phone', 'visit') ORDER BY 1")]
+    assert all(b - a >= timedelta(hours=4) for a, b in zip(times, times[1:])), times
+
+    # a fourth call planned by someone else is refused by the caps, not by the strategy
+    at(fleet, (day + timedelta(days=20)).replace(hour=9, minute=5).isoformat())
+    cid = inject_call(fleet, "INV-1")
+    wait_until(lambda: fleet.scalar("SELECT status FROM contact WHERE contact_id = %s",
+                                    (cid,)) == "cancelled", 20, what="fourth call refused")
+    assert "R-C2" in fleet.scalar("SELECT reason FROM contact WHERE contact_id = %s", (cid,))
+    assert cid not in queued(fleet, "phone")
+    assert made(fleet, "phone", "INV-1") == 3
+
+
+def test_champion_challenger_split(fleet):
+    """Champion/challenger: a fixed share of debtors (20%) runs the challenger (SMS first),
+    assigned deterministically, so the split is the same after a restart on another instance;
+    results per variant come out of hkctl report strategy."""
+    n = 300
+    start(fleet, "2026-03-05T08:00:00+08:00")
+    rows = "".join("INV-%03d,D%03d,CNY,100.00,2026-01-31,2026-03-02\n" % (i, i) for i in range(n))
+    feed(fleet, "many.csv", INVOICE.format(rows=rows))
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM contact WHERE step ="
+                                    " 'written_notice'") == n, 60, what="notices planned")
+    split = dict(fleet.query("SELECT debtor_id, variant FROM collection"))
+    share = sum(split.values()) / n
+    assert 0.12 <= share <= 0.28, share
+    channels = dict(fleet.query("SELECT debtor_id, channel FROM contact"
+                                " WHERE step = 'written_notice'"))
+    for debtor, variant in split.items():
+        assert channels[debtor] == ("sms" if variant else "email"), (debtor, variant)
+
+    # Another instance, from scratch: the same debtors land in the same variants.
+    fleet.daemons["scheduling-1"].stop()
+    fleet.query("DELETE FROM collection RETURNING 1")
+    fleet.start("scheduling", instance="scheduling-2")
+    feed(fleet, "many2.csv", INVOICE.format(rows=rows.replace("100.00", "100.50")))
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM collection") == n, 60,
+               what="debts tracked again")
+    assert dict(fleet.query("SELECT debtor_id, variant FROM collection")) == split
+
+    # Results per variant: ten champion and ten challenger debtors pay.
+    champ = sorted(d for d, v in split.items() if v == 0)[:10]
+    chall = sorted(d for d, v in split.items() if v == 1)[:10]
+    pays = "".join("P-%s,%s,INV-%s,CNY,100.50,2026-03-09T10:00:00+08:00\n" % (d, d, d[1:])
+                   for d in champ + chall)
+    feed(fleet, "pays.csv", PAYMENT.format(rows=pays))
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM collection WHERE state ="
+                                    " 'settled'") == 20, 30, what="settled")
+    import json
+    report = json.loads(fleet.hkctl("report", "strategy", "--json").stdout)
+    by = {r["variant"]: r for r in report}
+    assert by["champion"]["debts"] == n - sum(split.values())
+    assert by["challenger"]["debts"] == sum(split.values())
+    for v in ("champion", "challenger"):
+        assert by[v]["settled"] == 10 and by[v]["recovered_minor"] == 10 * 10050, by[v]
+        assert float(by[v]["avg_days_to_pay"]) == 7.0   # due 03-02, paid 03-09
