@@ -40,7 +40,7 @@ CREATE TABLE collection (
     promise_broken_at timestamptz,                      -- the latest broken promise (R-C5)
     pending_contact  uuid,                              -- planned, not yet made
     next_review_at   timestamptz,
-    opened_at        timestamptz NOT NULL DEFAULT now(),
+    opened_at        timestamptz NOT NULL DEFAULT now(),   -- by the fleet clock
     settled_at       timestamptz,
     updated_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant, invoice_id)

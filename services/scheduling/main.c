@@ -68,6 +68,11 @@ static const hk_cfg_entry_t s_config[] = {
       "contact this many days before a known incoming payment (R-S3)" },
     { "incoming_channel", HK_CFG_STRING, "phone", 0, 0, 0, NULL,
       "channel of the contact before a known incoming payment (R-S3)" },
+    { "cadence", HK_CFG_STRING, "", 0, 0, HK_CFG_NORELOAD, NULL,
+      "regular statement to debtors who owe, as WEEKDAY:N, e.g. fri:1 for the first Friday of "
+      "each month, fri:-1 for the last (R-S6); empty: none" },
+    { "cadence_channel", HK_CFG_STRING, "email", 0, 0, 0, NULL,
+      "channel of the regular statement (R-S6)" },
     { "review_batch", HK_CFG_INT, "500", 1, 100000, 0, NULL,
       "debts reviewed per transaction" },
     { "dispatch_batch", HK_CFG_INT, "1000", 1, 100000, 0, NULL,
@@ -252,8 +257,9 @@ s_track_invoice (hk_daemon_t *d, const char *invoice, const char *debtor)
                         variant, sched_now_text (d) };
     return hk_db_exec (d->db,
                        "INSERT INTO collection AS c (tenant, invoice_id, debtor_id, strategy,"
-                       " strategy_version, variant, next_review_at)"
-                       " SELECT $1, $2, $3, $4, $5::int, $6::smallint, $7::timestamptz"
+                       " strategy_version, variant, next_review_at, opened_at)"
+                       " SELECT $1, $2, $3, $4, $5::int, $6::smallint, $7::timestamptz,"
+                       "  $7::timestamptz"
                        "  FROM invoice WHERE tenant = $1 AND invoice_id = $2 AND status = 'open'"
                        " ON CONFLICT (tenant, invoice_id) DO UPDATE"
                        "  SET next_review_at = $7::timestamptz, updated_at = now()"
@@ -267,12 +273,13 @@ s_track_invoice (hk_daemon_t *d, const char *invoice, const char *debtor)
 static int
 s_on_settled (hk_daemon_t *d, const Huikuan__V1__InvoiceSettled *ev)
 {
-    const char *p[] = { d->tenant, ev->invoice_id };
+    const char *p[] = { d->tenant, ev->invoice_id, sched_now_text (d) };
     if (hk_db_exec (d->db,
                     "UPDATE collection SET state = 'settled', state_reason = 'paid',"
-                    " settled_at = now(), pending_contact = NULL, next_review_at = NULL,"
-                    " updated_at = now() WHERE tenant = $1 AND invoice_id = $2",
-                    2, p)
+                    " settled_at = $3::timestamptz, pending_contact = NULL,"
+                    " next_review_at = NULL, updated_at = now()"
+                    " WHERE tenant = $1 AND invoice_id = $2",
+                    3, p)
         < 0)
         return HK_EDB;
     int n = sched_cancel (d, SCHED_SCOPE_INVOICE, ev->invoice_id, ev->debtor_id,
@@ -637,11 +644,12 @@ s_on_debtor (hk_daemon_t *d, const Huikuan__V1__DebtorRecorded *ev)
         return n < 0 ? n : 0;
     }
     /* flags cleared: collection resumes */
+    const char *rp[] = { d->tenant, ev->debtor_id, sched_now_text (d) };
     if (hk_db_exec (d->db,
                     "UPDATE collection SET state = 'active', state_reason = NULL,"
-                    " next_review_at = now(), updated_at = now()"
+                    " next_review_at = $3::timestamptz, updated_at = now()"
                     " WHERE tenant = $1 AND debtor_id = $2 AND state = 'stopped'",
-                    2, p)
+                    3, rp)
         < 0)
         return HK_EDB;
     if (lost) {
@@ -703,6 +711,9 @@ s_on_tick (hk_daemon_t *d)
     if ((rc = sched_review (d)) < 0)
         return rc;
     done += rc;
+    if ((rc = sched_cadence (d)) < 0)
+        return rc;
+    done += rc;
     if ((rc = sched_dispatch (d)) < 0)
         return rc;
     return done + rc;
@@ -730,6 +741,23 @@ s_policy (hk_daemon_t *d, sched_t *s)
     if (hk_timing_validate (&s->timing, why, sizeof why) != 0) {
         HK_LOG (HK_ERROR, "config.invalid", HK_S ("key", "timing"), HK_S ("error", why));
         return HK_EINVAL;
+    }
+    const char *cadence = hk_config_str (d->config, "cadence");
+    if (*cadence) {
+        static const char *const days[] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
+        char day[8] = "";
+        int nth = 0, n = 0;
+        if (sscanf (cadence, "%3[a-z]:%d%n", day, &nth, &n) == 2 && cadence[n] == '\0'
+            && nth != 0 && nth >= -1 && nth <= 5)
+            for (int i = 0; i < 7; i++)
+                if (strcmp (day, days[i]) == 0)
+                    s->cadence_weekday = i + 1;
+        if (!s->cadence_weekday) {
+            HK_LOG (HK_ERROR, "config.invalid", HK_S ("key", "cadence"),
+                    HK_S ("error", "want WEEKDAY:N, e.g. fri:1 (first Friday) or fri:-1 (last)"));
+            return HK_EINVAL;
+        }
+        s->cadence_nth = nth;
     }
     hk_caps_default (&s->caps);
     s->caps.max_phone_per_debt = (int) hk_config_int (d->config, "max_phone_per_debt");

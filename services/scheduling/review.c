@@ -117,16 +117,16 @@ s_apply_updates (hk_daemon_t *d, s_updates_t *u)
                    hk_pgarr_finish (&u->review) };
     int rc = a[0] && a[1] && a[2] && a[3] && a[4] ? 0 : HK_ENOMEM;
     if (rc == 0 && u->n > 0) {
-        const char *p[] = { d->tenant, a[0], a[1], a[2], a[3], a[4] };
+        const char *p[] = { d->tenant, a[0], a[1], a[2], a[3], a[4], sched_now_text (d) };
         if (hk_db_exec (d->db,
                         "UPDATE collection c SET state = u.state, state_reason = u.reason,"
                         " pending_contact = u.pending::uuid, next_review_at = u.review::timestamptz,"
-                        " settled_at = CASE WHEN u.state = 'settled' THEN now() END,"
+                        " settled_at = CASE WHEN u.state = 'settled' THEN $7::timestamptz END,"
                         " updated_at = now()"
                         " FROM unnest ($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
                         "  AS u (invoice, state, reason, pending, review)"
                         " WHERE c.tenant = $1 AND c.invoice_id = u.invoice",
-                        6, p)
+                        7, p)
             < 0)
             rc = HK_EDB;
     }
@@ -340,5 +340,78 @@ sched_review (hk_daemon_t *d)
         return n;
     hk_db_rollback (d->db);
     HK_LOG (HK_WARN, "review.failed", HK_S ("error", hk_db_errstr (d->db)));
+    return rc ? rc : HK_EDB;
+}
+
+/* R-S6: debtors who owe get the regular statement on the configured day of each month (the
+ * next occurrence is planned once the previous one is no longer planned). */
+int
+sched_cadence (hk_daemon_t *d)
+{
+    sched_t *s = sched_of (d);
+    if (!s->cadence_weekday)
+        return 0;
+    if (hk_db_begin (d->db) != 0)
+        return HK_EDB;
+    const char *p[] = { d->tenant, sched_now_text (d) };
+    PGresult *res = hk_db_query (
+        d->db,
+        "SELECT c.debtor_id, min (c.invoice_id), d.time_zone, d.calendar, min (c.variant),"
+        "  count (*), sum (i.outstanding_minor), min (i.currency)"
+        " FROM collection c JOIN debtor d ON d.tenant = c.tenant AND d.debtor_id = c.debtor_id"
+        " JOIN invoice i ON i.tenant = c.tenant AND i.invoice_id = c.invoice_id"
+        " WHERE c.tenant = $1 AND c.state = 'active' AND i.status = 'open'"
+        "  AND i.due_on < ($2::timestamptz AT TIME ZONE d.time_zone)::date"
+        "  AND NOT d.do_not_contact AND NOT d.bankrupt AND d.reachability <> 'lost'"
+        "  AND NOT EXISTS (SELECT 1 FROM contact k WHERE k.tenant = c.tenant"
+        "   AND k.debtor_id = c.debtor_id AND k.kind = 'cadence' AND k.status = 'planned')"
+        " GROUP BY c.debtor_id, d.time_zone, d.calendar ORDER BY c.debtor_id LIMIT 500",
+        2, p);
+    int n = res ? PQntuples (res) : 0, rc = res ? 0 : HK_EDB, planned = 0;
+    int64_t now = hk_clock_now (d->clock);
+    /* look from tomorrow: today's occurrence, if any, was the last one or is already past */
+    for (int r = 0; r < n && rc == 0; r++) {
+        const char *debtor = PQgetvalue (res, r, 0), *zone = PQgetvalue (res, r, 2);
+        hk_local_t l;
+        int64_t from;
+        if (hk_tz_local (zone, now, &l) != 0 || hk_tz_instant (zone, l.date + 1, 0, &from) != 0)
+            continue;
+        /* an occurrence planned before (and cancelled with a settled debt) gives way to the
+         * next one */
+        for (int tries = 0; tries < 3 && rc == 0; tries++) {
+            hk_slot_t slot;
+            if (hk_timing_cadence (sched_calendar (d, PQgetvalue (res, r, 3)), zone, &s->timing,
+                                   s->cadence_weekday, s->cadence_nth, from, &slot)
+                != 0)
+                break;
+            hk_local_t on;
+            char day[16], key[200], why[240];
+            hk_tz_local (zone, slot.at_us, &on);
+            hk_date_format (on.date, day, sizeof day);
+            snprintf (key, sizeof key, "cadence:%s:%s", debtor, day);
+            snprintf (why, sizeof why,
+                      "regular statement: %s debt(s), %s %s outstanding (minor units)",
+                      PQgetvalue (res, r, 5), PQgetvalue (res, r, 6), PQgetvalue (res, r, 7));
+            sched_contact_t c = {
+                .plan_key = key, .kind = "cadence", .debtor_id = debtor,
+                .invoice_id = PQgetvalue (res, r, 1), .step = hk_step_name (HK_STEP_NOTICE),
+                .channel = hk_config_str (d->config, "cadence_channel"),
+                .due_at_us = slot.at_us, .rules = "R-S6", .reason = why, .timing = slot.why,
+                .variant = atoi (PQgetvalue (res, r, 4)),
+            };
+            int k = sched_plan_contact (d, &c, NULL);
+            rc = k < 0 ? k : 0;
+            if (k > 0) {
+                planned++;
+                break;
+            }
+            if (hk_tz_instant (zone, on.date + 1, 0, &from) != 0)
+                break;
+        }
+    }
+    PQclear (res);
+    if (rc == 0 && hk_db_commit (d->db) == 0)
+        return planned;
+    hk_db_rollback (d->db);
     return rc ? rc : HK_EDB;
 }

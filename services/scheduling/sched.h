@@ -28,6 +28,8 @@ typedef struct {
     sched_calendar_t calendars[SCHED_MAX_CALENDARS];
     int n_calendars;
     char now_text[40];
+    int cadence_weekday;       /* R-S6: ISO weekday of the regular statement, 0 = none */
+    int cadence_nth;           /* 1..5, -1 = last */
 } sched_t;
 
 static inline sched_t *
@@ -93,6 +95,7 @@ const char *sched_now_text (hk_daemon_t *d);
 int sched_review (hk_daemon_t *d);
 int sched_dispatch (hk_daemon_t *d);
 int sched_check_promises (hk_daemon_t *d);
+int sched_cadence (hk_daemon_t *d);
 
 /* Comma list "R-C1,R-S2" -> text[] for the contact row and the repeated rules field. */
 int sched_split_rules (const char *list, char *buf, size_t len, char **out, int max);

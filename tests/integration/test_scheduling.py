@@ -3,6 +3,7 @@ rules it checks. Real ingestion, aging and scheduling daemons on a private Postg
 Redis; contacts are read from the contact log and the channel queues (hk:notify:<channel>)
 the notification daemon would consume."""
 
+import json
 import os
 import re
 import subprocess
@@ -517,7 +518,6 @@ def test_champion_challenger_split(fleet):
     feed(fleet, "pays.csv", PAYMENT.format(rows=pays))
     wait_until(lambda: fleet.scalar("SELECT count(*) FROM collection WHERE state ="
                                     " 'settled'") == 20, 30, what="settled")
-    import json
     report = json.loads(fleet.hkctl("report", "strategy", "--json").stdout)
     by = {r["variant"]: r for r in report}
     assert by["champion"]["debts"] == n - sum(split.values())
@@ -525,3 +525,72 @@ def test_champion_challenger_split(fleet):
     for v in ("champion", "challenger"):
         assert by[v]["settled"] == 10 and by[v]["recovered_minor"] == 10 * 10050, by[v]
         assert float(by[v]["avg_days_to_pay"]) == 7.0   # due 03-02, paid 03-09
+
+
+def test_incoming_payment_and_cadence(fleet, tmp_path):
+    """R-S3: three days before a known incoming payment; R-S6: a regular statement on the
+    first Friday of each month, moved to the next working day when that Friday is a holiday
+    (2026-10-02, National Day)."""
+    zone = "Asia/Shanghai"
+    # a ladder of one notice and then a year of patience, so that the debtor hears of little
+    # else than these two
+    strategy = tmp_path / "patient.json"
+    strategy.write_text(json.dumps({
+        "name": "patient", "version": 1, "remind_days_before": 0, "max_phone": 3,
+        "max_visit": 1, "channels": {"written_notice": "email"},
+        "wait": {"written_notice": "365d", "phone": "1d", "visit": "2d", "agency": "30d",
+                 "tracing": "14d"},
+        "rules": [{"name": "all", "ladder": ["written_notice", "agency"]}]}))
+    overdue_debt(fleet, "2026-09-14T10:00:00+08:00", due="2026-09-01",
+                 HUIKUAN_SCHEDULING_CADENCE="fri:1",
+                 HUIKUAN_SCHEDULING_STRATEGY_FILE=str(strategy))
+    statement = wait_contacts(fleet, lambda c: c["kind"] == "cadence", "statement")[0]
+    t = local(statement["due_us"], zone)
+    assert (t.date().isoformat(), t.hour, t.minute) == ("2026-10-08", 9, 0), statement["timing"]
+    assert statement["rules"] == ["R-S6"]
+    # known incoming payment on Monday 09-28: three days before is Friday 09-25, the
+    # Mid-Autumn Festival holiday, so Thursday 09-24 at 09:00
+    feed(fleet, "incoming.csv", "debtor_id,expected_on,note\nD1,2026-09-28,salary run\n")
+    inc = wait_contacts(fleet, lambda c: c["kind"] == "incoming", "incoming contact")[0]
+    assert local(inc["due_us"], zone) == datetime(2026, 9, 24, 9, 0, tzinfo=ZoneInfo(zone))
+    assert inc["rules"] == ["R-S3"] and inc["channel"] == "phone"
+    # the days go by: the notice, the call before the incoming payment, the statement
+    for day in ("2026-09-17", "2026-09-24"):
+        at(fleet, day + "T09:01:00+08:00")
+        wait_until(lambda: fleet.scalar("SELECT count(*) FROM contact WHERE status = 'planned'"
+                                        " AND due_at < %s", (day + "T10:00:00+08:00",)) == 0,
+                   20, what="contacts of " + day)
+    assert inc["id"] in queued(fleet, "phone")
+    # once the statement went out, the next month's is planned: first Friday of November
+    at(fleet, "2026-10-08T09:01:00+08:00")
+    wait_until(lambda: statement["id"] in queued(fleet, "email"), 20, what="statement sent")
+    nxt = wait_contacts(fleet, lambda c: c["kind"] == "cadence" and c["status"] == "planned",
+                        "next statement")[0]
+    assert local(nxt["due_us"], zone).date().isoformat() == "2026-11-06"
+
+
+def test_contact_person_and_stops(fleet):
+    """R-C3: a small enterprise is asked through its owner; do-not-contact and bankruptcy stop
+    all contact; a debtor gone lost is traced, not called (R-A8); found again, collection
+    resumes."""
+    overdue_debt(fleet, "2026-03-05T08:00:00+08:00", size="small")
+    notice = wait_contacts(fleet, lambda c: c["step"] == "written_notice", "notice")[0]
+    assert notice["person"] == "D1-OWN", notice       # R-C3 small enterprise -> owner
+    head = "debtor_id,name,do_not_contact,bankrupt,reachability\n"
+    feed(fleet, "dnc.csv", head + "D1,Debtor D1 Co.,true,,\n")
+    wait_until(lambda: collection(fleet, "INV-1")["state"] == "stopped", 20, what="stopped")
+    assert contacts(fleet, status="planned") == []
+    assert fleet.scalar("SELECT state_reason FROM collection") == "do not contact"
+    feed(fleet, "dnc2.csv", head + "D1,Debtor D1 Co.,false,,lost\n")
+    tracing = wait_contacts(fleet, lambda c: c["step"] == "tracing", "tracing task")[0]
+    assert "R-A8" in tracing["rules"] and tracing["channel"] == "tracing", tracing
+    at(fleet, "2026-03-05T10:00:00+08:00")
+    wait_until(lambda: tracing["id"] in queued(fleet, "tracing"), 20, what="tracing handed over")
+    assert not [c for c in contacts(fleet, status="planned") if c["channel"] == "phone"]
+    feed(fleet, "found.csv", head + "D1,Debtor D1 Co.,,,reachable\n")
+    at(fleet, "2026-03-20T10:00:00+08:00")  # after the tracing wait, the ladder again
+    wait_contacts(fleet, lambda c: c["status"] == "planned" and c["step"] != "tracing",
+                  "collection resumed")
+    feed(fleet, "bankrupt.csv", head + "D1,Debtor D1 Co.,,true,\n")
+    wait_until(lambda: collection(fleet, "INV-1")["state"] == "stopped", 20, what="bankrupt")
+    assert contacts(fleet, status="planned") == []

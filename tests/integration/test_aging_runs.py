@@ -1,0 +1,139 @@
+"""The daily full re-age as a run of chunks handed out over Redis (aging issue 4): at the
+tenant's day boundary by the fleet clock one instance plans the run, the chunks go out on a
+Redis stream read through a consumer group, N instances share them, each debtor is aged
+exactly once per run (evidence: aging_run_debtor), and a chunk held by an instance killed
+with SIGKILL is claimed by another (XAUTOCLAIM) and finished there."""
+
+import os
+import signal
+import subprocess
+import time
+from datetime import date
+
+from fleet import wait_until
+
+DEBTORS = 600
+CHUNK = 10
+FAST_CLAIM = {"HUIKUAN_AGING_CHUNK_DEBTORS": str(CHUNK), "HUIKUAN_CLAIM_IDLE": "1s"}
+
+
+def feed():
+    rows = ["invoice_id,debtor_id,currency,amount,due_on"]
+    for d in range(DEBTORS):
+        for k in range(2):  # two open invoices a debtor, due a month apart
+            rows.append("R-%04d-%d,RD%04d,CNY,%d.00,2026-0%d-15" % (d, k, d, 10 + d, 1 + k))
+    return "\n".join(rows) + "\n"
+
+
+def load(fleet):
+    fleet.clock_set("2026-03-01T10:00:00+08:00")
+    fleet.start("ingestion")
+    a = fleet.start("aging", "aging-1", **FAST_CLAIM)
+    b = fleet.start("aging", "aging-2", **FAST_CLAIM)
+    fleet.drop("runs.csv", feed())
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of ="
+                                    " '2026-03-01'") == 2 * DEBTORS, 60, what="first aging")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM consumed_event WHERE consumer ="
+                                    " 'aging'") == 2 * DEBTORS, 60, what="events consumed")
+    return a, b
+
+
+def check_run(fleet, day):
+    """Every owing debtor aged exactly once in the run of day, every invoice aged for day."""
+    wait_until(lambda: fleet.scalar("SELECT finished_at IS NOT NULL FROM aging_run"
+                                    " WHERE run_date = %s", (day,)), 90,
+               what="run of %s finished" % day)
+    chunks = fleet.scalar("SELECT chunks FROM aging_run WHERE run_date = %s", (day,))
+    assert chunks == DEBTORS // CHUNK + 1  # the last one is open-ended (and empty here)
+    per_debtor = fleet.query("SELECT debtor_id, count(*) FROM aging_run_debtor"
+                             " WHERE run_date = %s GROUP BY 1", (day,))
+    assert len(per_debtor) == DEBTORS
+    assert {n for _, n in per_debtor} == {1}, [r for r in per_debtor if r[1] != 1][:5]
+    assert fleet.scalar("SELECT sum(debtors) FROM aging_run_chunk WHERE run_date = %s",
+                        (day,)) == DEBTORS
+    assert fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of = %s", (day,)) == \
+        2 * DEBTORS
+    assert fleet.scalar("SELECT count(*) FROM debtor WHERE risk_as_of = %s", (day,)) == DEBTORS
+    # the evidence matches the chunk bounds: each debtor in the chunk that covers it
+    assert fleet.scalar(
+        "SELECT count(*) FROM aging_run_debtor e JOIN aging_run_chunk c USING (tenant,"
+        " run_date, chunk) WHERE e.run_date = %s AND ((c.lo IS NOT NULL AND e.debtor_id <= c.lo)"
+        " OR (c.hi IS NOT NULL AND e.debtor_id > c.hi))", (day,)) == 0
+    return dict(fleet.query("SELECT done_by, count(*) FROM aging_run_chunk WHERE run_date = %s"
+                            " GROUP BY 1", (day,)))
+
+
+def test_two_instances_share_the_run(fleet):
+    load(fleet)
+    # the tenant's day boundary (Asia/Shanghai): 23:59 local is still March 1st ...
+    fleet.clock_set("2026-03-01T15:59:58Z")
+    time.sleep(1.5)
+    assert fleet.scalar("SELECT count(*) FROM aging_run WHERE run_date = '2026-03-02'") == 0
+    # ... 00:00 local (16:00 UTC) is March 2nd: the run of the 2nd starts
+    fleet.clock_set("2026-03-01T16:00:00Z")
+    by = check_run(fleet, date(2026, 3, 2))
+    assert set(by) == {"aging-1", "aging-2"}, by
+    assert fleet.scalar("SELECT count(*) FROM aging_run") == 2  # the 1st (empty) and the 2nd
+    # DPD moved by the day: RD invoices due 2026-01-15 are 46 days past due on March 2nd
+    assert fleet.scalar("SELECT DISTINCT dpd FROM invoice WHERE due_on = '2026-01-15'") == 46
+
+
+def pending_of(fleet, consumer):
+    r = subprocess.run(["redis-cli", "-u", fleet.redis_url, "XPENDING", "hk:aging:run:default",
+                        "aging", "-", "+", "100", consumer], capture_output=True, text=True,
+                       timeout=10)
+    return [line for line in r.stdout.splitlines() if "-" in line and line[0].isdigit()]
+
+
+def test_kill9_mid_run_the_other_finishes(fleet):
+    a, b = load(fleet)
+    fleet.clock_set("2026-03-03T10:00:00+08:00")
+    # once aging-2 has done a chunk of the run and holds another (frozen with SIGSTOP to look
+    # at what it holds), SIGKILL it
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM aging_run_chunk WHERE run_date ="
+                                    " '2026-03-03' AND done_by = 'aging-2'") >= 1, 60,
+               interval=0.01, what="aging-2 mid-run")
+    held = []
+    for _ in range(200):
+        os.kill(b.proc.pid, signal.SIGSTOP)
+        held = pending_of(fleet, "aging-2")
+        if held:
+            break
+        os.kill(b.proc.pid, signal.SIGCONT)
+        time.sleep(0.003)
+    assert held, "aging-2 never held a chunk"
+    b.kill9()
+    done_at_kill = fleet.scalar("SELECT count(*) FROM aging_run_chunk WHERE run_date ="
+                                " '2026-03-03' AND done_at IS NOT NULL")
+    assert done_at_kill < DEBTORS // CHUNK + 1, "the run was over before the kill"
+    by = check_run(fleet, date(2026, 3, 3))
+    assert by.get("aging-1", 0) > 0
+    # what the dead instance held was claimed (a second delivery) and done by aging-1
+    assert fleet.scalar("SELECT count(*) FROM aging_run_chunk WHERE run_date ="
+                        " '2026-03-03' AND deliveries >= 2 AND done_by = 'aging-1'") >= 1
+    assert pending_of(fleet, "aging-2") == []
+    b.start()  # the fleet's teardown expects it running; it finds nothing left to do
+
+
+def test_lost_chunk_messages_are_pushed_again(fleet):
+    """A run whose chunk messages never reached Redis (or were lost with its data) is not stuck:
+    with nothing pending in the group, its chunks not done are pushed again and done once."""
+    a, b = load(fleet)
+    b.stop()
+    a.stop()
+    with fleet.db().cursor() as cur:   # a run planned an hour ago whose messages are gone
+        cur.execute("INSERT INTO aging_run (tenant, run_date, planned_by, chunks, planned_at)"
+                    " VALUES ('default', '2026-03-02', 'gone', 2, now() - interval '1 hour')")
+        cur.execute("INSERT INTO aging_run_chunk (tenant, run_date, chunk, lo, hi) VALUES"
+                    " ('default', '2026-03-02', 0, NULL, 'RD0299'),"
+                    " ('default', '2026-03-02', 1, 'RD0299', NULL)")
+    fleet.clock_set("2026-03-02T10:00:00+08:00")
+    a.start()
+    wait_until(lambda: fleet.scalar("SELECT finished_at IS NOT NULL FROM aging_run"
+                                    " WHERE run_date = '2026-03-02'"), 30, what="run finished")
+    assert fleet.query("SELECT chunk, debtors, invoices, done_by FROM aging_run_chunk"
+                       " WHERE run_date = '2026-03-02' ORDER BY 1") == \
+        [(0, 300, 600, "aging-1"), (1, 300, 600, "aging-1")]
+    assert fleet.scalar("SELECT count(*) FROM (SELECT debtor_id FROM aging_run_debtor WHERE"
+                        " run_date = '2026-03-02' GROUP BY 1 HAVING count(*) = 1) s") == DEBTORS
+    b.start()
