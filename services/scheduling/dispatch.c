@@ -17,7 +17,7 @@
 #include "huikuan/metrics.h"
 #include "sched.h"
 
-enum { D_ID, D_CHANNEL, D_DEBTOR, D_INVOICE, D_STEP, D_KIND, D_DUE, D_ZONE, D_CAL };
+enum { D_ID, D_CHANNEL, D_DEBTOR, D_INVOICE, D_STEP, D_KIND, D_DUE, D_ZONE, D_CAL, D_STOP };
 
 /* Per debtor of a batch: counts from the log (then as the batch dispatches). */
 typedef struct {
@@ -244,7 +244,13 @@ sched_dispatch (hk_daemon_t *d)
     PGresult *res = hk_db_query (d->db,
                                  "SELECT ct.contact_id, ct.channel, ct.debtor_id, ct.invoice_id,"
                                  "  ct.step, ct.kind, (extract (epoch FROM ct.due_at) * 1000000)::bigint,"
-                                 "  d.time_zone, d.calendar"
+                                 "  d.time_zone, d.calendar,"
+                                 "  CASE WHEN d.do_not_contact THEN 'do not contact'"
+                                 "   WHEN d.bankrupt THEN 'bankrupt'"
+                                 "   WHEN EXISTS (SELECT 1 FROM dispute x WHERE x.tenant = ct.tenant"
+                                 "    AND x.invoice_id = ct.invoice_id AND x.status = 'open'"
+                                 "    AND x.amount_minor IS NULL)"
+                                 "   THEN 'R-C8 disputed: collection paused' ELSE '' END"
                                  " FROM contact ct JOIN debtor d ON d.tenant = ct.tenant"
                                  "  AND d.debtor_id = ct.debtor_id"
                                  " WHERE ct.status = 'planned' AND ct.due_at <= $2::timestamptz"
@@ -308,7 +314,7 @@ sched_dispatch (hk_daemon_t *d)
     bool *bumped = calloc ((size_t) nd + 1, sizeof *bumped);
     if (rc == 0 && !(streams && datas && lens && stream_buf && evs && msgs && bumped))
         rc = HK_ENOMEM;
-    hk_pgarr_t sent = { 0 };
+    hk_pgarr_t sent = { 0 }, sent_invoices = { 0 }, sent_steps = { 0 };
     s_defer_t defer = { 0 };
     int ns = 0, refused = 0;
     char now_s[40];
@@ -319,6 +325,16 @@ sched_dispatch (hk_daemon_t *d)
         hk_step_t step = HK_STEP_NONE;
         (void) hk_step_parse (PQgetvalue (res, r, D_STEP), &step);
         s_debtor_t *x = s_find_debtor (dv, nd, PQgetvalue (res, r, D_DEBTOR));
+        const char *stop = PQgetvalue (res, r, D_STOP);
+        if (*stop && s_debtor_facing (channel)) {
+            /* promise 3: do-not-contact, bankruptcy and a dispute pause hold here too, whoever
+             * planned the contact and whenever */
+            int c = sched_cancel (d, SCHED_SCOPE_CONTACT, id, x->debtor, stop,
+                                  strncmp (stop, "R-C8", 4) == 0 ? "R-C8" : "");
+            rc = c < 0 ? c : 0;
+            refused++;
+            continue;
+        }
         if (s_debtor_facing (channel)) {
             const hk_calendar_t *cal = sched_calendar (d, PQgetvalue (res, r, D_CAL));
             char why[200] = "";
@@ -396,13 +412,16 @@ sched_dispatch (hk_daemon_t *d)
                                  .aggregate_id = x->debtor, .occurred_at_us = now,
                                  .payload = &m->base };
         hk_pgarr_text (&sent, id);
+        hk_pgarr_text (&sent_invoices, PQgetvalue (res, r, D_INVOICE));
+        hk_pgarr_text (&sent_steps, PQgetvalue (res, r, D_STEP));
         ns++;
     }
 
     char *sent_l = hk_pgarr_finish (&sent);
+    char *sent_inv = hk_pgarr_finish (&sent_invoices), *sent_step = hk_pgarr_finish (&sent_steps);
     char *dl[3] = { hk_pgarr_finish (&defer.id), hk_pgarr_finish (&defer.due),
                     hk_pgarr_finish (&defer.note) };
-    if (rc == 0 && !(sent_l && dl[0] && dl[1] && dl[2]))
+    if (rc == 0 && !(sent_l && sent_inv && sent_step && dl[0] && dl[1] && dl[2]))
         rc = HK_ENOMEM;
     if (rc == 0 && defer.n) {
         const char *dp[] = { dl[0], dl[1], dl[2] };
@@ -417,7 +436,7 @@ sched_dispatch (hk_daemon_t *d)
             rc = HK_EDB;
     }
     if (rc == 0 && ns) {
-        const char *sp[] = { sent_l, now_s, d->tenant };
+        const char *sp[] = { sent_l, now_s, d->tenant, sent_inv, sent_step };
         /* made: the contact, and the ladder state of the debt it was the pending step of */
         if (hk_db_exec (d->db,
                         "UPDATE contact SET status = 'dispatched', dispatched_at = $2::timestamptz,"
@@ -425,15 +444,16 @@ sched_dispatch (hk_daemon_t *d)
                         2, sp)
                 < 0
             || hk_db_exec (d->db,
-                           "UPDATE collection c SET last_step = ct.step,"
+                           "UPDATE collection c SET last_step = u.step,"
                            " last_step_at = $2::timestamptz,"
-                           " phone_count = phone_count + (ct.step = 'phone')::int,"
-                           " visit_count = visit_count + (ct.step = 'visit')::int,"
+                           " phone_count = phone_count + (u.step = 'phone')::int,"
+                           " visit_count = visit_count + (u.step = 'visit')::int,"
                            " pending_contact = NULL, next_review_at = $2::timestamptz,"
                            " updated_at = now()"
-                           " FROM contact ct WHERE ct.contact_id = ANY ($1::uuid[])"
-                           "  AND c.tenant = $3 AND c.pending_contact = ct.contact_id",
-                           3, sp)
+                           " FROM unnest ($1::uuid[], $4::text[], $5::text[]) AS u (id, invoice, step)"
+                           " WHERE c.tenant = $3 AND c.invoice_id = u.invoice"
+                           "  AND c.pending_contact = u.id",
+                           5, sp)
                    < 0)
             rc = HK_EDB;
     }
@@ -454,6 +474,8 @@ sched_dispatch (hk_daemon_t *d)
                 HK_S ("error", rc == HK_EREDIS ? hk_redis_errstr (d->redis) : hk_db_errstr (d->db)));
 
     free (sent_l);
+    free (sent_inv);
+    free (sent_step);
     for (int i = 0; i < 3; i++)
         free (dl[i]);
     free (streams);

@@ -314,6 +314,11 @@ def test_dispute_and_resolution(fleet):
                                   lambda p, e: p.get("contact_id") == notice["id"])
     assert cancelled[0]["payload"]["rules"] == ["R-C8"], cancelled
     at(fleet, "2026-03-20T10:00:00+08:00")
+    # promise 3: a contact planned by anyone else is refused at dispatch while disputed
+    cid = inject_call(fleet, "INV-1")
+    wait_until(lambda: fleet.scalar("SELECT status FROM contact WHERE contact_id = %s",
+                                    (cid,)) == "cancelled", 20, what="call on a disputed debt")
+    assert cid not in queued(fleet, "phone")
     settle(fleet)
     assert contacts(fleet, status="planned") == [], "nothing while disputed"
     feed(fleet, "disp2.csv", dispute.format(
@@ -581,6 +586,11 @@ def test_contact_person_and_stops(fleet):
     wait_until(lambda: collection(fleet, "INV-1")["state"] == "stopped", 20, what="stopped")
     assert contacts(fleet, status="planned") == []
     assert fleet.scalar("SELECT state_reason FROM collection") == "do not contact"
+    # promise 3: a call planned by anyone else is refused at dispatch
+    cid = inject_call(fleet, "INV-1")
+    wait_until(lambda: fleet.scalar("SELECT status FROM contact WHERE contact_id = %s",
+                                    (cid,)) == "cancelled", 20, what="call to a DNC debtor refused")
+    assert cid not in queued(fleet, "phone")
     feed(fleet, "dnc2.csv", head + "D1,Debtor D1 Co.,false,,lost\n")
     tracing = wait_contacts(fleet, lambda c: c["step"] == "tracing", "tracing task")[0]
     assert "R-A8" in tracing["rules"] and tracing["channel"] == "tracing", tracing

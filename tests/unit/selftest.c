@@ -8,7 +8,7 @@
 #define HK_TESTS(X)                                                                   \
     X (money) X (dates) X (ids) X (rules) X (files) X (config) X (log) X (metrics) X (http)       \
     X (db) X (migrate) X (clock) X (queue) X (bus) X (event)                            \
-    X (ingestion) X (aging) X (scheduling) X (notification) X (legal) X (statements) \
+    X (ingestion) X (aging) X (notification) X (legal) X (statements) \
     X (readers) X (limitation) X (risk) X (calendar) X (strategy)
 
 #define X(name) int hk_##name##_test (bool verbose);

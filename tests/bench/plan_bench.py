@@ -1,0 +1,229 @@
+#!/usr/bin/python3
+"""plan_bench: how fast huikuan-scheduling plans for every overdue debtor and dispatches the
+due contacts, compared with the aging daemon's full run over the same data and with raw
+pipelined XADDs into the same Redis.
+
+    tests/bench/plan_bench.py [--debtors N] [--json] [--timeout S] [--build-dir DIR] [--keep]
+
+One run, one private PostgreSQL and Redis (tests/harness), one fresh migrated database loaded
+with psql \\copy: N debtors with one overdue invoice each (aging_bench.py's generator with as
+many invoices as debtors, due dates before AS_OF).
+
+  aging      huikuan-aging's full re-age as of AS_OF (aging_bench.time_reage)
+  plan       every open invoice enters collection (one INSERT .. SELECT, as the invoice events
+             would; not timed), then huikuan-scheduling is started and timed until every debt
+             has its next step planned: the target is <= 2 x aging
+  dispatch   the fleet clock moves a week on, so every planned contact is due; timed until
+             none is left planned: contacts per second (target >= 20,000/s), beside raw
+             `redis-cli --pipe` XADDs of as many entries (the same Redis, the same run)
+
+Exit status: 0 when measured (whatever PASS/MISS says), 1 when something broke, 2 on bad
+usage. Standard library plus Debian's python3-psycopg2.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+from aging_bench import (AS_OF, CLOCK, generate_csvs, psql_copy, time_reage, vacuum_analyze)
+from ingest_bench import HARNESS_DIR, SOURCE_DIR, Broken, admin_exec, verdict
+
+POLL = 0.2
+TARGET_PLAN = 2.0
+TARGET_DISPATCH = 20000
+DISPATCH_CLOCK = "2026-07-08T10:00:00+08:00"   # a week after AS_OF: every contact is due
+
+
+def log(msg):
+    sys.stderr.write("plan_bench: %s\n" % msg)
+    sys.stderr.flush()
+
+
+def wait_for(fleet, daemon, sql, what, timeout, t0=None):
+    """Polls sql (a count) until it is 0; returns the seconds taken since t0 (default now)."""
+    t0 = t0 or time.monotonic()
+    last = t0
+    while True:
+        n = fleet.scalar(sql)
+        now = time.monotonic()
+        if n == 0:
+            return now - t0
+        if not daemon.running():
+            raise Broken("%s died (exit %s) with %d left:\n%s"
+                         % (daemon.instance, daemon.proc.returncode, n, daemon.log()))
+        if now - t0 > timeout:
+            raise Broken("%s: %d left after %.0f s:\n%s" % (what, n, timeout, daemon.log()))
+        if now - last >= 30:
+            log("%s: %d left after %.0f s" % (what, n, now - t0))
+            last = now
+        time.sleep(POLL)
+
+
+def raw_xadd_rate(fleet, n):
+    """Entries per second of `redis-cli --pipe` XADDing n contact-sized entries."""
+    port = str(urllib.parse.urlsplit(fleet.redis_url).port)
+    entry = "00000000-0000-4000-8000-000000000000"
+    cmd = "*5\r\n$4\r\nXADD\r\n$14\r\nhk:bench:xadds\r\n$1\r\n*\r\n$1\r\nd\r\n$%d\r\n%s\r\n" \
+        % (len(entry), entry)
+    payload = (cmd * n).encode()
+    t0 = time.monotonic()
+    r = subprocess.run(["redis-cli", "-p", port, "--pipe"], input=payload, capture_output=True,
+                       timeout=600)
+    s = time.monotonic() - t0
+    if r.returncode != 0:
+        raise Broken("redis-cli --pipe exited %d: %s" % (r.returncode, r.stderr[-400:]))
+    subprocess.run(["redis-cli", "-p", port, "DEL", "hk:bench:xadds"], capture_output=True,
+                   timeout=60)
+    return n / s
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog="plan_bench.py", description=__doc__.split("\n")[0])
+    p.add_argument("--debtors", type=int, default=100000,
+                   help="overdue debtors, one invoice each (default 100000)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=3600.0)
+    p.add_argument("--build-dir", default=os.environ.get("HK_BUILD_DIR")
+                   or os.path.join(SOURCE_DIR, "build"))
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--keep", action="store_true")
+    a = p.parse_args(argv)
+    if a.debtors < 1 or a.timeout <= 0:
+        p.error("--debtors and --timeout must be positive")
+    build_dir = os.path.abspath(a.build_dir)
+    os.environ["HK_BUILD_DIR"] = build_dir
+    os.environ.pop("HK_TESTENV", None)
+    sys.path.insert(0, HARNESS_DIR)
+    import fleet as fleet_mod
+    import servers
+
+    work = tempfile.mkdtemp(prefix="hk-bench-plan-")
+    servers_dir = os.path.join(work, "servers")
+    fleet, result, error = None, None, None
+    try:
+        for b in ("huikuan-aging", "huikuan-scheduling", "hkctl"):
+            fleet_mod.binary(b)
+        debtor_csv = os.path.join(work, "debtors.csv")
+        invoice_csv = os.path.join(work, "invoices.csv")
+        generate_csvs(debtor_csv, invoice_csv, a.debtors, a.debtors, a.seed)
+        pg = servers.start_postgres(servers_dir)
+        fleet = fleet_mod.Fleet(os.path.join(work, "fleet"), admin_url=pg["ADMIN_URL"],
+                                extra_env={"HUIKUAN_LOG_LEVEL": "warn"})
+        psql_copy(pg["PG_BIN"], fleet.database_url, "debtor", "tenant, debtor_id, name, email",
+                  debtor_csv, a.timeout)
+        psql_copy(pg["PG_BIN"], fleet.database_url, "invoice",
+                  "tenant, invoice_id, debtor_id, currency, amount_minor, outstanding_minor,"
+                  " issued_on, due_on, status", invoice_csv, a.timeout)
+        # overdue on AS_OF, all of them
+        fleet.query("UPDATE invoice SET due_on = LEAST (due_on, %s::date - 1) RETURNING 1",
+                    (AS_OF,))
+        vacuum_analyze(fleet.database_url)
+        n = fleet.scalar("SELECT count(*) FROM invoice")
+
+        # 1. aging's full run of the same data
+        fleet.clock_set(CLOCK)
+        aging_s, aging = time_reage(fleet, n, a.timeout)
+        while fleet.scalar("SELECT count(*) FROM event_outbox WHERE published_at IS NULL"):
+            time.sleep(POLL)
+        aging.stop()
+        log("aging: %.1f s" % aging_s)
+
+        # 2. planning. The aging run's events are dropped from the scheduler's streams: the
+        # collection rows below stand for them, and their consumption is not what is measured.
+        port = str(urllib.parse.urlsplit(fleet.redis_url).port)
+        for stream in ("invoice.aged", "invoice.recorded", "debtor.graded"):
+            subprocess.run(["redis-cli", "-p", port, "DEL", "hk:ev:" + stream],
+                           capture_output=True, timeout=60)
+        fleet.query("INSERT INTO collection (tenant, invoice_id, debtor_id, strategy,"
+                    " strategy_version, next_review_at, opened_at)"
+                    " SELECT tenant, invoice_id, debtor_id, 'default', 1, %s, %s FROM invoice"
+                    " WHERE status = 'open' RETURNING 1", (CLOCK, CLOCK))
+        fleet.query("ANALYZE collection; SELECT 1")
+        t0 = time.monotonic()
+        sched = fleet.start("scheduling", wait=False)
+        plan_s = wait_for(fleet, sched,
+                          "SELECT count(*) FROM collection WHERE state = 'active'"
+                          " AND pending_contact IS NULL AND next_review_at <= '%s'" % CLOCK,
+                          "planning", a.timeout, t0)
+        planned = fleet.scalar("SELECT count(*) FROM contact WHERE status = 'planned'")
+        log("planning: %.1f s, %d contacts" % (plan_s, planned))
+
+        # 3. dispatch: a week later every contact is due
+        fleet.query("ANALYZE contact; SELECT 1")
+        fleet.clock_set(DISPATCH_CLOCK)
+        disp_s = wait_for(fleet, sched,
+                          "SELECT count(*) FROM contact WHERE status = 'planned'"
+                          " AND due_at <= '%s'" % DISPATCH_CLOCK, "dispatch", a.timeout)
+        dispatched = fleet.scalar("SELECT count(*) FROM contact WHERE status = 'dispatched'")
+        deferred = fleet.scalar("SELECT count(*) FROM contact WHERE cap_deferrals > 0")
+        sched.stop()
+        raw = raw_xadd_rate(fleet, max(dispatched, 1))
+        rate = dispatched / disp_s if disp_s > 0 else 0
+        ratio = plan_s / aging_s
+        result = {
+            "debtors": a.debtors, "invoices": n, "as_of": AS_OF,
+            "aging_s": round(aging_s, 3),
+            "plan": {"seconds": round(plan_s, 3), "contacts": planned,
+                     "ratio": round(ratio, 2), "target": "<= %g x aging" % TARGET_PLAN,
+                     "verdict": verdict(ratio <= TARGET_PLAN)},
+            "dispatch": {"seconds": round(disp_s, 3), "contacts": dispatched,
+                         "deferred_by_caps": deferred, "per_s": round(rate),
+                         "target": ">= %d/s" % TARGET_DISPATCH,
+                         "verdict": verdict(rate >= TARGET_DISPATCH),
+                         "raw_xadd_per_s": round(raw), "ratio_to_raw": round(rate / raw, 3)},
+            "notes": ["planning starts from collection rows seeded in SQL; the aging run's "
+                      "events are not fed to the scheduler (event consumption is not timed); "
+                      "polled every %.1f s" % POLL,
+                      "dispatch writes, per contact: the contact row, its ladder state, one "
+                      "outbox event and one Redis stream entry, under the caps"],
+        }
+    except Broken as e:
+        error = str(e)
+    except Exception as e:  # noqa: BLE001
+        error = "%s: %s" % (type(e).__name__, e)
+    finally:
+        if fleet is not None:
+            try:
+                fleet.close()
+            except AssertionError as e:
+                error = error or "shutdown: %s" % e
+        servers.stop_postgres(servers_dir)
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            log("work folder kept: %s" % work)
+    if result is not None:
+        if a.json:
+            json.dump(result, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            out = sys.stdout
+            out.write("huikuan-scheduling planning and dispatch  (%d overdue debtors, as of %s)\n"
+                      % (result["debtors"], result["as_of"]))
+            pl, di = result["plan"], result["dispatch"]
+            out.write("  aging full run s               %10.1f\n" % result["aging_s"])
+            out.write("  planning s                     %10.1f   (%d contacts)\n"
+                      % (pl["seconds"], pl["contacts"]))
+            out.write("  planning ÷ aging               %10.2f   %-12s %s\n"
+                      % (pl["ratio"], pl["target"], pl["verdict"]))
+            out.write("  dispatch contacts/s            %10d   %-12s %s\n"
+                      % (di["per_s"], di["target"], di["verdict"]))
+            out.write("  raw redis-cli --pipe XADD/s    %10d   (dispatch ÷ raw %.3f)\n"
+                      % (di["raw_xadd_per_s"], di["ratio_to_raw"]))
+            out.write("  deferred by the caps           %10d\n" % di["deferred_by_caps"])
+            for note in result["notes"]:
+                out.write("  note: %s\n" % note)
+    if error:
+        log("broken: %s" % error)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
