@@ -281,12 +281,14 @@ sched_cancel (hk_daemon_t *d, sched_scope_t scope, const char *id, const char *d
         [SCHED_SCOPE_DEBTOR] = "debtor_id = $2",
         [SCHED_SCOPE_CONTACT] = "contact_id = $2::uuid",
     };
+    /* a debt or debtor that stops also withdraws what is queued but not yet sent: the
+     * notification daemon sends a contact only while it is still 'dispatched' */
     char sql[400];
     snprintf (sql, sizeof sql,
               "UPDATE contact SET status = 'cancelled', updated_at = now(), reason = $3"
-              " WHERE tenant = $1 AND %s AND status = 'planned'"
+              " WHERE tenant = $1 AND %s AND status IN ('planned'%s)"
               " RETURNING contact_id, invoice_id, debtor_id",
-              where[scope]);
+              where[scope], scope == SCHED_SCOPE_CONTACT ? "" : ", 'dispatched'");
     const char *p[] = { d->tenant, id, reason };
     PGresult *res = hk_db_query (d->db, sql, 3, p);
     if (!res)

@@ -76,9 +76,9 @@ int sched_batch_flush (hk_daemon_t *d, sched_batch_t *b);
 /* One contact on its own (a batch of one). Returns 1 planned, 0 planned before, negative. */
 int sched_plan_contact (hk_daemon_t *d, const sched_contact_t *c, char *id_out);
 
-/* Cancels the planned (not yet dispatched) contacts matching where ("invoice_id = $2" style
- * fragments are not taken: the three scopes are fixed) with reason and rule; emits
- * contact.cancelled for each. Returns the number cancelled or negative. */
+/* Cancels contacts with reason and rule and emits contact.cancelled for each: one planned
+ * contact (SCHED_SCOPE_CONTACT), or everything planned or queued and not yet sent for an
+ * invoice or a debtor. Returns the number cancelled or negative. */
 typedef enum { SCHED_SCOPE_INVOICE, SCHED_SCOPE_DEBTOR, SCHED_SCOPE_CONTACT } sched_scope_t;
 int sched_cancel (hk_daemon_t *d, sched_scope_t scope, const char *id, const char *debtor_id,
                   const char *reason, const char *rule);
