@@ -436,7 +436,12 @@ sched_dispatch (hk_daemon_t *d)
             rc = HK_EDB;
     }
     if (rc == 0 && ns) {
-        const char *sp[] = { sent_l, now_s, d->tenant, sent_inv, sent_step };
+        /* the debt's next step is decided when its debtor may next be contacted (min_gap),
+         * not in the middle of the dispatch burst */
+        char review_s[40];
+        int64_t gap = s->caps.min_gap_us > HK_US_PER_MIN ? s->caps.min_gap_us : HK_US_PER_MIN;
+        hk_time_format (now + gap, review_s, sizeof review_s);
+        const char *sp[] = { sent_l, now_s, d->tenant, sent_inv, sent_step, review_s };
         /* made: the contact, and the ladder state of the debt it was the pending step of */
         if (hk_db_exec (d->db,
                         "UPDATE contact SET status = 'dispatched', dispatched_at = $2::timestamptz,"
@@ -448,12 +453,12 @@ sched_dispatch (hk_daemon_t *d)
                            " last_step_at = $2::timestamptz,"
                            " phone_count = phone_count + (u.step = 'phone')::int,"
                            " visit_count = visit_count + (u.step = 'visit')::int,"
-                           " pending_contact = NULL, next_review_at = $2::timestamptz,"
+                           " pending_contact = NULL, next_review_at = $6::timestamptz,"
                            " updated_at = now()"
                            " FROM unnest ($1::uuid[], $4::text[], $5::text[]) AS u (id, invoice, step)"
                            " WHERE c.tenant = $3 AND c.invoice_id = u.invoice"
                            "  AND c.pending_contact = u.id",
-                           5, sp)
+                           6, sp)
                    < 0)
             rc = HK_EDB;
     }
