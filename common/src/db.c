@@ -585,6 +585,11 @@ hk_db_sqlstate (const hk_db_t *self)
 static void
 s_pgarr_sep (hk_pgarr_t *a, size_t need)
 {
+    if (!a->failed && a->buf.cap == 0) { /* small arrays are common: start small */
+        a->buf.data = malloc (256);
+        a->buf.cap = a->buf.data ? 256 : 0;
+        a->failed = !a->buf.data;
+    }
     if (!a->failed && !s_copy_reserve (&a->buf, need + 3))
         a->failed = true;
     if (a->failed)

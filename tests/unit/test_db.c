@@ -53,6 +53,38 @@ hk_db_test (bool verbose)
     hk_db_t *admin = hk_test_admin ("db");
     if (!admin)
         return failures + 1;
+
+    /* Array literals for whole batches as one parameter. */
+    hk_pgarr_t a = { 0 };
+    char *lit = hk_pgarr_finish (&a);
+    CHECK_STR (lit, "{}");
+    free (lit);
+    a = (hk_pgarr_t) { 0 };
+    hk_pgarr_text (&a, "plain");
+    hk_pgarr_text (&a, NULL);
+    hk_pgarr_text (&a, "say \"hi\", {x}\\y");
+    hk_pgarr_text (&a, "NULL");
+    hk_pgarr_text (&a, "");
+    hk_pgarr_int (&a, -42);
+    lit = hk_pgarr_finish (&a);
+    CHECK_STR (lit, "{\"plain\",NULL,\"say \\\"hi\\\", {x}\\\\y\",\"NULL\",\"\",\"-42\"}");
+    const char *ap[] = { lit };
+    /* PostgreSQL reads back exactly what went in, NULL apart from the text "NULL" */
+    CHECK_STR (hk_test_value (admin,
+                              "SELECT string_agg (coalesce (x, '<null>'), '|' ORDER BY o)"
+                              " FROM unnest ($1::text[]) WITH ORDINALITY AS u (x, o)",
+                              1, ap),
+               "plain|<null>|say \"hi\", {x}\\y|NULL||-42");
+    free (lit);
+    a = (hk_pgarr_t) { 0 };
+    for (int i = 0; i < 5000; i++)
+        hk_pgarr_int (&a, i); /* grows past its first buffer */
+    lit = hk_pgarr_finish (&a);
+    const char *bp[] = { lit };
+    CHECK_STR (hk_test_value (admin, "SELECT count (*) || ':' || sum (x::int)"
+                                     " FROM unnest ($1::text[]) AS u (x)", 1, bp),
+               "5000:12497500");
+    free (lit);
     char name[64];
     snprintf (name, sizeof name, "unit_db_%d", (int) getpid ());
     char *url = hk_test_db_url (name);

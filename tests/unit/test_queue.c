@@ -317,6 +317,47 @@ s_test_dead_server (bool verbose)
     return failures;
 }
 
+/* Pipelined commands: n XADDs in one round trip, an error reply reported, no leftovers. */
+static int
+s_test_pipeline (hk_redis_t *r, bool verbose)
+{
+    int failures = 0;
+    char stream[64];
+    snprintf (stream, sizeof stream, "t:pipe:%d", (int) getpid ());
+    const char *streams[] = { stream, stream, stream };
+    const char *datas[] = { "a", "bb", "c\0c" };
+    size_t lens[] = { 1, 2, 3 };
+    CHECK_INT (hk_stream_add_many (r, streams, datas, lens, 3), 0);
+    CHECK_INT (hk_stream_add_many (r, streams, datas, lens, 0), 0);
+    CHECK_INT (hk_stream_add_many (NULL, streams, datas, lens, 1), HK_EINVAL);
+    redisReply *len = hk_redis_cmdf (r, "XLEN %s", stream);
+    CHECK (len && len->type == REDIS_REPLY_INTEGER && len->integer == 3);
+    if (len)
+        freeReplyObject (len);
+    /* the last entry keeps its NUL byte: binary-safe */
+    redisReply *last = hk_redis_cmdf (r, "XREVRANGE %s + - COUNT 1", stream);
+    CHECK (last && last->type == REDIS_REPLY_ARRAY && last->elements == 1
+           && last->element[0]->element[1]->element[1]->len == 3);
+    if (last)
+        freeReplyObject (last);
+    /* an error reply in the middle is reported; the connection stays usable */
+    const char *set[] = { "SET", "t:pipe:plain", "1" };
+    const char *bad[] = { "XADD", "t:pipe:plain", "*", "d", "x" }; /* wrong type */
+    const char *incr[] = { "INCR", "t:pipe:count" };
+    const char *const *cmds[] = { set, bad, incr };
+    int argcs[] = { 3, 5, 2 };
+    CHECK_INT (hk_redis_pipeline (r, 3, argcs, cmds, NULL), HK_EREDIS);
+    CHECK (strstr (hk_redis_errstr (r), "WRONGTYPE") != NULL);
+    redisReply *count = hk_redis_cmdf (r, "GET t:pipe:count");
+    CHECK (count && count->type == REDIS_REPLY_STRING && strcmp (count->str, "1") == 0);
+    if (count)
+        freeReplyObject (count);
+    redisReply *del = hk_redis_cmdf (r, "DEL %s t:pipe:plain t:pipe:count", stream);
+    if (del)
+        freeReplyObject (del);
+    return failures;
+}
+
 int
 hk_queue_test (bool verbose)
 {
@@ -332,8 +373,10 @@ hk_queue_test (bool verbose)
     CHECK_INT (hk_redis_connect (r), 0);
     CHECK_INT (hk_redis_connect (admin), 0);
     CHECK (hk_redis_ok (r));
-    if (hk_redis_ok (r) && hk_redis_ok (admin))
+    if (hk_redis_ok (r) && hk_redis_ok (admin)) {
         failures += s_test_queue (r, admin, verbose);
+        failures += s_test_pipeline (r, verbose);
+    }
     hk_redis_destroy (&r);
     hk_redis_destroy (&admin);
     return failures;
