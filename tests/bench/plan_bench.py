@@ -32,7 +32,7 @@ import time
 import urllib.parse
 
 from aging_bench import (AS_OF, CLOCK, generate_csvs, psql_copy, time_reage, vacuum_analyze)
-from ingest_bench import HARNESS_DIR, SOURCE_DIR, Broken, admin_exec, verdict
+from ingest_bench import HARNESS_DIR, SOURCE_DIR, Broken, verdict
 
 POLL = 0.2
 TARGET_PLAN = 2.0

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fleet import servers_env, wait_until
+from fleet import wait_until
+import servers
 
 SOURCE_DIR = os.environ.get("HK_SOURCE_DIR") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -425,8 +426,6 @@ def test_three_call_cap_two_schedulers_redis_restart(fleet, tmp_path):
     escalation, with two scheduler instances dispatching and Redis restarted (its counters
     lost) in the middle; the log in PostgreSQL decides, so no fourth call and no more than the
     daily cap, whoever planned the contact."""
-    from fleet import servers  # noqa: F401 (harness module)
-    import servers as srv
     strategy = tmp_path / "calls.json"
     strategy.write_text(CALLS_STRATEGY)
     env = {"HUIKUAN_SCHEDULING_STRATEGY_FILE": str(strategy)}
@@ -454,8 +453,8 @@ def test_three_call_cap_two_schedulers_redis_restart(fleet, tmp_path):
             keys = [k for k in redis_cli(fleet, "--scan", "--pattern", "hk:cap:*").split()]
             if keys:
                 redis_cli(fleet, "DEL", *keys)
-            srv.stop_redis(fleet.redis_dir)
-            srv.start_redis(fleet.redis_dir, port=port)
+            servers.stop_redis(fleet.redis_dir)
+            servers.start_redis(fleet.redis_dir, port=port)
             restarted = True
     assert restarted
     for inv in ("INV-1", "INV-2"):
