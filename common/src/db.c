@@ -386,6 +386,16 @@ s_copy_reserve (hk_copy_buf_t *b, size_t more)
 }
 
 bool
+hk_copy_bytes (hk_copy_buf_t *b, const void *bytes, size_t n)
+{
+    if (!s_copy_reserve (b, n))
+        return false;
+    memcpy (b->data + b->len, bytes, n);
+    b->len += n;
+    return true;
+}
+
+bool
 hk_copy_text (hk_copy_buf_t *b, const char *value, char end)
 {
     if (!value) {

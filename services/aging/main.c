@@ -54,61 +54,14 @@ static char s_stream[160];
 /* PostgreSQL array literals built per batch ("{...}"), one per column a batch UPDATE
  * writes, so a batch is one statement instead of one per row. */
 #define S_AGED_COLS 9
-#define S_MAX_COLS 9
 
-typedef struct {
-    FILE *f;
-    char *text;
-    size_t len;
-    int n;
-} s_arr_t;
-
-static int
-s_arr_open (s_arr_t *cols, int ncols)
-{
-    for (int c = 0; c < ncols; c++) {
-        cols[c] = (s_arr_t) { 0 };
-        cols[c].f = open_memstream (&cols[c].text, &cols[c].len);
-        if (!cols[c].f) {
-            for (int k = 0; k < c; k++) {
-                fclose (cols[k].f);
-                free (cols[k].text);
-            }
-            return HK_ENOMEM;
-        }
-        fputc ('{', cols[c].f);
-    }
-    return 0;
-}
-
-/* Appends a quoted element, escaping '"' and '\\' as the array syntax wants. */
+/* Closes a batch's array literals (hk_pgarr, common/db.h); out[c] is malloc'd (caller frees),
+ * NULL after ENOMEM. */
 static void
-s_arr_text (s_arr_t *a, const char *value)
+s_arr_close (hk_pgarr_t *cols, int ncols, char **out)
 {
-    fputs (a->n++ ? ",\"" : "\"", a->f);
-    for (const char *c = value; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fputc ('\\', a->f);
-        fputc (*c, a->f);
-    }
-    fputc ('"', a->f);
-}
-
-/* Appends an integer element. */
-static void
-s_arr_int (s_arr_t *a, long long value)
-{
-    fprintf (a->f, "%s%lld", a->n++ ? "," : "", value);
-}
-
-/* Closes the arrays; out[c] is malloc'd (caller frees), NULL after a write error. */
-static void
-s_arr_close (s_arr_t *cols, int ncols, char **out)
-{
-    for (int c = 0; c < ncols; c++) {
-        fputc ('}', cols[c].f);
-        out[c] = fclose (cols[c].f) == 0 ? cols[c].text : (free (cols[c].text), NULL);
-    }
+    for (int c = 0; c < ncols; c++)
+        out[c] = hk_pgarr_finish (&cols[c]);
 }
 
 /* The events of a batch, appended to the outbox together at its end (one COPY, not one
@@ -256,12 +209,10 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
     int n = PQntuples (res);
     if (n == 0)
         return 0;
-    s_arr_t cols[S_AGED_COLS];
+    hk_pgarr_t cols[S_AGED_COLS] = { 0 };
     s_invoice_slot_t *slots = calloc ((size_t) n, sizeof *slots);
-    if (!slots || s_arr_open (cols, S_AGED_COLS) != 0) {
-        free (slots);
+    if (!slots)
         return HK_ENOMEM;
-    }
     s_events_t evs = { 0 };
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
@@ -315,15 +266,15 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
         }
 
         /* the row's results join the batch's arrays; one UPDATE writes them all below */
-        s_arr_text (&cols[0], invoice);
-        s_arr_int (&cols[1], dpd);
-        s_arr_text (&cols[2], bucket);
-        s_arr_int (&cols[3], (int) grade.grade);
-        s_arr_int (&cols[4], bp);
-        s_arr_int (&cols[5], (long long) recoverable);
-        s_arr_text (&cols[6], exp_s);
-        s_arr_int (&cols[7], warning);
-        s_arr_text (&cols[8], start_s);
+        hk_pgarr_text (&cols[0], invoice);
+        hk_pgarr_int (&cols[1], dpd);
+        hk_pgarr_text (&cols[2], bucket);
+        hk_pgarr_int (&cols[3], (int) grade.grade);
+        hk_pgarr_int (&cols[4], bp);
+        hk_pgarr_int (&cols[5], (long long) recoverable);
+        hk_pgarr_text (&cols[6], exp_s);
+        hk_pgarr_int (&cols[7], warning);
+        hk_pgarr_text (&cols[8], start_s);
         hk_metric_add (s_m_aged, 1);
         if (strcmp (prev, bucket) == 0 && prev_grade == (int) grade.grade)
             continue;
@@ -550,9 +501,9 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
     if (!res)
         return HK_EDB;
     int n = PQntuples (res), rc = 0;
-    s_arr_t cols[S_DEBTOR_COLS];
+    hk_pgarr_t cols[S_DEBTOR_COLS] = { 0 };
     s_debtor_slot_t *slots = n > 0 ? calloc ((size_t) n, sizeof *slots) : NULL;
-    if (n == 0 || !slots || s_arr_open (cols, S_DEBTOR_COLS) != 0) {
+    if (n == 0 || !slots) {
         PQclear (res);
         free (slots);
         return n == 0 ? 0 : HK_ENOMEM;
@@ -619,28 +570,21 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
             rc = HK_EINVAL;
             break;
         }
-        /* text[] literal of the reasons: our own texts, quoted and escaped for the array syntax */
-        char reasons_lit[HK_RISK_MAX_REASONS * (2 * HK_RISK_TEXT + 40) + 4];
+        /* text[] literal of the reasons, itself one element of the batch's text[] column */
         char (*reason_text)[HK_RISK_TEXT + 16] = slot->reason_text;
         char **reasons = slot->reasons;
-        size_t len = 0;
-        reasons_lit[len++] = '{';
+        hk_pgarr_t lit = { 0 };
         for (int r = 0; r < grade.n_reasons; r++) {
             snprintf (reason_text[r], sizeof slot->reason_text[r], "%s: %s",
                       grade.reasons[r].rule, grade.reasons[r].text);
             reasons[r] = reason_text[r];
-            if (r > 0)
-                reasons_lit[len++] = ',';
-            reasons_lit[len++] = '"';
-            for (const char *c = reason_text[r]; *c; c++) {
-                if (*c == '"' || *c == '\\')
-                    reasons_lit[len++] = '\\';
-                reasons_lit[len++] = *c;
-            }
-            reasons_lit[len++] = '"';
+            hk_pgarr_text (&lit, reason_text[r]);
         }
-        reasons_lit[len++] = '}';
-        reasons_lit[len] = 0;
+        char *reasons_lit = hk_pgarr_finish (&lit);
+        if (!reasons_lit) {
+            rc = HK_ENOMEM;
+            break;
+        }
         char **signals = slot->signals;
         int nsig = 0;
         if (volume_drop)
@@ -655,13 +599,14 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
                   " \"capital\": %d, \"distance\": %d, \"signal\": %d}",
                   prio.age, prio.amount, prio.credit, prio.cooperation, prio.capital,
                   prio.distance, prio.signal);
-        s_arr_text (&cols[0], debtor);
-        s_arr_int (&cols[1], (int) grade.grade);
-        s_arr_text (&cols[2], reasons_lit);
-        s_arr_int (&cols[3], prio.score);
-        s_arr_text (&cols[4], parts);
-        s_arr_text (&cols[5], signals_lit);
-        s_arr_text (&cols[6], stance);
+        hk_pgarr_text (&cols[0], debtor);
+        hk_pgarr_int (&cols[1], (int) grade.grade);
+        hk_pgarr_text (&cols[2], reasons_lit);
+        free (reasons_lit);
+        hk_pgarr_int (&cols[3], prio.score);
+        hk_pgarr_text (&cols[4], parts);
+        hk_pgarr_text (&cols[5], signals_lit);
+        hk_pgarr_text (&cols[6], stance);
         if (!PQgetisnull (res, i, 13)
             && s_credit_hold (d, debtor, as_of_s, in.dpd, PQgetvalue (res, i, 12),
                               PQgetvalue (res, i, 13), PQgetvalue (res, i, 14)[0] == 't',
@@ -730,14 +675,10 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
 static char *
 s_ids_literal (PGresult *res)
 {
-    s_arr_t a;
-    if (s_arr_open (&a, 1) != 0)
-        return NULL;
+    hk_pgarr_t a = { 0 };
     for (int i = 0; i < PQntuples (res); i++)
-        s_arr_text (&a, PQgetvalue (res, i, 0));
-    char *out;
-    s_arr_close (&a, 1, &out);
-    return out;
+        hk_pgarr_text (&a, PQgetvalue (res, i, 0));
+    return hk_pgarr_finish (&a);
 }
 
 static int

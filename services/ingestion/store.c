@@ -827,25 +827,7 @@ s_debtor_slot (hk_store_t *self, const char *id)
     return &self->debtors[i];
 }
 
-/* ---- building parameters and COPY data */
-
-static bool
-s_put (hk_copy_buf_t *b, const void *p, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 16;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *data = realloc (b->data, cap);
-        if (!data)
-            return false;
-        b->data = data;
-        b->cap = cap;
-    }
-    memcpy (b->data + b->len, p, n);
-    b->len += n;
-    return true;
-}
+/* ---- building parameters and COPY data (hk_copy_bytes, hk_pgarr: common/db.h) */
 
 static bool
 s_put_be (hk_copy_buf_t *b, uint64_t v, int bytes)
@@ -853,7 +835,7 @@ s_put_be (hk_copy_buf_t *b, uint64_t v, int bytes)
     unsigned char x[8];
     for (int i = 0; i < bytes; i++)
         x[i] = (unsigned char) (v >> (8 * (bytes - 1 - i)));
-    return s_put (b, x, (size_t) bytes);
+    return hk_copy_bytes (b, x, (size_t) bytes);
 }
 
 /* Binary COPY field: length then bytes; NULL value writes -1. */
@@ -863,7 +845,7 @@ s_bin_text (hk_copy_buf_t *b, const char *s)
     if (!s)
         return s_put_be (b, (uint32_t) -1, 4);
     size_t n = strlen (s);
-    return s_put_be (b, (uint32_t) n, 4) && s_put (b, s, n);
+    return s_put_be (b, (uint32_t) n, 4) && hk_copy_bytes (b, s, n);
 }
 
 static bool
@@ -883,53 +865,26 @@ s_bin_date (hk_copy_buf_t *b, bool present, int32_t day)
     return s_put_be (b, 4, 4) && s_put_be (b, (uint32_t) (day - HK_PG_DATE_OFFSET), 4);
 }
 
-/* One element of a text[] literal ("{...}"): quoted, or NULL. Adds the separating comma. */
+/* Finishes n array literals (hk_pgarr) into out; false after ENOMEM (then every out[c] is
+ * freed and NULL). */
 static bool
-s_arr_text (hk_copy_buf_t *b, const char *s)
+s_arrays_finish (hk_pgarr_t *a, char **out, int n)
 {
-    if (b->len > 1 && !s_put (b, ",", 1))
-        return false;
-    if (!s)
-        return s_put (b, "NULL", 4);
-    if (!s_put (b, "\"", 1))
-        return false;
-    for (const char *p = s; *p; p++) {
-        if ((*p == '"' || *p == '\\') && !s_put (b, "\\", 1))
-            return false;
-        if (!s_put (b, p, 1))
-            return false;
+    bool ok = true;
+    for (int c = 0; c < n; c++)
+        ok &= (out[c] = hk_pgarr_finish (&a[c])) != NULL;
+    for (int c = 0; !ok && c < n; c++) {
+        free (out[c]);
+        out[c] = NULL;
     }
-    return s_put (b, "\"", 1);
+    return ok;
 }
-
-typedef struct {
-    hk_copy_buf_t b[7];
-} s_arrays_t;
 
 static void
-s_arrays_free (s_arrays_t *a, int n)
+s_arrays_free (char **out, int n)
 {
-    for (int i = 0; i < n; i++)
-        free (a->b[i].data);
-}
-
-static bool
-s_arrays_open (s_arrays_t *a, int n)
-{
-    memset (a, 0, sizeof *a);
-    for (int i = 0; i < n; i++)
-        if (!s_put (&a->b[i], "{", 1))
-            return false;
-    return true;
-}
-
-static bool
-s_arrays_close (s_arrays_t *a, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!s_put (&a->b[i], "}", 2)) /* with the terminating NUL */
-            return false;
-    return true;
+    for (int c = 0; c < n; c++)
+        free (out[c]);
 }
 
 /* ---- reading the lookup's binary result */
@@ -967,17 +922,15 @@ static int
 s_classify (hk_store_t *self)
 {
     hk_daemon_t *d = self->d;
-    s_arrays_t a;
-    bool ok = s_arrays_open (&a, 1);
-    for (int i = 0; ok && i < self->n; i++) {
+    hk_pgarr_t a[1] = { 0 };
+    char *lit[1];
+    for (int i = 0; i < self->n; i++) {
         self->rows[i].state = S_NEW;
-        ok = s_arr_text (&a.b[0], self->rows[i].invoice_id);
+        hk_pgarr_text (&a[0], self->rows[i].invoice_id);
     }
-    if (!ok || !s_arrays_close (&a, 1)) {
-        s_arrays_free (&a, 1);
+    if (!s_arrays_finish (a, lit, 1))
         return HK_ENOMEM;
-    }
-    const char *values[] = { d->tenant, a.b[0].data };
+    const char *values[] = { d->tenant, lit[0] };
     int lengths[] = { 0, 0 }, formats[] = { 0, 0 };
     PGresult *res = hk_db_query_bin (d->db,
                                      "SELECT i.* FROM unnest ($2::text[]) AS u (id),"
@@ -986,7 +939,7 @@ s_classify (hk_store_t *self)
                                      "  FROM invoice WHERE tenant = $1 AND invoice_id = u.id"
                                      "  OFFSET 0) AS i",
                                      2, values, lengths, formats, 1);
-    s_arrays_free (&a, 1);
+    s_arrays_free (lit, 1);
     if (!res)
         return HK_EDB;
     for (int k = 0; k < PQntuples (res); k++) {
@@ -1018,8 +971,9 @@ static int
 s_upsert_debtors (hk_store_t *self)
 {
     hk_daemon_t *d = self->d;
-    s_arrays_t a;
-    bool ok = s_arrays_open (&a, 3);
+    hk_pgarr_t a[3] = { 0 };
+    char *lit[3] = { 0 };
+    bool ok = true;
     int sent = 0;
     if (self->ndebtors > HK_DEBTOR_CACHE_MAX)
         s_debtors_clear (self); /* between batches only: within one it dedupes the upsert */
@@ -1053,13 +1007,14 @@ s_upsert_debtors (hk_store_t *self)
                 if (!email)
                     email = s_opt (self->rows[j].debtor_email);
             }
-        ok = s_arr_text (&a.b[0], r->debtor_id) && s_arr_text (&a.b[1], name)
-             && s_arr_text (&a.b[2], email);
+        hk_pgarr_text (&a[0], r->debtor_id);
+        hk_pgarr_text (&a[1], name);
+        hk_pgarr_text (&a[2], email);
         sent++;
     }
-    int rc = ok && s_arrays_close (&a, 3) ? 0 : HK_ENOMEM;
+    int rc = s_arrays_finish (a, lit, 3) && ok ? 0 : HK_ENOMEM;
     if (rc == 0 && sent > 0) {
-        const char *p[] = { d->tenant, d->tenant_tz, a.b[0].data, a.b[1].data, a.b[2].data };
+        const char *p[] = { d->tenant, d->tenant_tz, lit[0], lit[1], lit[2] };
         if (hk_db_exec (d->db,
                         "INSERT INTO debtor AS b (tenant, debtor_id, name, email, time_zone)"
                         " SELECT $1, u.id, u.name, u.email, $2"
@@ -1073,7 +1028,7 @@ s_upsert_debtors (hk_store_t *self)
             < 0)
             rc = HK_EDB;
     }
-    s_arrays_free (&a, 3);
+    s_arrays_free (lit, 3);
     if (rc != 0)
         s_debtors_clear (self); /* it no longer says what was written */
     return rc;
@@ -1087,26 +1042,24 @@ s_update_changed (hk_store_t *self, int changed)
     if (changed == 0)
         return 0;
     hk_daemon_t *d = self->d;
-    s_arrays_t a;
-    bool ok = s_arrays_open (&a, 7);
-    for (int i = 0; ok && i < self->n; i++) {
+    hk_pgarr_t a[7] = { 0 };
+    char *lit[7];
+    for (int i = 0; i < self->n; i++) {
         const s_pending_t *r = &self->rows[i];
         if (r->state != S_CHANGED)
             continue;
         s_fmt_t fmt = { 0 };
-        ok = s_arr_text (&a.b[0], r->invoice_id) && s_arr_text (&a.b[1], r->debtor_id)
-             && s_arr_text (&a.b[2], r->currency)
-             && s_arr_text (&a.b[3], s_i64 (&fmt, true, r->amount_minor))
-             && s_arr_text (&a.b[4], s_day (&fmt, r->has_issued_on, r->issued_on))
-             && s_arr_text (&a.b[5], s_day (&fmt, true, r->due_on))
-             && s_arr_text (&a.b[6], s_opt (r->contract_id));
+        hk_pgarr_text (&a[0], r->invoice_id);
+        hk_pgarr_text (&a[1], r->debtor_id);
+        hk_pgarr_text (&a[2], r->currency);
+        hk_pgarr_text (&a[3], s_i64 (&fmt, true, r->amount_minor));
+        hk_pgarr_text (&a[4], s_day (&fmt, r->has_issued_on, r->issued_on));
+        hk_pgarr_text (&a[5], s_day (&fmt, true, r->due_on));
+        hk_pgarr_text (&a[6], s_opt (r->contract_id));
     }
-    if (!ok || !s_arrays_close (&a, 7)) {
-        s_arrays_free (&a, 7);
+    if (!s_arrays_finish (a, lit, 7))
         return HK_ENOMEM;
-    }
-    const char *p[] = { d->tenant,    a.b[0].data, a.b[1].data, a.b[2].data,
-                        a.b[3].data, a.b[4].data, a.b[5].data, a.b[6].data };
+    const char *p[] = { d->tenant, lit[0], lit[1], lit[2], lit[3], lit[4], lit[5], lit[6] };
     PGresult *res = hk_db_query (
         d->db,
         "UPDATE invoice AS i SET debtor_id = u.debtor_id, currency = u.currency,"
@@ -1123,7 +1076,7 @@ s_update_changed (hk_store_t *self, int changed)
         "   u.due_on, u.contract_id)"
         " RETURNING i.invoice_id, i.outstanding_minor",
         8, p);
-    s_arrays_free (&a, 7);
+    s_arrays_free (lit, 7);
     if (!res)
         return HK_EDB;
     for (int k = 0; k < PQntuples (res); k++) {
@@ -1153,7 +1106,7 @@ s_copy_new (hk_store_t *self, int fresh)
     hk_copy_buf_t *b = &self->copy;
     b->len = 0;
     static const char sig[] = "PGCOPY\n\377\r\n";
-    bool ok = s_put (b, sig, 11) && s_put_be (b, 0, 4) && s_put_be (b, 0, 4);
+    bool ok = hk_copy_bytes (b, sig, 11) && s_put_be (b, 0, 4) && s_put_be (b, 0, 4);
     for (int i = 0; ok && i < self->n; i++) {
         s_pending_t *r = &self->rows[i];
         if (r->state != S_NEW)

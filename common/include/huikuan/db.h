@@ -55,6 +55,8 @@ typedef struct {
 /* Appends one column value escaped for COPY text format (NULL writes \N), then end ('\t'
  * between columns, '\n' after the last). Return false on ENOMEM (the buffer is unchanged). */
 bool hk_copy_text (hk_copy_buf_t *b, const char *value, char end);
+/* Appends n raw bytes (binary COPY data). Returns false on ENOMEM (the buffer is unchanged). */
+bool hk_copy_bytes (hk_copy_buf_t *b, const void *bytes, size_t n);
 /* Appends bytes as a bytea hex value (\\x...), then end. */
 bool hk_copy_hex (hk_copy_buf_t *b, const unsigned char *bytes, size_t n, char end);
 
