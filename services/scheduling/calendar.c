@@ -719,6 +719,19 @@ hk_timing_allowed (const hk_calendar_t *cal, const char *zone, const hk_timing_t
     return true;
 }
 
+int
+hk_timing_quiet_until (const char *zone, const hk_timing_t *t, int64_t at_us, int64_t *until_us)
+{
+    hk_local_t l;
+    if (!zone || !t || !until_us || hk_tz_local (zone, at_us, &l) != 0)
+        return HK_EINVAL;
+    *until_us = at_us;
+    if (!s_quiet (t, l.minute_of_day))
+        return 0;
+    int32_t day = l.minute_of_day >= t->quiet_start_min ? l.date + 1 : l.date;
+    return hk_tz_instant (zone, day, t->quiet_end_min, until_us) == 0 ? 0 : HK_EINVAL;
+}
+
 /* The allowed local-minute intervals of a working day, in order: working hours minus lunch
  * minus quiet hours. Returns their number (at most 2). */
 static int

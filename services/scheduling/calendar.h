@@ -117,6 +117,10 @@ int hk_timing_next_allowed (const hk_calendar_t *cal, const char *zone, const hk
  * gives false with the reason. */
 bool hk_timing_allowed (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
                         int64_t at_us, char *why, size_t len);
+/* Quiet hours, the hard floor: *until_us is at_us itself when at_us is not inside them, else
+ * the first instant after them (their end, local to zone). 0 or HK_EINVAL (unknown zone). */
+int hk_timing_quiet_until (const char *zone, const hk_timing_t *t, int64_t at_us,
+                           int64_t *until_us);
 /* R-S3 / R-S4: days_before (0..366) calendar days before date (3 for a known incoming payment,
  * 0 for "early on the contractual collection date"), moved back to the previous working day
  * when that day is not one, at the window start. If that instant is already before not_before,

@@ -17,6 +17,16 @@ struct sched_batch {
     int n, cap;
 };
 
+bool
+sched_debtor_facing (const char *channel)
+{
+    static const char *const facing[] = { "email", "sms", "phone", "letter", "visit", NULL };
+    for (int i = 0; facing[i]; i++)
+        if (strcmp (channel, facing[i]) == 0)
+            return true;
+    return false;
+}
+
 sched_batch_t *
 sched_batch_new (void)
 {
@@ -280,15 +290,23 @@ sched_cancel (hk_daemon_t *d, sched_scope_t scope, const char *id, const char *d
         [SCHED_SCOPE_INVOICE] = "invoice_id = $2",
         [SCHED_SCOPE_DEBTOR] = "debtor_id = $2",
         [SCHED_SCOPE_CONTACT] = "contact_id = $2::uuid",
+        [SCHED_SCOPE_PENDING_INVOICE] = "contact_id IN (SELECT pending_contact FROM collection"
+                                        " WHERE tenant = $1 AND invoice_id = $2)",
+        [SCHED_SCOPE_PENDING_DEBTOR] = "contact_id IN (SELECT pending_contact FROM collection"
+                                       " WHERE tenant = $1 AND debtor_id = $2)",
+        [SCHED_SCOPE_PENDING_DEBTOR_UNTRACED] = "contact_id IN (SELECT pending_contact"
+                                                " FROM collection WHERE tenant = $1"
+                                                " AND debtor_id = $2) AND step <> 'tracing'",
     };
+    bool whole = scope == SCHED_SCOPE_INVOICE || scope == SCHED_SCOPE_DEBTOR;
     /* a debt or debtor that stops also withdraws what is queued but not yet sent: the
      * notification daemon sends a contact only while it is still 'dispatched' */
-    char sql[400];
+    char sql[512];
     snprintf (sql, sizeof sql,
               "UPDATE contact SET status = 'cancelled', updated_at = now(), reason = $3"
               " WHERE tenant = $1 AND %s AND status IN ('planned'%s)"
               " RETURNING contact_id, invoice_id, debtor_id",
-              where[scope], scope == SCHED_SCOPE_CONTACT ? "" : ", 'dispatched'");
+              where[scope], whole ? ", 'dispatched'" : "");
     const char *p[] = { d->tenant, id, reason };
     PGresult *res = hk_db_query (d->db, sql, 3, p);
     if (!res)

@@ -34,14 +34,6 @@ typedef struct {
     int phones, visits;
 } s_debt_t;
 
-static bool
-s_debtor_facing (const char *channel)
-{
-    return strcmp (channel, "email") == 0 || strcmp (channel, "sms") == 0
-           || strcmp (channel, "phone") == 0 || strcmp (channel, "letter") == 0
-           || strcmp (channel, "visit") == 0;
-}
-
 static int
 s_cmp_str (const void *a, const void *b)
 {
@@ -85,14 +77,6 @@ s_minute (const char *zone, int64_t at_us, int32_t *date)
     if (date)
         *date = l.date;
     return l.minute_of_day;
-}
-
-static bool
-s_quiet (const hk_timing_t *t, int minute)
-{
-    return t->quiet_start_min > t->quiet_end_min
-               ? minute >= t->quiet_start_min || minute < t->quiet_end_min
-               : minute >= t->quiet_start_min && minute < t->quiet_end_min;
 }
 
 /* When a contact refused by a debtor cap may be tried again. */
@@ -326,7 +310,7 @@ sched_dispatch (hk_daemon_t *d)
         (void) hk_step_parse (PQgetvalue (res, r, D_STEP), &step);
         s_debtor_t *x = s_find_debtor (dv, nd, PQgetvalue (res, r, D_DEBTOR));
         const char *stop = PQgetvalue (res, r, D_STOP);
-        if (*stop && s_debtor_facing (channel)) {
+        if (*stop && sched_debtor_facing (channel)) {
             /* promise 3: do-not-contact, bankruptcy and a dispute pause hold here too, whoever
              * planned the contact and whenever */
             int c = sched_cancel (d, SCHED_SCOPE_CONTACT, id, x->debtor, stop,
@@ -335,14 +319,15 @@ sched_dispatch (hk_daemon_t *d)
             refused++;
             continue;
         }
-        if (s_debtor_facing (channel)) {
+        if (sched_debtor_facing (channel)) {
             const hk_calendar_t *cal = sched_calendar (d, PQgetvalue (res, r, D_CAL));
             char why[200] = "";
-            int minute = s_minute (zone, now, NULL);
+            int64_t quiet_end;
             /* a promise reminder keeps its agreed time except in quiet hours; every other
              * contact waits for an allowed minute (R-S2) */
             bool allowed = strcmp (kind, "promise_reminder") == 0
-                               ? minute >= 0 && !s_quiet (&s->timing, minute)
+                               ? hk_timing_quiet_until (zone, &s->timing, now, &quiet_end) == 0
+                                     && quiet_end == now
                                : hk_timing_allowed (cal, zone, &s->timing, now, why, sizeof why);
             if (strcmp (kind, "promise_reminder") == 0 && !allowed)
                 snprintf (why, sizeof why, "quiet hours");
@@ -382,9 +367,7 @@ sched_dispatch (hk_daemon_t *d)
                 if (strcmp (kind, "promise_reminder") != 0)
                     (void) hk_timing_next_allowed (cal, zone, &s->timing, retry, &slot);
                 else
-                    while (s_minute (zone, slot.at_us, NULL) >= 0
-                           && s_quiet (&s->timing, s_minute (zone, slot.at_us, NULL)))
-                        slot.at_us += 5 * HK_US_PER_MIN;
+                    (void) hk_timing_quiet_until (zone, &s->timing, retry, &slot.at_us);
                 char at[40];
                 hk_time_format (slot.at_us, at, sizeof at);
                 hk_pgarr_text (&defer.id, id);

@@ -430,19 +430,11 @@ s_on_promise (hk_daemon_t *d, const Huikuan__V1__Envelope *env,
                     3, wp)
         < 0)
         return HK_EDB;
-    res = hk_db_query (d->db,
-                       scope == SCHED_SCOPE_INVOICE
-                           ? "SELECT pending_contact FROM collection WHERE tenant = $1"
-                             " AND invoice_id = $2 AND pending_contact IS NOT NULL"
-                           : "SELECT pending_contact FROM collection WHERE tenant = $1"
-                             " AND debtor_id = $2 AND pending_contact IS NOT NULL",
-                       2, wp);
-    if (!res)
-        return HK_EDB;
-    for (int i = 0; i < PQntuples (res) && rc == 0; i++)
-        rc = sched_cancel (d, SCHED_SCOPE_CONTACT, PQgetvalue (res, i, 0), ev->debtor_id,
-                           "promise to pay recorded: the ladder waits for its check", "R-C5");
-    PQclear (res);
+    rc = sched_cancel (d,
+                       scope == SCHED_SCOPE_INVOICE ? SCHED_SCOPE_PENDING_INVOICE
+                                                    : SCHED_SCOPE_PENDING_DEBTOR,
+                       scope_id, ev->debtor_id,
+                       "promise to pay recorded: the ladder waits for its check", "R-C5");
     if (rc < 0)
         return rc;
 
@@ -544,16 +536,8 @@ s_on_dispute (hk_daemon_t *d, const Huikuan__V1__DisputeRecorded *ev)
         return HK_EDB;
     if (ev->status && strcmp (ev->status, "open") == 0) {
         /* the pending step may have asked for the disputed part too: plan it anew */
-        res = hk_db_query (d->db,
-                           "SELECT pending_contact FROM collection WHERE tenant = $1"
-                           " AND invoice_id = $2 AND pending_contact IS NOT NULL",
-                           2, p);
-        if (!res)
-            return HK_EDB;
-        for (int i = 0; i < PQntuples (res) && rc >= 0; i++)
-            rc = sched_cancel (d, SCHED_SCOPE_CONTACT, PQgetvalue (res, i, 0), ev->debtor_id,
-                               "part disputed: the undisputed amount is asked for", "R-C8");
-        PQclear (res);
+        rc = sched_cancel (d, SCHED_SCOPE_PENDING_INVOICE, ev->invoice_id, ev->debtor_id,
+                           "part disputed: the undisputed amount is asked for", "R-C8");
         if (rc < 0)
             return rc;
     }
@@ -654,18 +638,8 @@ s_on_debtor (hk_daemon_t *d, const Huikuan__V1__DebtorRecorded *ev)
         return HK_EDB;
     if (lost) {
         /* planned contacts to an unreachable debtor give way to tracing (R-A8) */
-        res = hk_db_query (d->db,
-                           "SELECT c.pending_contact FROM collection c JOIN contact ct"
-                           "  ON ct.contact_id = c.pending_contact"
-                           " WHERE c.tenant = $1 AND c.debtor_id = $2 AND ct.step <> 'tracing'",
-                           2, p);
-        if (!res)
-            return HK_EDB;
-        int rc = 0;
-        for (int i = 0; i < PQntuples (res) && rc >= 0; i++)
-            rc = sched_cancel (d, SCHED_SCOPE_CONTACT, PQgetvalue (res, i, 0), ev->debtor_id,
-                               "debtor not reachable: tracing first", "R-A8");
-        PQclear (res);
+        int rc = sched_cancel (d, SCHED_SCOPE_PENDING_DEBTOR_UNTRACED, ev->debtor_id,
+                               ev->debtor_id, "debtor not reachable: tracing first", "R-A8");
         return rc < 0 ? rc : 0;
     }
     return 0;

@@ -80,14 +80,6 @@ s_pick_person (PGresult *res, const char *debtor, const char *size_class, const 
     return k >= 0 ? PQgetvalue (res, rows[k], 1) : NULL;
 }
 
-static bool
-s_person_channel (const char *channel)
-{
-    return strcmp (channel, "email") == 0 || strcmp (channel, "sms") == 0
-           || strcmp (channel, "phone") == 0 || strcmp (channel, "letter") == 0
-           || strcmp (channel, "visit") == 0;
-}
-
 /* Results of one batch: the collection rows' new state, as arrays for one UPDATE. */
 typedef struct {
     hk_pgarr_t invoice, state, reason, pending, review;
@@ -147,7 +139,7 @@ s_plan_step (hk_daemon_t *d, PGresult *row, int r, PGresult *people, const hk_de
     int64_t now = hk_clock_now (d->clock);
     int64_t from = dec->not_before_us > now ? dec->not_before_us : now;
     hk_slot_t slot = { .at_us = from };
-    bool debtor_facing = s_person_channel (dec->channel);
+    bool debtor_facing = sched_debtor_facing (dec->channel);
     int rc = 0;
     if (dec->step == HK_STEP_PRE_DUE) {
         /* R-S4: before the due date, at the start of a working day */

@@ -77,15 +77,23 @@ int sched_batch_flush (hk_daemon_t *d, sched_batch_t *b);
 int sched_plan_contact (hk_daemon_t *d, const sched_contact_t *c, char *id_out);
 
 /* Cancels contacts with reason and rule and emits contact.cancelled for each: one planned
- * contact (SCHED_SCOPE_CONTACT), or everything planned or queued and not yet sent for an
- * invoice or a debtor. Returns the number cancelled or negative. */
-typedef enum { SCHED_SCOPE_INVOICE, SCHED_SCOPE_DEBTOR, SCHED_SCOPE_CONTACT } sched_scope_t;
+ * contact (SCHED_SCOPE_CONTACT); the pending ladder steps of an invoice's or a debtor's debts
+ * (SCHED_SCOPE_PENDING_*; _UNTRACED leaves tracing tasks alone); or everything planned or queued
+ * and not yet sent for an invoice or a debtor. Returns the number cancelled or negative. */
+typedef enum {
+    SCHED_SCOPE_INVOICE, SCHED_SCOPE_DEBTOR, SCHED_SCOPE_CONTACT, SCHED_SCOPE_PENDING_INVOICE,
+    SCHED_SCOPE_PENDING_DEBTOR, SCHED_SCOPE_PENDING_DEBTOR_UNTRACED
+} sched_scope_t;
 int sched_cancel (hk_daemon_t *d, sched_scope_t scope, const char *id, const char *debtor_id,
                   const char *reason, const char *rule);
 
 /* The debtor's variant for a new debt: the strategy's split, or 0 when the challenger is
  * switched off (config "challenger"). */
 int sched_variant (hk_daemon_t *d, const char *debtor);
+
+/* True for the channels that reach the debtor (email, sms, phone, letter, visit); agency,
+ * legal and tracing are hand-overs, outside the timing rules and the caps. */
+bool sched_debtor_facing (const char *channel);
 
 /* The fleet clock's now as RFC 3339 text (a static buffer per call site is not needed: the
  * text lives in the daemon state until the next call). */

@@ -327,6 +327,20 @@ s_test_allowed (const hk_calendar_t *cn)
     char why[128];
     const char *sh = "Asia/Shanghai";
 
+    /* quiet hours as a floor: their end, or the instant itself outside them */
+    int64_t until = 0;
+    CHECK_INT (hk_timing_quiet_until (sh, &t, T ("2026-03-05T23:10:00+08:00"), &until), 0);
+    CHECK (until == T ("2026-03-06T08:00:00+08:00"));
+    CHECK_INT (hk_timing_quiet_until (sh, &t, T ("2026-03-05T07:59:59+08:00"), &until), 0);
+    CHECK (until == T ("2026-03-05T08:00:00+08:00"));
+    CHECK_INT (hk_timing_quiet_until (sh, &t, T ("2026-03-05T22:00:00+08:00"), &until), 0);
+    CHECK (until == T ("2026-03-06T08:00:00+08:00"));
+    CHECK_INT (hk_timing_quiet_until (sh, &t, T ("2026-03-05T08:00:00+08:00"), &until), 0);
+    CHECK (until == T ("2026-03-05T08:00:00+08:00"));
+    CHECK_INT (hk_timing_quiet_until (sh, &t, T ("2026-03-05T21:59:59+08:00"), &until), 0);
+    CHECK (until == T ("2026-03-05T21:59:59+08:00"));
+    CHECK_INT (hk_timing_quiet_until ("Mars/Olympus", &t, 0, &until), HK_EINVAL);
+
     /* working hours 09:00-18:00 on Thu 2026-03-05 */
     CHECK (!hk_timing_allowed (cn, sh, &t, T ("2026-03-05T08:59:59+08:00"), why, sizeof why));
     CHECK_STR (why, "R-S2 outside working hours 09:00-18:00");
