@@ -16,6 +16,7 @@
 #include "encoding.h"
 #include "huikuan/dates.h"
 #include "huikuan/errcodes.h"
+#include "huikuan/json.h"
 
 #define S_MAX_FILE (1 << 20)    /* a mapping file is configuration, not data */
 #define S_MAX_FMT 32
@@ -126,21 +127,11 @@ s_err (s_ctx_t *ctx, const char *where, const char *fmt, ...)
 static bool
 s_keys_ok (s_ctx_t *ctx, json_object *obj, const char *const *allowed, const char *where)
 {
-    json_object_object_foreach (obj, key, v) {
-        (void) v;
-        const char *const *a = allowed;
-        while (*a && strcmp (*a, key) != 0)
-            a++;
-        if (!*a) {
-            char list[200] = "";
-            for (a = allowed; *a; a++)
-                snprintf (list + strlen (list), sizeof list - strlen (list), "%s%s",
-                          a == allowed ? "" : ", ", *a);
-            s_err (ctx, where, "unknown option '%.60s' (known: %s)", key, list);
-            return false;
-        }
-    }
-    return true;
+    char list[200];
+    const char *key = hk_json_unknown_key (obj, allowed, list, sizeof list);
+    if (key)
+        s_err (ctx, where, "unknown option '%.60s' (known: %s)", key, list);
+    return !key;
 }
 
 /* The string member key of obj: 1 and *out (borrowed from obj), 0 when absent (or null), -1

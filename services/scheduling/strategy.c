@@ -14,6 +14,7 @@
 #include "huikuan/dates.h"
 #include "huikuan/digest.h"
 #include "huikuan/errcodes.h"
+#include "huikuan/json.h"
 #include "huikuan/money.h"
 
 #define S_NAME_MAX 64       /* names of strategies, challengers and rules, NUL included */
@@ -196,21 +197,10 @@ s_path_ix (char *buf, size_t len, const char *base, size_t i)
 static bool
 s_keys_ok (s_ctx_t *ctx, json_object *obj, const char *const *allowed, const char *base)
 {
-    json_object_object_foreach (obj, key, v) {
-        (void) v;
-        const char *const *a = allowed;
-        while (*a && strcmp (*a, key) != 0)
-            a++;
-        if (!*a) {
-            char list[240] = "", p[160];
-            for (a = allowed; *a; a++)
-                snprintf (list + strlen (list), sizeof list - strlen (list), "%s%s",
-                          a == allowed ? "" : ", ", *a);
-            return s_fail (ctx, s_path (p, sizeof p, base, key), "unknown key (known: %s)",
-                           list);
-        }
-    }
-    return true;
+    char list[240], p[160];
+    const char *key = hk_json_unknown_key (obj, allowed, list, sizeof list);
+    return !key
+           || s_fail (ctx, s_path (p, sizeof p, base, key), "unknown key (known: %s)", list);
 }
 
 static json_object *
