@@ -581,7 +581,11 @@ def test_contact_person_and_stops(fleet):
     notice = wait_contacts(fleet, lambda c: c["step"] == "written_notice", "notice")[0]
     assert notice["person"] == "D1-OWN", notice       # R-C3 small enterprise -> owner
     head = "debtor_id,name,do_not_contact,bankrupt,reachability\n"
-    feed(fleet, "dnc.csv", head + "D1,Debtor D1 Co.,true,,\n")
+    # a bad flag is rejected with its line and field; the good row of the file is kept
+    feed(fleet, "dnc.csv", head + "D1,Debtor D1 Co.,true,,\nD1,Debtor D1 Co.,perhaps,,\n")
+    assert fleet.query("SELECT r.line, r.field FROM intake_reject r JOIN intake_file f"
+                       " ON f.id = r.file_id WHERE f.name LIKE %s", ("%dnc.csv",)) \
+        == [(3, "do_not_contact")]
     wait_until(lambda: collection(fleet, "INV-1")["state"] == "stopped", 20, what="stopped")
     assert contacts(fleet, status="planned") == []
     assert fleet.scalar("SELECT state_reason FROM collection") == "do not contact"
