@@ -101,14 +101,15 @@ s_update (s_updates_t *u, const char *invoice, const char *state, const char *re
     u->n++;
 }
 
+/* Finishes the batch's arrays and, when write, applies them in one UPDATE. */
 static int
-s_apply_updates (hk_daemon_t *d, s_updates_t *u)
+s_finish_updates (hk_daemon_t *d, s_updates_t *u, bool write)
 {
     char *a[5] = { hk_pgarr_finish (&u->invoice), hk_pgarr_finish (&u->state),
                    hk_pgarr_finish (&u->reason), hk_pgarr_finish (&u->pending),
                    hk_pgarr_finish (&u->review) };
     int rc = a[0] && a[1] && a[2] && a[3] && a[4] ? 0 : HK_ENOMEM;
-    if (rc == 0 && u->n > 0) {
+    if (rc == 0 && write && u->n > 0) {
         const char *p[] = { d->tenant, a[0], a[1], a[2], a[3], a[4], sched_now_text (d) };
         if (hk_db_exec (d->db,
                         "UPDATE collection c SET state = u.state, state_reason = u.reason,"
@@ -316,15 +317,9 @@ sched_review (hk_daemon_t *d)
     int planned = 0;
     if (rc == 0 && (planned = sched_batch_flush (d, batch)) < 0)
         rc = planned;
+    int urc = s_finish_updates (d, &up, rc == 0);
     if (rc == 0)
-        rc = s_apply_updates (d, &up);
-    else {
-        char *a[5] = { hk_pgarr_finish (&up.invoice), hk_pgarr_finish (&up.state),
-                       hk_pgarr_finish (&up.reason), hk_pgarr_finish (&up.pending),
-                       hk_pgarr_finish (&up.review) };
-        for (int i = 0; i < 5; i++)
-            free (a[i]);
-    }
+        rc = urc;
     sched_batch_destroy (&batch);
     PQclear (people);
     PQclear (res);
