@@ -206,6 +206,13 @@ def test_cooperative_month(fleet):
     assert "INV-1" in out and "settled" in out and "written_notice" in out, out
     why = fleet.hkctl("why", notice["id"]).stdout
     assert "R-C1" in why and "R-S2" in why and "Tue" in why, why
+    # unknown or hostile input: a clear error, exit 1, nothing else
+    for args, want in ((("plan", "D9'; DROP TABLE contact; --"), "no debtor"),
+                       (("why", "not-a-uuid"), "no contact"),
+                       (("plan",), "usage")):
+        r = fleet.hkctl(*args, check=False)
+        assert r.returncode in (1, 2) and want in r.stderr, (args, r.returncode, r.stderr)
+    assert fleet.scalar("SELECT count(*) FROM contact") > 0
 
 
 def overdue_debt(fleet, clock, debtor="D1", invoice="INV-1", amount="5000.00",
