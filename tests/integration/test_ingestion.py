@@ -4,6 +4,7 @@ and kill -9 in the middle of a file."""
 
 import csv
 import json
+import io
 import os
 import shutil
 import time
@@ -306,3 +307,47 @@ def test_database_data_error_fails_the_file_instead_of_looping(fleet):
     assert status == "failed" and "22003" in reason, reason
     assert fleet.query("SELECT invoice_id FROM invoice ORDER BY 1") == [("MAX",)]
     assert os.path.exists(os.path.join(fleet.run_dir, "failed", "overflow.csv"))
+
+
+def test_invoice_debtor_reference_is_enforced_per_statement(fleet):
+    """The invoice -> debtor reference (migration 14: checked once per statement instead of per
+    row) still refuses what the foreign key refused, with its SQLSTATE 23503: an invoice row,
+    by INSERT or COPY, naming a debtor that does not exist; moving an invoice to such a debtor;
+    deleting or renaming a debtor that invoices name. A debtor no invoice names can go."""
+    import psycopg2
+    fleet.clock_set("2026-03-12T08:00:00+08:00")
+    fleet.start("ingestion")
+    fleet.drop("one.csv", "invoice_id,debtor_id,currency,amount,due_on\n"
+                          "R1,D1,CNY,10.00,2026-03-10\n")
+    processed(fleet, 1)
+    conn = fleet.db()
+
+    def refused(sql, params=None):
+        with conn.cursor() as cur:
+            try:
+                cur.execute(sql, params)
+            except psycopg2.Error as e:
+                return e.pgcode
+        return None
+
+    cols = "(tenant, invoice_id, debtor_id, currency, amount_minor, outstanding_minor, due_on)"
+    assert refused("INSERT INTO invoice " + cols + " VALUES ('default', 'R2', 'NOBODY', 'CNY',"
+                   " 1, 1, '2026-03-10')") == "23503"
+    with conn.cursor() as cur:
+        try:
+            cur.copy_expert("COPY invoice " + cols + " FROM STDIN",
+                            io.StringIO("default\tR3\tD1\tCNY\t1\t1\t2026-03-10\n"
+                                        "default\tR4\tNOBODY\tCNY\t1\t1\t2026-03-10\n"))
+            code = None
+        except psycopg2.Error as e:
+            code = e.pgcode
+    assert code == "23503"
+    assert refused("UPDATE invoice SET debtor_id = 'NOBODY' WHERE invoice_id = 'R1'") == "23503"
+    assert refused("DELETE FROM debtor WHERE debtor_id = 'D1'") == "23503"
+    assert refused("UPDATE debtor SET debtor_id = 'D9' WHERE debtor_id = 'D1'") == "23503"
+    assert fleet.query("SELECT invoice_id, debtor_id FROM invoice ORDER BY 1") == [("R1", "D1")]
+    # what the reference allows still works
+    assert refused("INSERT INTO debtor (tenant, debtor_id) VALUES ('default', 'D2')") is None
+    assert refused("UPDATE invoice SET debtor_id = 'D2' WHERE invoice_id = 'R1'") is None
+    assert refused("DELETE FROM debtor WHERE debtor_id = 'D1'") is None
+    assert fleet.scalar("SELECT count(*) FROM debtor WHERE debtor_id = 'D1'") == 0
