@@ -1,6 +1,7 @@
 /* Self-test of ids: shape and uniqueness of v4 UUIDs. */
 #include <ctype.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -23,6 +24,41 @@ hk_ids_test (bool verbose)
     for (int i = 0; i < 36; i++)
         if (i != 8 && i != 13 && i != 18 && i != 23)
             CHECK (isxdigit ((unsigned char) a[i]) && !isupper ((unsigned char) a[i]));
+    /* Many in a row (the random pool is refilled several times): all distinct. */
+    enum { MANY = 2000 };
+    char (*many)[HK_UUID_LEN] = malloc (MANY * sizeof *many);
+    CHECK (many != NULL);
+    if (many) {
+        for (int i = 0; i < MANY; i++)
+            hk_uuid_v4 (many[i]);
+        qsort (many, MANY, sizeof *many, (int (*) (const void *, const void *)) strcmp);
+        int same = 0;
+        for (int i = 1; i < MANY; i++)
+            same += strcmp (many[i - 1], many[i]) == 0;
+        CHECK_INT (same, 0);
+        free (many);
+    }
+    /* A forked child does not reuse the random bytes its parent still holds. */
+    int fds[2];
+    CHECK_INT (pipe (fds), 0);
+    hk_uuid_v4 (a); /* the pool is filled before the fork */
+    pid_t pid = fork ();
+    if (pid == 0) {
+        char c[HK_UUID_LEN];
+        hk_uuid_v4 (c);
+        _exit (write (fds[1], c, HK_UUID_LEN) == HK_UUID_LEN ? 0 : 1);
+    }
+    hk_uuid_v4 (a);
+    char from_child[HK_UUID_LEN] = "";
+    CHECK_INT (read (fds[0], from_child, HK_UUID_LEN), HK_UUID_LEN);
+    int status = -1;
+    waitpid (pid, &status, 0);
+    CHECK_INT (status, 0);
+    CHECK_INT (strlen (from_child), 36);
+    CHECK (strcmp (a, from_child) != 0);
+    close (fds[0]);
+    close (fds[1]);
+
     /* digest (ids and hashes share this test): FIPS 180-2 vectors */
     char hex[HK_SHA256_HEX_LEN];
     CHECK_INT (hk_sha256_hex ("abc", 3, hex), 0);
