@@ -421,22 +421,89 @@ hk_copy_text (hk_copy_buf_t *b, const char *value, char end)
     return true;
 }
 
-bool
-hk_copy_hex (hk_copy_buf_t *b, const unsigned char *bytes, size_t n, char end)
+/* ---- binary COPY (PostgreSQL's COPY binary file format: network byte order) */
+
+static bool
+s_put_be (hk_copy_buf_t *b, uint64_t v, int bytes)
 {
-    static const char hex[] = "0123456789abcdef";
-    if (!s_copy_reserve (b, 2 * n + 4))
-        return false;
-    /* "\\x" in COPY text is the bytea hex prefix \x with its backslash escaped */
-    b->data[b->len++] = '\\';
-    b->data[b->len++] = '\\';
-    b->data[b->len++] = 'x';
-    for (size_t i = 0; i < n; i++) {
-        b->data[b->len++] = hex[bytes[i] >> 4];
-        b->data[b->len++] = hex[bytes[i] & 15];
+    unsigned char x[8];
+    for (int i = 0; i < bytes; i++)
+        x[i] = (unsigned char) (v >> (8 * (bytes - 1 - i)));
+    return hk_copy_bytes (b, x, (size_t) bytes);
+}
+
+bool
+hk_copy_bin_header (hk_copy_buf_t *b)
+{
+    static const char sig[] = "PGCOPY\n\377\r\n";
+    return hk_copy_bytes (b, sig, 11) && s_put_be (b, 0, 4) && s_put_be (b, 0, 4);
+}
+
+bool
+hk_copy_bin_row (hk_copy_buf_t *b, int columns)
+{
+    return s_put_be (b, (uint16_t) columns, 2);
+}
+
+bool
+hk_copy_bin_bytes (hk_copy_buf_t *b, const void *bytes, size_t n)
+{
+    if (!bytes)
+        return s_put_be (b, (uint32_t) -1, 4);
+    return n <= INT32_MAX && s_put_be (b, (uint32_t) n, 4) && hk_copy_bytes (b, bytes, n);
+}
+
+bool
+hk_copy_bin_text (hk_copy_buf_t *b, const char *value)
+{
+    return hk_copy_bin_bytes (b, value, value ? strlen (value) : 0);
+}
+
+bool
+hk_copy_bin_i64 (hk_copy_buf_t *b, int64_t value)
+{
+    return s_put_be (b, 8, 4) && s_put_be (b, (uint64_t) value, 8);
+}
+
+bool
+hk_copy_bin_date (hk_copy_buf_t *b, bool present, int32_t day)
+{
+    if (!present)
+        return s_put_be (b, (uint32_t) -1, 4);
+    return s_put_be (b, 4, 4) && s_put_be (b, (uint32_t) (day - HK_PG_DATE_OFFSET), 4);
+}
+
+static int
+s_hex_digit (char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+bool
+hk_copy_bin_uuid (hk_copy_buf_t *b, const char *uuid)
+{
+    if (!uuid)
+        return s_put_be (b, (uint32_t) -1, 4);
+    unsigned char raw[16];
+    int n = 0;
+    for (const char *p = uuid; *p && n < 16; p++) {
+        if (*p == '-')
+            continue;
+        int hi = s_hex_digit (p[0]), lo = hi < 0 ? -1 : s_hex_digit (p[1]);
+        if (lo < 0)
+            return false;
+        raw[n++] = (unsigned char) (hi << 4 | lo);
+        p++;
     }
-    b->data[b->len++] = end;
-    return true;
+    return n == 16 && hk_copy_bin_bytes (b, raw, 16);
+}
+
+bool
+hk_copy_bin_trailer (hk_copy_buf_t *b)
+{
+    return s_put_be (b, (uint16_t) -1, 2);
 }
 
 int

@@ -179,31 +179,32 @@ hk_outbox_append_batch (hk_db_t *db, const char *producer, const hk_event_t *evs
     if (last == 0)
         return HK_EDB;
     hk_copy_buf_t b = { 0 };
-    int rc = 0;
+    int rc = hk_copy_bin_header (&b) ? 0 : HK_ENOMEM;
     for (int i = 0; i < n && rc == 0; i++) {
-        char event_id[HK_UUID_LEN], num[24];
+        char event_id[HK_UUID_LEN];
         uint8_t *bytes;
         size_t len;
-        if (s_pack_envelope (producer, last - (uint64_t) n + 1 + (uint64_t) i, &evs[i], event_id,
-                             &bytes, &len)
-            != 0) {
+        uint64_t seq = last - (uint64_t) n + 1 + (uint64_t) i;
+        if (s_pack_envelope (producer, seq, &evs[i], event_id, &bytes, &len) != 0) {
             rc = HK_ENOMEM;
             break;
         }
-        bool ok = hk_copy_text (&b, producer, '\t');
-        snprintf (num, sizeof num, "%llu", (unsigned long long) (last - (uint64_t) n + 1 + (uint64_t) i));
-        ok = ok && hk_copy_text (&b, num, '\t') && hk_copy_text (&b, event_id, '\t')
-             && hk_copy_text (&b, evs[i].type, '\t') && hk_copy_text (&b, evs[i].tenant, '\t')
-             && hk_copy_text (&b, evs[i].aggregate_id, '\t');
-        snprintf (num, sizeof num, "%lld", (long long) evs[i].occurred_at_us);
-        ok = ok && hk_copy_text (&b, num, '\t') && hk_copy_hex (&b, bytes, len, '\n');
+        bool ok = hk_copy_bin_row (&b, 8) && hk_copy_bin_text (&b, producer)
+                  && hk_copy_bin_i64 (&b, (int64_t) seq) && hk_copy_bin_uuid (&b, event_id)
+                  && hk_copy_bin_text (&b, evs[i].type) && hk_copy_bin_text (&b, evs[i].tenant)
+                  && hk_copy_bin_text (&b, evs[i].aggregate_id)
+                  && hk_copy_bin_i64 (&b, evs[i].occurred_at_us)
+                  && hk_copy_bin_bytes (&b, bytes, len);
         free (bytes);
         if (!ok)
             rc = HK_ENOMEM;
     }
+    if (rc == 0 && !hk_copy_bin_trailer (&b))
+        rc = HK_ENOMEM;
     if (rc == 0 && hk_db_copy_in (db,
                                   "COPY event_outbox (producer, seq, event_id, type, tenant,"
-                                  " aggregate_id, occurred_at_us, envelope) FROM STDIN",
+                                  " aggregate_id, occurred_at_us, envelope)"
+                                  " FROM STDIN (FORMAT binary)",
                                   b.data, b.len)
                        != 0)
         rc = HK_EDB;

@@ -829,42 +829,6 @@ s_debtor_slot (hk_store_t *self, const char *id)
 
 /* ---- building parameters and COPY data (hk_copy_bytes, hk_pgarr: common/db.h) */
 
-static bool
-s_put_be (hk_copy_buf_t *b, uint64_t v, int bytes)
-{
-    unsigned char x[8];
-    for (int i = 0; i < bytes; i++)
-        x[i] = (unsigned char) (v >> (8 * (bytes - 1 - i)));
-    return hk_copy_bytes (b, x, (size_t) bytes);
-}
-
-/* Binary COPY field: length then bytes; NULL value writes -1. */
-static bool
-s_bin_text (hk_copy_buf_t *b, const char *s)
-{
-    if (!s)
-        return s_put_be (b, (uint32_t) -1, 4);
-    size_t n = strlen (s);
-    return s_put_be (b, (uint32_t) n, 4) && hk_copy_bytes (b, s, n);
-}
-
-static bool
-s_bin_i64 (hk_copy_buf_t *b, int64_t v)
-{
-    return s_put_be (b, 8, 4) && s_put_be (b, (uint64_t) v, 8);
-}
-
-/* PostgreSQL dates count days from 2000-01-01; ours from 1970-01-01. */
-#define HK_PG_DATE_OFFSET 10957
-
-static bool
-s_bin_date (hk_copy_buf_t *b, bool present, int32_t day)
-{
-    if (!present)
-        return s_put_be (b, (uint32_t) -1, 4);
-    return s_put_be (b, 4, 4) && s_put_be (b, (uint32_t) (day - HK_PG_DATE_OFFSET), 4);
-}
-
 /* Finishes n array literals (hk_pgarr) into out; false after ENOMEM (then every out[c] is
  * freed and NULL). */
 static bool
@@ -1105,20 +1069,20 @@ s_copy_new (hk_store_t *self, int fresh)
     hk_daemon_t *d = self->d;
     hk_copy_buf_t *b = &self->copy;
     b->len = 0;
-    static const char sig[] = "PGCOPY\n\377\r\n";
-    bool ok = hk_copy_bytes (b, sig, 11) && s_put_be (b, 0, 4) && s_put_be (b, 0, 4);
+    bool ok = hk_copy_bin_header (b);
     for (int i = 0; ok && i < self->n; i++) {
         s_pending_t *r = &self->rows[i];
         if (r->state != S_NEW)
             continue;
         r->outstanding_minor = r->amount_minor;
-        ok = s_put_be (b, 9, 2) && s_bin_text (b, d->tenant) && s_bin_text (b, r->invoice_id)
-             && s_bin_text (b, r->debtor_id) && s_bin_text (b, r->currency)
-             && s_bin_i64 (b, r->amount_minor) && s_bin_i64 (b, r->amount_minor)
-             && s_bin_date (b, r->has_issued_on, r->issued_on) && s_bin_date (b, true, r->due_on)
-             && s_bin_text (b, s_opt (r->contract_id));
+        ok = hk_copy_bin_row (b, 9) && hk_copy_bin_text (b, d->tenant)
+             && hk_copy_bin_text (b, r->invoice_id) && hk_copy_bin_text (b, r->debtor_id)
+             && hk_copy_bin_text (b, r->currency) && hk_copy_bin_i64 (b, r->amount_minor)
+             && hk_copy_bin_i64 (b, r->amount_minor)
+             && hk_copy_bin_date (b, r->has_issued_on, r->issued_on)
+             && hk_copy_bin_date (b, true, r->due_on) && hk_copy_bin_text (b, s_opt (r->contract_id));
     }
-    if (!ok || !s_put_be (b, (uint16_t) -1, 2))
+    if (!ok || !hk_copy_bin_trailer (b))
         return HK_ENOMEM;
     if (hk_db_copy_in (d->db,
                        "COPY invoice (tenant, invoice_id, debtor_id, currency, amount_minor,"

@@ -57,8 +57,22 @@ typedef struct {
 bool hk_copy_text (hk_copy_buf_t *b, const char *value, char end);
 /* Appends n raw bytes (binary COPY data). Returns false on ENOMEM (the buffer is unchanged). */
 bool hk_copy_bytes (hk_copy_buf_t *b, const void *bytes, size_t n);
-/* Appends bytes as a bytea hex value (\\x...), then end. */
-bool hk_copy_hex (hk_copy_buf_t *b, const unsigned char *bytes, size_t n, char end);
+
+/* PostgreSQL's binary dates count days from 2000-01-01; ours (huikuan/dates.h) from 1970-01-01. */
+#define HK_PG_DATE_OFFSET 10957
+
+/* COPY ... FROM STDIN (FORMAT binary) data: the header, then per row hk_copy_bin_row with its
+ * column count and one value call per column, then the trailer. Each returns false on ENOMEM
+ * or a malformed value (the buffer then holds a partial row: start again from an emptied
+ * buffer). */
+bool hk_copy_bin_header (hk_copy_buf_t *b);
+bool hk_copy_bin_row (hk_copy_buf_t *b, int columns);
+bool hk_copy_bin_text (hk_copy_buf_t *b, const char *value);      /* text; NULL writes NULL */
+bool hk_copy_bin_bytes (hk_copy_buf_t *b, const void *bytes, size_t n); /* bytea */
+bool hk_copy_bin_i64 (hk_copy_buf_t *b, int64_t value);           /* bigint */
+bool hk_copy_bin_date (hk_copy_buf_t *b, bool present, int32_t day); /* date; days from 1970 */
+bool hk_copy_bin_uuid (hk_copy_buf_t *b, const char *uuid);       /* canonical text form */
+bool hk_copy_bin_trailer (hk_copy_buf_t *b);
 
 /* A PostgreSQL array literal ("{"a","b",NULL}") built element by element, for passing a whole
  * batch as one text parameter ($1::text[], then unnest). Zero-initialise; hk_pgarr_finish
