@@ -37,6 +37,7 @@ struct hk_db {
     bool dead;
     bool in_tx;
     bool tx_lost;
+    bool pending;          /* a statement sent by hk_db_send_bin / hk_db_copy_send, not collected */
     char sqlstate[6];
     char errstr[HK_DB_ERRLEN];
 };
@@ -195,6 +196,13 @@ s_run (hk_db_t *self, const char *sql, int nparams, const char *const *values,
     if (!sql || nparams < 0 || (nparams > 0 && !values)) {
         s_set_error (self, "", "invalid statement or parameters");
         return NULL;
+    }
+    if (self->pending) {
+        /* A statement sent without waiting comes first; its failure is this one's. */
+        PGresult *prev = hk_db_collect (self);
+        if (!prev)
+            return NULL;
+        PQclear (prev);
     }
     for (int attempt = 0;; attempt++) {
         if (self->tx_lost) {
@@ -515,6 +523,67 @@ hk_db_copy_in (hk_db_t *self, const char *copy_sql, const char *data, size_t len
         s_set_error (self, "25P01", "COPY IN is only run inside a transaction");
         return HK_EDB;
     }
+    int rc = hk_db_copy_send (self, copy_sql, data, len);
+    if (rc != 0)
+        return rc;
+    PGresult *res = hk_db_collect (self);
+    if (!res)
+        return HK_EDB;
+    PQclear (res);
+    return 0;
+}
+
+/* ---- statements sent without waiting (inside a transaction only) */
+
+static int
+s_send_ready (hk_db_t *self)
+{
+    if (self->pending) {
+        PGresult *prev = hk_db_collect (self);
+        if (!prev)
+            return HK_EDB;
+        PQclear (prev);
+    }
+    if (!self->in_tx || self->tx_lost || !hk_db_ok (self)) {
+        s_set_error (self, self->in_tx ? "08006" : "25P01",
+                     self->in_tx ? "connection lost inside a transaction"
+                                 : "statements are only sent ahead inside a transaction");
+        return HK_EDB;
+    }
+    return 0;
+}
+
+/* After a send failed: the connection is gone or unusable, so is the transaction. */
+static int
+s_send_failed (hk_db_t *self)
+{
+    s_set_error (self, "08006", "send failed: %s", PQerrorMessage (self->conn));
+    s_mark_dead (self);
+    return HK_EDB;
+}
+
+int
+hk_db_send_bin (hk_db_t *self, const char *sql, int nparams, const char *const *values,
+                const int *lengths, const int *formats, int result_format)
+{
+    if (!self || !sql || nparams < 0 || (nparams > 0 && !values))
+        return HK_EINVAL;
+    if (s_send_ready (self) != 0)
+        return HK_EDB;
+    if (!PQsendQueryParams (self->conn, sql, nparams, NULL, values, lengths, formats,
+                            result_format))
+        return s_send_failed (self);
+    self->pending = true;
+    return 0;
+}
+
+int
+hk_db_copy_send (hk_db_t *self, const char *copy_sql, const char *data, size_t len)
+{
+    if (!self || !copy_sql || !data)
+        return HK_EINVAL;
+    if (s_send_ready (self) != 0)
+        return HK_EDB;
     PGresult *res = s_run (self, copy_sql, 0, NULL, NULL, NULL, 0, false);
     if (!res)
         return HK_EDB;
@@ -525,30 +594,70 @@ hk_db_copy_in (hk_db_t *self, const char *copy_sql, const char *data, size_t len
         return HK_EDB;
     }
     int ok = 1;
-    size_t done = 0;
-    while (ok == 1 && done < len) {
+    for (size_t done = 0; ok == 1 && done < len;) {
         size_t chunk = len - done < 1 << 20 ? len - done : 1 << 20;
         ok = PQputCopyData (self->conn, data + done, (int) chunk);
         done += chunk;
     }
     if (ok == 1)
         ok = PQputCopyEnd (self->conn, NULL);
-    int rc = 0;
+    if (ok != 1)
+        return s_send_failed (self);
+    self->pending = true;
+    return 0;
+}
+
+PGresult *
+hk_db_collect (hk_db_t *self)
+{
+    if (!self)
+        return NULL;
+    if (!self->pending) {
+        s_set_error (self, "", "nothing was sent ahead");
+        return NULL;
+    }
+    self->pending = false;
+    PGresult *res, *kept = NULL;
+    bool failed = false;
     while ((res = PQgetResult (self->conn))) {
-        if (PQresultStatus (res) != PGRES_COMMAND_OK) {
+        if (!failed && s_success (PQresultStatus (res)) && !kept) {
+            kept = res;
+            continue;
+        }
+        if (!failed && !s_success (PQresultStatus (res))) {
             s_error_from_result (self, res);
-            rc = HK_EDB;
+            failed = true;
         }
         PQclear (res);
     }
-    if (ok != 1 && rc == 0) {
-        s_set_error (self, "08006", "COPY failed: %s", PQerrorMessage (self->conn));
-        rc = HK_EDB;
-    }
-    if (PQstatus (self->conn) == CONNECTION_BAD)
+    if (PQstatus (self->conn) == CONNECTION_BAD) {
+        if (!failed)
+            s_set_error (self, "08006", "connection lost: %s", PQerrorMessage (self->conn));
+        failed = true;
         s_mark_dead (self);
+    }
     s_sync_tx (self);
-    return rc;
+    if (failed || !kept) {
+        if (!failed)
+            s_set_error (self, "", "no result");
+        PQclear (kept);
+        return NULL;
+    }
+    return kept;
+}
+
+int
+hk_db_settle (hk_db_t *self)
+{
+    if (!self)
+        return HK_EINVAL;
+    if (!self->pending)
+        return 0;
+    PGresult *res = hk_db_collect (self);
+    if (!res)
+        return HK_EDB;
+    PQclear (res);
+    return 0;
 }
 
 int
@@ -588,6 +697,15 @@ hk_db_commit (hk_db_t *self)
         s_set_error (self, "25000", "commit without an open transaction");
         return HK_EDB;
     }
+    if (self->pending) {
+        /* A statement sent ahead failed: the transaction is rolled back, its error kept. */
+        PGresult *prev = hk_db_collect (self);
+        if (!prev) {
+            hk_db_rollback (self);
+            return HK_EDB;
+        }
+        PQclear (prev);
+    }
     PGresult *res = s_run (self, "COMMIT", 0, NULL, NULL, NULL, 0, false);
     if (!res) {
         if (self->dead) {
@@ -621,6 +739,15 @@ hk_db_rollback (hk_db_t *self)
         self->in_tx = false;
         self->tx_lost = false;
         return 0;
+    }
+    if (self->pending) {
+        /* discarded: whatever it did goes with the transaction (its error is kept below) */
+        PQclear (hk_db_collect (self));
+        if (!hk_db_ok (self)) {
+            self->in_tx = false;
+            self->tx_lost = false;
+            return 0;
+        }
     }
     PGTransactionStatusType ts = PQtransactionStatus (self->conn);
     if (!self->in_tx && ts == PQTRANS_IDLE)

@@ -241,6 +241,43 @@ hk_db_test (bool verbose)
                        0, NULL);
     CHECK_STR (v, "1");
 
+    /* Sent ahead: only inside a transaction; the result is collected later; the next statement
+     * collects a forgotten one first and fails with its error; commit and rollback settle it. */
+    const char *p41[] = { "41" };
+    CHECK_INT (hk_db_send_bin (db, "SELECT $1::int + 1", 1, p41, NULL, NULL, 0), HK_EDB);
+    CHECK_STR (hk_db_sqlstate (db), "25P01");
+    CHECK (hk_db_collect (db) == NULL);
+    CHECK_INT (hk_db_begin (db), 0);
+    CHECK_INT (hk_db_send_bin (db, "SELECT $1::int + 1", 1, p41, NULL, NULL, 0), 0);
+    PGresult *ahead = hk_db_collect (db);
+    CHECK (ahead && PQntuples (ahead) == 1 && strcmp (PQgetvalue (ahead, 0, 0), "42") == 0);
+    PQclear (ahead);
+    CHECK_INT (hk_db_send_bin (db, "SELECT 1 / ($1::int - 41)", 1, p41, NULL, NULL, 0), 0);
+    CHECK_INT (hk_db_exec (db, "INSERT INTO t (id) VALUES (40)", 0, NULL), HK_EDB);
+    CHECK_STR (hk_db_sqlstate (db), "22012"); /* the division's error, not the insert's */
+    CHECK_INT (hk_db_rollback (db), 0);
+    CHECK (!hk_db_in_transaction (db));
+    CHECK_INT (hk_db_begin (db), 0);
+    static const char rows40[] = "40\n41\n";
+    CHECK_INT (hk_db_copy_send (db, "COPY t (id) FROM STDIN", rows40, sizeof rows40 - 1), 0);
+    CHECK_INT (hk_db_copy_send (db, "COPY t (id) FROM STDIN", "42\n", 3), 0); /* collects */
+    CHECK_INT (hk_db_commit (db), 0);
+    v = hk_test_value (db, "SELECT count(*) FROM t WHERE id BETWEEN 40 AND 42", 0, NULL);
+    CHECK_STR (v, "3");
+    CHECK_INT (hk_db_begin (db), 0);
+    CHECK_INT (hk_db_copy_send (db, "COPY t (id) FROM STDIN", "43\nforty-four\n", 14), 0);
+    CHECK_INT (hk_db_commit (db), HK_EDB); /* the COPY's failure: rolled back */
+    CHECK_STR (hk_db_sqlstate (db), "22P02");
+    CHECK (!hk_db_in_transaction (db));
+    v = hk_test_value (db, "SELECT count(*) FROM t WHERE id = 43", 0, NULL);
+    CHECK_STR (v, "0");
+    CHECK_INT (hk_db_begin (db), 0);
+    CHECK_INT (hk_db_copy_send (db, "COPY t (id) FROM STDIN", "44\n", 3), 0);
+    CHECK_INT (hk_db_rollback (db), 0); /* discarded */
+    v = hk_test_value (db, "SELECT count(*) FROM t WHERE id = 44", 0, NULL);
+    CHECK_STR (v, "0");
+    CHECK_INT (hk_db_exec (db, "DELETE FROM t WHERE id BETWEEN 40 AND 44", 0, NULL), 3);
+
     /* A failed statement aborts the transaction: commit refuses, nothing is kept, and the
      * rollback keeps the statement's error for the caller. */
     const char *p11[] = { "11" };

@@ -46,6 +46,19 @@ int hk_db_exec_script (hk_db_t *self, const char *sql);
  * failure leaves nothing behind. Returns 0 or HK_EDB. */
 int hk_db_copy_in (hk_db_t *self, const char *copy_sql, const char *data, size_t len);
 
+/* Sent ahead: the server runs a statement while the caller goes on working, inside an open
+ * transaction only. hk_db_send_bin sends a statement (as hk_db_query_bin would run it),
+ * hk_db_copy_send a COPY ... FROM STDIN with all its data; neither waits for the outcome. One
+ * may be outstanding: hk_db_collect waits for it and returns its result (COPY: command status)
+ * or NULL with the error. Any other call on the handle collects it first, and fails with its
+ * error if it failed; a rollback discards it. Send calls return 0 or HK_EDB/HK_EINVAL. */
+int hk_db_send_bin (hk_db_t *self, const char *sql, int nparams, const char *const *values,
+                    const int *lengths, const int *formats, int result_format);
+int hk_db_copy_send (hk_db_t *self, const char *copy_sql, const char *data, size_t len);
+PGresult *hk_db_collect (hk_db_t *self);
+/* Waits for a statement sent ahead, if any: 0, or HK_EDB with its error. */
+int hk_db_settle (hk_db_t *self);
+
 /* A growing buffer of COPY text-format rows. Zero-initialise; free data with free(). */
 typedef struct {
     char *data;
