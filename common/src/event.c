@@ -163,10 +163,12 @@ hk_outbox_append (hk_db_t *db, const char *producer, const hk_event_t *ev,
     return 0;
 }
 
-int
-hk_outbox_append_batch (hk_db_t *db, const char *producer, const hk_event_t *evs, int n)
+/* One COPY of n envelopes into the outbox, built in b; sent ahead (not waited for) with ahead. */
+static int
+s_outbox_copy (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
+               hk_copy_buf_t *b, bool ahead)
 {
-    if (!db || !producer || !*producer || n < 0 || (n > 0 && !evs))
+    if (!db || !producer || !*producer || n < 0 || (n > 0 && !evs) || !b)
         return HK_EINVAL;
     if (n == 0)
         return 0;
@@ -178,8 +180,8 @@ hk_outbox_append_batch (hk_db_t *db, const char *producer, const hk_event_t *evs
     uint64_t last = s_reserve (db, producer, n);
     if (last == 0)
         return HK_EDB;
-    hk_copy_buf_t b = { 0 };
-    int rc = hk_copy_bin_header (&b) ? 0 : HK_ENOMEM;
+    b->len = 0;
+    int rc = hk_copy_bin_header (b) ? 0 : HK_ENOMEM;
     for (int i = 0; i < n && rc == 0; i++) {
         char event_id[HK_UUID_LEN];
         uint8_t *bytes;
@@ -189,27 +191,42 @@ hk_outbox_append_batch (hk_db_t *db, const char *producer, const hk_event_t *evs
             rc = HK_ENOMEM;
             break;
         }
-        bool ok = hk_copy_bin_row (&b, 8) && hk_copy_bin_text (&b, producer)
-                  && hk_copy_bin_i64 (&b, (int64_t) seq) && hk_copy_bin_uuid (&b, event_id)
-                  && hk_copy_bin_text (&b, evs[i].type) && hk_copy_bin_text (&b, evs[i].tenant)
-                  && hk_copy_bin_text (&b, evs[i].aggregate_id)
-                  && hk_copy_bin_i64 (&b, evs[i].occurred_at_us)
-                  && hk_copy_bin_bytes (&b, bytes, len);
+        bool ok = hk_copy_bin_row (b, 8) && hk_copy_bin_text (b, producer)
+                  && hk_copy_bin_i64 (b, (int64_t) seq) && hk_copy_bin_uuid (b, event_id)
+                  && hk_copy_bin_text (b, evs[i].type) && hk_copy_bin_text (b, evs[i].tenant)
+                  && hk_copy_bin_text (b, evs[i].aggregate_id)
+                  && hk_copy_bin_i64 (b, evs[i].occurred_at_us)
+                  && hk_copy_bin_bytes (b, bytes, len);
         free (bytes);
         if (!ok)
             rc = HK_ENOMEM;
     }
-    if (rc == 0 && !hk_copy_bin_trailer (&b))
+    if (rc == 0 && !hk_copy_bin_trailer (b))
         rc = HK_ENOMEM;
-    if (rc == 0 && hk_db_copy_in (db,
-                                  "COPY event_outbox (producer, seq, event_id, type, tenant,"
-                                  " aggregate_id, occurred_at_us, envelope)"
-                                  " FROM STDIN (FORMAT binary)",
-                                  b.data, b.len)
+    static const char copy_sql[] = "COPY event_outbox (producer, seq, event_id, type, tenant,"
+                                   " aggregate_id, occurred_at_us, envelope)"
+                                   " FROM STDIN (FORMAT binary)";
+    if (rc == 0 && (ahead ? hk_db_copy_send (db, copy_sql, b->data, b->len)
+                          : hk_db_copy_in (db, copy_sql, b->data, b->len))
                        != 0)
         rc = HK_EDB;
+    return rc;
+}
+
+int
+hk_outbox_append_batch (hk_db_t *db, const char *producer, const hk_event_t *evs, int n)
+{
+    hk_copy_buf_t b = { 0 };
+    int rc = s_outbox_copy (db, producer, evs, n, &b, false);
     free (b.data);
     return rc;
+}
+
+int
+hk_outbox_send_batch (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
+                      hk_copy_buf_t *buf)
+{
+    return s_outbox_copy (db, producer, evs, n, buf, true);
 }
 
 /* A binary int8 column value (network byte order). */
@@ -235,6 +252,16 @@ hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_
         return HK_EINVAL; /* runs its own transaction */
     if (hk_db_begin (db) < 0)
         return HK_EDB;
+    /* After a bulk load the planner's statistics know nothing of the new rows, and a plan that
+     * sorts the whole outbox took seconds per call: the unpublished index is the only way. */
+    if (hk_db_exec (db,
+                    "SELECT set_config('enable_seqscan', 'off', true),"
+                    " set_config('enable_bitmapscan', 'off', true), set_config('jit', 'off', true)",
+                    0, NULL)
+        < 0) {
+        hk_db_rollback (db);
+        return HK_EDB;
+    }
 
     char maxs[16];
     snprintf (maxs, sizeof maxs, "%d", max);
@@ -258,7 +285,16 @@ hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_
     /* "{1,2,3}": the sequence numbers to mark. */
     size_t cap = (size_t) rows * 21 + 3;
     char *seqs = malloc (cap);
-    if (!seqs) {
+    char (*streams)[128] = redis ? malloc ((size_t) rows * sizeof *streams) : NULL;
+    const char **stream_p = redis ? malloc ((size_t) rows * sizeof *stream_p) : NULL;
+    const char **datas = redis ? malloc ((size_t) rows * sizeof *datas) : NULL;
+    size_t *lens = redis ? malloc ((size_t) rows * sizeof *lens) : NULL;
+    if (!seqs || (redis && (!streams || !stream_p || !datas || !lens))) {
+        free (seqs);
+        free (streams);
+        free (stream_p);
+        free (datas);
+        free (lens);
         PQclear (res);
         hk_db_rollback (db);
         return HK_ENOMEM;
@@ -267,31 +303,39 @@ hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_
     seqs[used++] = '{';
     for (int i = 0; i < rows; i++) {
         uint64_t seq = s_get_u64 (res, i, 0);
-        const char *type = PQgetvalue (res, i, 1);
-        const char *bytes = PQgetvalue (res, i, 2);
-        size_t len = (size_t) PQgetlength (res, i, 2);
         if (redis) {
-            char stream[256];
-            hk_event_stream (type, stream, sizeof stream);
-            if (hk_stream_add (redis, stream, bytes, len, NULL, 0) != 0) {
-                HK_LOG (HK_WARN, "outbox.relay_failed", HK_S ("producer", producer),
-                        HK_I ("seq", seq), HK_S ("error", hk_redis_errstr (redis)));
-                free (seqs);
-                PQclear (res);
-                hk_db_rollback (db);
-                return HK_EREDIS;
-            }
+            stream_p[i] = hk_event_stream (PQgetvalue (res, i, 1), streams[i], sizeof streams[i]);
+            datas[i] = PQgetvalue (res, i, 2);
+            lens[i] = (size_t) PQgetlength (res, i, 2);
         }
-        /* ZeroMQ is best effort: a subscriber that misses it reads the outbox. */
-        if (pub && hk_bus_pub_send (pub, type, bytes, len) != 0)
-            HK_LOG (HK_WARN, "outbox.bus_send_failed", HK_S ("producer", producer),
-                    HK_I ("seq", seq));
         used += (size_t) snprintf (seqs + used, cap - used, "%s%llu", i ? "," : "",
                                    (unsigned long long) seq);
     }
-    PQclear (res);
     seqs[used++] = '}';
     seqs[used] = 0;
+    /* Redis first, in one round trip: consumers deduplicate by event id, so a failure here or
+     * before the commit below only means these are published again. */
+    int rc = redis ? hk_stream_add_many (redis, stream_p, datas, lens, rows) : 0;
+    free (streams);
+    free (stream_p);
+    free (datas);
+    free (lens);
+    if (rc != 0) {
+        HK_LOG (HK_WARN, "outbox.relay_failed", HK_S ("producer", producer),
+                HK_I ("seq", s_get_u64 (res, 0, 0)), HK_S ("error", hk_redis_errstr (redis)));
+        free (seqs);
+        PQclear (res);
+        hk_db_rollback (db);
+        return HK_EREDIS;
+    }
+    /* ZeroMQ is best effort: a subscriber that misses it reads the outbox. */
+    for (int i = 0; pub && i < rows; i++)
+        if (hk_bus_pub_send (pub, PQgetvalue (res, i, 1), PQgetvalue (res, i, 2),
+                             (size_t) PQgetlength (res, i, 2))
+            != 0)
+            HK_LOG (HK_WARN, "outbox.bus_send_failed", HK_S ("producer", producer),
+                    HK_I ("seq", s_get_u64 (res, i, 0)));
+    PQclear (res);
 
     const char *mark[] = { producer, seqs };
     int marked = hk_db_exec (db,

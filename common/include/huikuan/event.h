@@ -42,6 +42,11 @@ int hk_outbox_append (hk_db_t *db, const char *producer, const hk_event_t *ev,
  * consecutive sequence numbers in array order. For bulk intake. Returns 0, HK_EINVAL, HK_EDB
  * or HK_ENOMEM. */
 int hk_outbox_append_batch (hk_db_t *db, const char *producer, const hk_event_t *evs, int n);
+/* The same, sent ahead (hk_db_copy_send): the server stores the events while the caller goes
+ * on; a later statement on db, or the commit, collects the outcome and fails if it failed. buf
+ * is the caller's reusable buffer (zero-initialise, free its data). */
+int hk_outbox_send_batch (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
+                          hk_copy_buf_t *buf);
 
 /* Publishes up to max unpublished rows of producer (own transaction). pub or redis may be NULL
  * to skip that leg. Returns the number published or HK_EDB / HK_EREDIS (nothing marked). */
