@@ -20,10 +20,13 @@ DECLARE
     missing_tenant text;
     missing_debtor text;
 BEGIN
+    -- One primary-key lookup per new row (OFFSET 0 keeps the subquery a per-row subplan):
+    -- debtors written by the same transaction have no statistics yet, and a join planned on
+    -- them read the whole debtor table for every statement.
     SELECT n.tenant, n.debtor_id INTO missing_tenant, missing_debtor
       FROM new_rows AS n
      WHERE NOT EXISTS (SELECT 1 FROM debtor AS d
-                        WHERE d.tenant = n.tenant AND d.debtor_id = n.debtor_id)
+                        WHERE d.tenant = n.tenant AND d.debtor_id = n.debtor_id OFFSET 0)
      LIMIT 1;
     IF FOUND THEN
         RAISE foreign_key_violation USING

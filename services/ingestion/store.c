@@ -670,6 +670,12 @@ s_interruption (hk_daemon_t *d, const hk_interruption_fact_t *f, const char *sou
  * The lookup is planned with enable_seqscan off inside the intake transaction: rows written by
  * this same transaction have no statistics, and a plan that scans the growing table per batch
  * was what made an earlier pre-filter slow.
+ *
+ * Two batches take turns so that the server and the daemon work at the same time: while the
+ * reader fills one, the server works for the other (s_rotate: its probe, or the events of the
+ * batch before it, sent ahead with hk_db_send_bin / hk_db_copy_send). Within a batch the
+ * invoice COPY is sent ahead too while the daemon packs the events. A batch's probe is always
+ * sent after the previous batch's writes, so an invoice named in both is seen as written.
  */
 
 #define HK_STORE_BATCH 5000
@@ -698,15 +704,24 @@ typedef struct {
     unsigned batch;            /* the batch that last queued it */
 } s_debtor_slot_t;
 
-struct hk_store {
-    hk_daemon_t *d;
+/* One batch of invoice rows from one source, with a hash of its invoice ids. */
+typedef struct {
     char source[256];
     int n;
     s_pending_t *rows;
     int slots[HK_STORE_SLOTS]; /* index + 1 into rows, 0 empty */
+} s_batch_t;
+
+struct hk_store {
+    hk_daemon_t *d;
+    s_batch_t batches[2];
+    int cur;                   /* batches[cur] is being filled */
+    bool waiting;              /* batches[!cur] is full and waits to be finished */
+    bool probed;               /* ... and its probe was sent ahead */
+    bool writing;              /* the last batch finished left its events' COPY in flight */
     int accepted, unchanged;
     bool tx_tuned;             /* jit/enable_seqscan set for this transaction */
-    hk_copy_buf_t copy;
+    hk_copy_buf_t copy, events;
     s_debtor_slot_t *debtors;  /* open addressing, cap a power of two */
     size_t ndebtors, debtor_cap;
     unsigned batch;            /* batches flushed, numbering s_debtor_slot_t.batch */
@@ -728,8 +743,11 @@ hk_store_new (hk_daemon_t *d)
     hk_store_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->rows = calloc (HK_STORE_BATCH, sizeof *self->rows);
-    if (!self->rows) {
+    self->batches[0].rows = calloc (HK_STORE_BATCH, sizeof (s_pending_t));
+    self->batches[1].rows = calloc (HK_STORE_BATCH, sizeof (s_pending_t));
+    if (!self->batches[0].rows || !self->batches[1].rows) {
+        free (self->batches[0].rows);
+        free (self->batches[1].rows);
         free (self);
         return NULL;
     }
@@ -744,8 +762,10 @@ hk_store_destroy (hk_store_t **self_p)
         return;
     hk_store_t *self = *self_p;
     s_debtors_clear (self);
-    free (self->rows);
+    free (self->batches[0].rows);
+    free (self->batches[1].rows);
     free (self->copy.data);
+    free (self->events.data);
     free (self);
     *self_p = NULL;
 }
@@ -753,10 +773,13 @@ hk_store_destroy (hk_store_t **self_p)
 void
 hk_store_reset (hk_store_t *self)
 {
-    self->n = 0;
+    for (int b = 0; b < 2; b++) {
+        self->batches[b].n = 0;
+        memset (self->batches[b].slots, 0, sizeof self->batches[b].slots);
+    }
+    self->waiting = self->probed = self->writing = false;
     self->accepted = self->unchanged = 0;
     self->tx_tuned = false;
-    memset (self->slots, 0, sizeof self->slots);
     s_debtors_clear (self);
 }
 
@@ -788,12 +811,12 @@ s_hash (const char *s)
 
 /* Slot of id in the batch hash: its row index + 1, or 0 with *slot_out the empty slot. */
 static int
-s_find (hk_store_t *self, const char *id, int *slot_out)
+s_find (const s_batch_t *bt, const char *id, int *slot_out)
 {
     unsigned i = s_hash (id) & (HK_STORE_SLOTS - 1);
-    while (self->slots[i]) {
-        if (strcmp (self->rows[self->slots[i] - 1].invoice_id, id) == 0)
-            return self->slots[i];
+    while (bt->slots[i]) {
+        if (strcmp (bt->rows[bt->slots[i] - 1].invoice_id, id) == 0)
+            return bt->slots[i];
         i = (i + 1) & (HK_STORE_SLOTS - 1);
     }
     *slot_out = (int) i;
@@ -881,29 +904,49 @@ s_same_date (const PGresult *res, int row, int col, bool present, int32_t day)
     return present && (int32_t) s_get_be (res, row, col, 4) + HK_PG_DATE_OFFSET == day;
 }
 
-/* Step 1: marks every row S_NEW, S_SAME or S_CHANGED from one probe of the primary key. */
+/* Step 1a: sends the probe of the batch's ids ahead; every row starts S_NEW. */
 static int
-s_classify (hk_store_t *self)
+s_probe_send (hk_store_t *self, s_batch_t *bt)
 {
     hk_daemon_t *d = self->d;
+    /* JIT compiling these short statements costs more than running them; the lookup must use
+     * the primary key whatever the (missing) statistics of rows this transaction wrote say.
+     * Both local to the transaction. */
+    if (!self->tx_tuned) {
+        if (hk_db_exec (d->db,
+                        "SELECT set_config('jit', 'off', true),"
+                        " set_config('enable_seqscan', 'off', true)",
+                        0, NULL)
+            < 0)
+            return HK_EDB;
+        self->tx_tuned = true;
+    }
     hk_pgarr_t a[1] = { 0 };
     char *lit[1];
-    for (int i = 0; i < self->n; i++) {
-        self->rows[i].state = S_NEW;
-        hk_pgarr_text (&a[0], self->rows[i].invoice_id);
+    for (int i = 0; i < bt->n; i++) {
+        bt->rows[i].state = S_NEW;
+        hk_pgarr_text (&a[0], bt->rows[i].invoice_id);
     }
     if (!s_arrays_finish (a, lit, 1))
         return HK_ENOMEM;
     const char *values[] = { d->tenant, lit[0] };
     int lengths[] = { 0, 0 }, formats[] = { 0, 0 };
-    PGresult *res = hk_db_query_bin (d->db,
-                                     "SELECT i.* FROM unnest ($2::text[]) AS u (id),"
-                                     " LATERAL (SELECT invoice_id, debtor_id, currency,"
-                                     "  amount_minor, issued_on, due_on, contract_id"
-                                     "  FROM invoice WHERE tenant = $1 AND invoice_id = u.id"
-                                     "  OFFSET 0) AS i",
-                                     2, values, lengths, formats, 1);
+    int rc = hk_db_send_bin (d->db,
+                             "SELECT i.* FROM unnest ($2::text[]) AS u (id),"
+                             " LATERAL (SELECT invoice_id, debtor_id, currency,"
+                             "  amount_minor, issued_on, due_on, contract_id"
+                             "  FROM invoice WHERE tenant = $1 AND invoice_id = u.id"
+                             "  OFFSET 0) AS i",
+                             2, values, lengths, formats, 1);
     s_arrays_free (lit, 1);
+    return rc == 0 ? 0 : HK_EDB;
+}
+
+/* Step 1b: collects the probe and marks the rows it found S_SAME or S_CHANGED. */
+static int
+s_probe_collect (hk_store_t *self, s_batch_t *bt)
+{
+    PGresult *res = hk_db_collect (self->d->db);
     if (!res)
         return HK_EDB;
     for (int k = 0; k < PQntuples (res); k++) {
@@ -913,10 +956,10 @@ s_classify (hk_store_t *self)
             continue;
         memcpy (id, PQgetvalue (res, k, 0), (size_t) len);
         id[len] = 0;
-        int slot, at = s_find (self, id, &slot);
+        int slot, at = s_find (bt, id, &slot);
         if (!at)
             continue;
-        s_pending_t *r = &self->rows[at - 1];
+        s_pending_t *r = &bt->rows[at - 1];
         bool same = s_same_text (res, k, 1, r->debtor_id) && s_same_text (res, k, 2, r->currency)
                     && (int64_t) s_get_be (res, k, 3, 8) == r->amount_minor
                     && s_same_date (res, k, 4, r->has_issued_on, r->issued_on)
@@ -930,9 +973,12 @@ s_classify (hk_store_t *self)
 
 /* Step 2: upserts the batch's debtors that this file has not sent yet with this name and
  * email. Within the batch the last row naming a debtor decides; an earlier row fills a value
- * it leaves empty; an empty value keeps what is stored (COALESCE). */
+ * it leaves empty; an empty value keeps what is stored (COALESCE). A debtor stored with these
+ * values already is left alone: not even locked, so a re-delivery writes nothing. That test
+ * is one primary-key lookup per row (OFFSET 0 keeps it a per-row subplan): debtors this
+ * transaction wrote have no statistics, and a join planned on them scanned the whole table. */
 static int
-s_upsert_debtors (hk_store_t *self)
+s_upsert_debtors (hk_store_t *self, s_batch_t *bt)
 {
     hk_daemon_t *d = self->d;
     hk_pgarr_t a[3] = { 0 };
@@ -942,8 +988,8 @@ s_upsert_debtors (hk_store_t *self)
     if (self->ndebtors > HK_DEBTOR_CACHE_MAX)
         s_debtors_clear (self); /* between batches only: within one it dedupes the upsert */
     self->batch++;
-    for (int i = self->n - 1; ok && i >= 0; i--) {
-        const s_pending_t *r = &self->rows[i];
+    for (int i = bt->n - 1; ok && i >= 0; i--) {
+        const s_pending_t *r = &bt->rows[i];
         uint64_t h = s_hash64 (s_hash64 (14695981039346656037u, r->debtor_name),
                                r->debtor_email);
         s_debtor_slot_t *slot = s_debtor_slot (self, r->debtor_id);
@@ -965,11 +1011,11 @@ s_upsert_debtors (hk_store_t *self)
         slot->batch = self->batch;
         const char *name = s_opt (r->debtor_name), *email = s_opt (r->debtor_email);
         for (int j = i - 1; j >= 0 && (!name || !email); j--)
-            if (strcmp (self->rows[j].debtor_id, r->debtor_id) == 0) {
+            if (strcmp (bt->rows[j].debtor_id, r->debtor_id) == 0) {
                 if (!name)
-                    name = s_opt (self->rows[j].debtor_name);
+                    name = s_opt (bt->rows[j].debtor_name);
                 if (!email)
-                    email = s_opt (self->rows[j].debtor_email);
+                    email = s_opt (bt->rows[j].debtor_email);
             }
         hk_pgarr_text (&a[0], r->debtor_id);
         hk_pgarr_text (&a[1], name);
@@ -983,6 +1029,10 @@ s_upsert_debtors (hk_store_t *self)
                         "INSERT INTO debtor AS b (tenant, debtor_id, name, email, time_zone)"
                         " SELECT $1, u.id, u.name, u.email, $2"
                         " FROM unnest ($3::text[], $4::text[], $5::text[]) AS u (id, name, email)"
+                        " WHERE NOT EXISTS (SELECT 1 FROM debtor AS s"
+                        "  WHERE s.tenant = $1 AND s.debtor_id = u.id"
+                        "   AND (s.name, s.email) IS NOT DISTINCT FROM"
+                        "    (COALESCE(u.name, s.name), COALESCE(u.email, s.email)) OFFSET 0)"
                         " ON CONFLICT (tenant, debtor_id) DO UPDATE"
                         " SET name = COALESCE(EXCLUDED.name, b.name),"
                         "     email = COALESCE(EXCLUDED.email, b.email)"
@@ -1001,15 +1051,15 @@ s_upsert_debtors (hk_store_t *self)
 /* Step 3a: the changed rows, by one UPDATE; rows it did not change after all (another
  * instance wrote the same values meanwhile) go back to S_SAME. */
 static int
-s_update_changed (hk_store_t *self, int changed)
+s_update_changed (hk_store_t *self, s_batch_t *bt, int changed)
 {
     if (changed == 0)
         return 0;
     hk_daemon_t *d = self->d;
     hk_pgarr_t a[7] = { 0 };
     char *lit[7];
-    for (int i = 0; i < self->n; i++) {
-        const s_pending_t *r = &self->rows[i];
+    for (int i = 0; i < bt->n; i++) {
+        const s_pending_t *r = &bt->rows[i];
         if (r->state != S_CHANGED)
             continue;
         s_fmt_t fmt = { 0 };
@@ -1044,25 +1094,26 @@ s_update_changed (hk_store_t *self, int changed)
     if (!res)
         return HK_EDB;
     for (int k = 0; k < PQntuples (res); k++) {
-        int slot, at = s_find (self, PQgetvalue (res, k, 0), &slot);
+        int slot, at = s_find (bt, PQgetvalue (res, k, 0), &slot);
         if (at) {
-            self->rows[at - 1].state = S_WRITTEN;
-            self->rows[at - 1].updated = true;
-            self->rows[at - 1].outstanding_minor = strtoll (PQgetvalue (res, k, 1), NULL, 10);
+            bt->rows[at - 1].state = S_WRITTEN;
+            bt->rows[at - 1].updated = true;
+            bt->rows[at - 1].outstanding_minor = strtoll (PQgetvalue (res, k, 1), NULL, 10);
         }
     }
     PQclear (res);
-    for (int i = 0; i < self->n; i++)
-        if (self->rows[i].state == S_CHANGED)
-            self->rows[i].state = S_SAME;
+    for (int i = 0; i < bt->n; i++)
+        if (bt->rows[i].state == S_CHANGED)
+            bt->rows[i].state = S_SAME;
     return 0;
 }
 
 /* Step 3b: the new rows, by one binary COPY into invoice (status, version and the aging
- * columns take their defaults). An id another instance inserted meanwhile fails it with
- * 23505, and the file is taken again later (main.c). */
+ * columns take their defaults), sent ahead: the events are packed while the server loads.
+ * An id another instance inserted meanwhile fails it with 23505, and the file is taken again
+ * later (main.c). */
 static int
-s_copy_new (hk_store_t *self, int fresh)
+s_copy_new (hk_store_t *self, s_batch_t *bt, int fresh)
 {
     if (fresh == 0)
         return 0;
@@ -1070,11 +1121,12 @@ s_copy_new (hk_store_t *self, int fresh)
     hk_copy_buf_t *b = &self->copy;
     b->len = 0;
     bool ok = hk_copy_bin_header (b);
-    for (int i = 0; ok && i < self->n; i++) {
-        s_pending_t *r = &self->rows[i];
+    for (int i = 0; ok && i < bt->n; i++) {
+        s_pending_t *r = &bt->rows[i];
         if (r->state != S_NEW)
             continue;
         r->outstanding_minor = r->amount_minor;
+        r->state = S_WRITTEN; /* or the COPY fails, and the transaction with it */
         ok = hk_copy_bin_row (b, 9) && hk_copy_bin_text (b, d->tenant)
              && hk_copy_bin_text (b, r->invoice_id) && hk_copy_bin_text (b, r->debtor_id)
              && hk_copy_bin_text (b, r->currency) && hk_copy_bin_i64 (b, r->amount_minor)
@@ -1084,22 +1136,20 @@ s_copy_new (hk_store_t *self, int fresh)
     }
     if (!ok || !hk_copy_bin_trailer (b))
         return HK_ENOMEM;
-    if (hk_db_copy_in (d->db,
-                       "COPY invoice (tenant, invoice_id, debtor_id, currency, amount_minor,"
-                       " outstanding_minor, issued_on, due_on, contract_id)"
-                       " FROM STDIN (FORMAT binary)",
-                       b->data, b->len)
+    if (hk_db_copy_send (d->db,
+                         "COPY invoice (tenant, invoice_id, debtor_id, currency, amount_minor,"
+                         " outstanding_minor, issued_on, due_on, contract_id)"
+                         " FROM STDIN (FORMAT binary)",
+                         b->data, b->len)
         != 0)
         return HK_EDB;
-    for (int i = 0; i < self->n; i++)
-        if (self->rows[i].state == S_NEW)
-            self->rows[i].state = S_WRITTEN;
     return 0;
 }
 
-/* Step 4: one invoice.recorded per written row, in file order. Returns how many, or < 0. */
+/* Step 4: one invoice.recorded per written row, in file order, sent ahead as one COPY into
+ * the outbox (the next statement collects it). Returns how many, or < 0. */
 static int
-s_emit_written (hk_store_t *self, int max)
+s_emit_written (hk_store_t *self, s_batch_t *bt, int max)
 {
     if (max == 0)
         return 0;
@@ -1111,8 +1161,8 @@ s_emit_written (hk_store_t *self, int max)
     int rc = evs && msgs && money && dates ? 0 : HK_ENOMEM;
     int64_t now = hk_clock_now (d->clock);
     int k = 0;
-    for (int i = 0; rc == 0 && i < self->n && k < max; i++) {
-        const s_pending_t *r = &self->rows[i];
+    for (int i = 0; rc == 0 && i < bt->n && k < max; i++) {
+        const s_pending_t *r = &bt->rows[i];
         if (r->state != S_WRITTEN)
             continue;
         Huikuan__V1__InvoiceRecorded *m = &msgs[k];
@@ -1128,7 +1178,7 @@ s_emit_written (hk_store_t *self, int max)
         m->outstanding = &money[2 * k + 1];
         m->issued_on = dates[k][0];
         m->due_on = dates[k][1];
-        m->source = self->source;
+        m->source = bt->source;
         m->source_line = (uint32_t) r->line;
         m->changed = r->updated;
         m->contract_id = (char *) r->contract_id;
@@ -1137,7 +1187,7 @@ s_emit_written (hk_store_t *self, int max)
                                 .payload = &m->base };
         k++;
     }
-    if (rc == 0 && hk_outbox_append_batch (d->db, d->instance, evs, k) != 0)
+    if (rc == 0 && hk_outbox_send_batch (d->db, d->instance, evs, k, &self->events) != 0)
         rc = HK_EDB;
     free (evs);
     free (msgs);
@@ -1146,44 +1196,72 @@ s_emit_written (hk_store_t *self, int max)
     return rc == 0 ? k : rc;
 }
 
+/* Finishes a batch whose probe was sent: classifies, writes, emits; then empties it. */
+static int
+s_finish (hk_store_t *self, s_batch_t *bt)
+{
+    int rc = s_probe_collect (self, bt);
+    if (rc == 0)
+        rc = s_upsert_debtors (self, bt);
+    int fresh = 0, changed = 0;
+    for (int i = 0; i < bt->n; i++) {
+        fresh += bt->rows[i].state == S_NEW;
+        changed += bt->rows[i].state == S_CHANGED;
+    }
+    if (rc == 0)
+        rc = s_update_changed (self, bt, changed);
+    if (rc == 0)
+        rc = s_copy_new (self, bt, fresh);
+    int written = rc == 0 ? s_emit_written (self, bt, fresh + changed) : rc;
+    if (written < 0)
+        return written;
+    self->writing = written > 0;
+    self->accepted += written;
+    self->unchanged += bt->n - written;
+    bt->n = 0;
+    memset (bt->slots, 0, sizeof bt->slots);
+    return 0;
+}
+
+/* The batch being filled is full (or must be written before the next row): finish the batch
+ * waiting before it, then let this one wait while the reader fills the other. What the server
+ * does meanwhile: this batch's probe, sent ahead, when the last batch wrote nothing (a
+ * re-delivery: the probe is all the server has to do); else the last batch's events COPY,
+ * still in flight, and this batch's probe waits for the next turn (a fresh load). */
+static int
+s_rotate (hk_store_t *self)
+{
+    s_batch_t *cur = &self->batches[self->cur], *prev = &self->batches[!self->cur];
+    if (self->waiting) {
+        self->waiting = false;
+        int rc = self->probed ? 0 : s_probe_send (self, prev);
+        if (rc == 0)
+            rc = s_finish (self, prev);
+        if (rc != 0)
+            return rc;
+    }
+    if (cur->n == 0)
+        return 0;
+    self->probed = !self->writing;
+    if (self->probed) {
+        int rc = s_probe_send (self, cur);
+        if (rc != 0)
+            return rc;
+    }
+    self->waiting = true;
+    self->cur = !self->cur;
+    return 0;
+}
+
 static int
 s_flush_invoices (hk_store_t *self)
 {
-    if (self->n == 0)
-        return 0;
-    hk_daemon_t *d = self->d;
-    /* JIT compiling these short statements costs more than running them; the lookup must use
-     * the primary key whatever the (missing) statistics of rows this transaction wrote say.
-     * Both local to the transaction. */
-    if (!self->tx_tuned) {
-        if (hk_db_exec (d->db,
-                        "SELECT set_config('jit', 'off', true),"
-                        " set_config('enable_seqscan', 'off', true)",
-                        0, NULL)
-            < 0)
-            return HK_EDB;
-        self->tx_tuned = true;
-    }
-    int rc = s_classify (self);
+    int rc = s_rotate (self); /* the one in flight, then the current one in flight */
     if (rc == 0)
-        rc = s_upsert_debtors (self);
-    int fresh = 0, changed = 0;
-    for (int i = 0; i < self->n; i++) {
-        fresh += self->rows[i].state == S_NEW;
-        changed += self->rows[i].state == S_CHANGED;
-    }
+        rc = s_rotate (self); /* ... finished */
     if (rc == 0)
-        rc = s_update_changed (self, changed);
-    if (rc == 0)
-        rc = s_copy_new (self, fresh);
-    int written = rc == 0 ? s_emit_written (self, fresh + changed) : rc;
-    if (written < 0)
-        return written;
-    self->accepted += written;
-    self->unchanged += self->n - written;
-    self->n = 0;
-    memset (self->slots, 0, sizeof self->slots);
-    return 0;
+        rc = hk_db_settle (self->d->db) == 0 ? 0 : HK_EDB; /* the last COPY sent ahead */
+    return rc;
 }
 
 /* snprintf ("%s") without the formatting cost: at most size - 1 bytes, always terminated. */
@@ -1199,16 +1277,18 @@ static int
 s_queue_invoice (hk_store_t *self, const hk_invoice_row_t *r, const char *source, long line)
 {
     int slot = 0;
+    s_batch_t *bt = &self->batches[self->cur];
     /* the same invoice twice in one batch: write the first before queueing the second */
-    if (s_find (self, r->invoice_id, &slot) || self->n == HK_STORE_BATCH
-        || strcmp (self->source, source) != 0) {
-        int rc = s_flush_invoices (self);
+    if (s_find (bt, r->invoice_id, &slot) || bt->n == HK_STORE_BATCH
+        || (bt->n > 0 && strcmp (bt->source, source) != 0)) {
+        int rc = s_rotate (self);
         if (rc != 0)
             return rc;
-        s_find (self, r->invoice_id, &slot);
+        bt = &self->batches[self->cur];
+        s_find (bt, r->invoice_id, &slot);
     }
-    s_copy (self->source, sizeof self->source, source);
-    s_pending_t *p = &self->rows[self->n];
+    s_copy (bt->source, sizeof bt->source, source);
+    s_pending_t *p = &bt->rows[bt->n];
     s_copy (p->invoice_id, sizeof p->invoice_id, r->invoice_id);
     s_copy (p->debtor_id, sizeof p->debtor_id, r->debtor_id);
     s_copy (p->contract_id, sizeof p->contract_id, r->contract_id);
@@ -1222,7 +1302,7 @@ s_queue_invoice (hk_store_t *self, const hk_invoice_row_t *r, const char *source
     p->line = line;
     p->state = S_NEW;
     p->updated = false;
-    self->slots[slot] = ++self->n;
+    bt->slots[slot] = ++bt->n;
     return 0;
 }
 
