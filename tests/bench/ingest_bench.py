@@ -284,7 +284,7 @@ def print_table(r, out=sys.stdout):
                  f["outbox_rows"]))
     w = r["writes"]
     out.write("  writes: \\copy %d invoice_bench rows (primary key + 2 indexes), nothing else;"
-              " fresh load %d invoice rows (same indexes + invoice->debtor FK check), %d debtor"
+              " fresh load %d invoice rows (same indexes + invoice->debtor reference check per statement), %d debtor"
               " rows, %d event_outbox rows, 1 intake_file row; re-delivery %d event_outbox rows,"
               " 1 intake_file row\n"
               % (w["copy_invoice_rows"], w["fresh_invoice_rows"], w["fresh_debtor_rows"],
