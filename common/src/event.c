@@ -43,6 +43,7 @@ static const ProtobufCMessageDescriptor *const s_payload_types[] = {
     &huikuan__v1__credit_hold__descriptor,
     &huikuan__v1__promise_checked__descriptor,
     &huikuan__v1__limitation_interruption_recorded__descriptor,
+    &huikuan__v1__contact_outcome_recorded__descriptor,
 };
 
 

@@ -1,6 +1,7 @@
 /* feed: record validation per kind (docs/feeds.md) and payment allocation. */
 #include "feed.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,18 @@ s_fail (hk_row_error_t *err, const char *field, const char *reason, const char *
     else
         snprintf (err->reason, sizeof err->reason, "%s", reason);
     return HK_EINVAL;
+}
+
+/* A UUID in its canonical text form (either case). */
+static bool
+s_is_uuid (const char *s)
+{
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit ((unsigned char) s[i]))
+            return false;
+    }
+    return s[36] == 0;
 }
 
 /* Required id: present, short. */
@@ -374,6 +387,23 @@ s_interruption (const hk_record_t *rec, hk_interruption_fact_t *f, hk_row_error_
     return 0;
 }
 
+/* What came of a dispatched contact; task_id is the contact_id huikuan gave it (a UUID). */
+static int
+s_outcome (const hk_record_t *rec, hk_outcome_fact_t *f, hk_row_error_t *err)
+{
+    static const char *const outcomes[] = { "reached", "no_answer", "left_message",
+                                            "wrong_number", "hostile", "refused", "delivered",
+                                            "returned", NULL };
+    if (s_id (rec, "outcome_id", &f->outcome_id, err) || s_id (rec, "task_id", &f->task_id, err)
+        || s_one_of (rec, "outcome", outcomes, true, &f->outcome, err)
+        || s_instant (rec, "occurred_at", true, NULL, &f->occurred_at_us, err)
+        || s_text (rec, "note", 500, &f->note, err))
+        return HK_EINVAL;
+    if (!s_is_uuid (f->task_id))
+        return s_fail (err, "task_id", "not the id of a dispatched contact (a UUID)", f->task_id);
+    return 0;
+}
+
 int
 hk_feed_validate (const hk_record_t *rec, hk_fact_t *out, hk_row_error_t *err)
 {
@@ -392,6 +422,7 @@ hk_feed_validate (const hk_record_t *rec, hk_fact_t *out, hk_row_error_t *err)
     case HK_REC_DELIVERY: return s_delivery (rec, &out->u.delivery, err);
     case HK_REC_LIMITATION_INTERRUPTION:
         return s_interruption (rec, &out->u.interruption, err);
+    case HK_REC_CONTACT_OUTCOME: return s_outcome (rec, &out->u.outcome, err);
     default: return s_fail (err, "kind", "unknown record kind", NULL);
     }
 }
@@ -420,6 +451,7 @@ hk_feed_kind_of_header (char *const *names, int n, char *missing, size_t len)
         hk_record_kind_t kind;
     } ids[] = {
         { "interruption_id", HK_REC_LIMITATION_INTERRUPTION },
+        { "outcome_id", HK_REC_CONTACT_OUTCOME },
         { "payment_id", HK_REC_PAYMENT },         { "credit_note_id", HK_REC_CREDIT_NOTE },
         { "promise_id", HK_REC_PROMISE },         { "dispute_id", HK_REC_DISPUTE },
         { "contact_id", HK_REC_CONTACT },         { "delivery_id", HK_REC_DELIVERY },

@@ -100,6 +100,13 @@ typedef struct {
     int32_t occurred_on;
 } hk_interruption_fact_t;
 
+/* What came of a dispatched contact: outcome is one of reached, no_answer, left_message,
+ * wrong_number, hostile, refused, delivered, returned. */
+typedef struct {
+    const char *outcome_id, *task_id, *outcome, *note;
+    int64_t occurred_at_us;
+} hk_outcome_fact_t;
+
 typedef struct {
     hk_record_kind_t kind;
     union {
@@ -114,6 +121,7 @@ typedef struct {
         hk_incoming_fact_t incoming;
         hk_delivery_fact_t delivery;
         hk_interruption_fact_t interruption;
+        hk_outcome_fact_t outcome;
     } u;
 } hk_fact_t;
 

@@ -101,7 +101,12 @@ s_on_record (void *arg, const hk_record_t *rec)
         s_reject (ctx->c, rec->line, err.field, err.reason);
         return 0;
     }
-    return hk_store_fact (ctx->store, &fact, ctx->source, rec->line);
+    int rc = hk_store_fact (ctx->store, &fact, ctx->source, rec->line);
+    if (rc == HK_ENOTFOUND && fact.kind == HK_REC_CONTACT_OUTCOME) {
+        s_reject (ctx->c, rec->line, "task_id", "no contact with this id was dispatched");
+        return 0;
+    }
+    return rc;
 }
 
 static void

@@ -47,6 +47,7 @@ static const char *const s_schema[HK_REC_KIND_COUNT][S_SCHEMA_MAX] = {
                           "currency", "amount", "quantity" },
     [HK_REC_LIMITATION_INTERRUPTION] = { "interruption_id*", "debtor_id*", "invoice_id*",
                                          "interruption*", "occurred_on*", "evidence" },
+    [HK_REC_CONTACT_OUTCOME] = { "outcome_id*", "task_id*", "outcome*", "occurred_at*", "note" },
 };
 
 typedef enum { S_TEXT, S_AMOUNT, S_DATE, S_INSTANT } s_type_t;
@@ -234,7 +235,7 @@ s_type_of (const char *name)
     if (strcmp (name, "amount") == 0 || strcmp (name, "credit_limit") == 0)
         return S_AMOUNT;
     if (strcmp (name, "received_at") == 0 || strcmp (name, "promised_at") == 0
-        || strcmp (name, "recorded_at") == 0)
+        || strcmp (name, "recorded_at") == 0 || strcmp (name, "occurred_at") == 0)
         return S_INSTANT;
     if (n > 3 && strcmp (name + n - 3, "_on") == 0)
         return S_DATE;
@@ -408,7 +409,7 @@ s_field (s_ctx_t *ctx, hk_mapping_t *m, s_field_t *fd, json_object *spec, const 
     if (time) {
         if (fd->type != S_INSTANT) {
             s_err (ctx, where, "\"time\" applies to instant fields (received_at, promised_at, "
-                               "recorded_at) only");
+                               "recorded_at, occurred_at) only");
             return false;
         }
         int hh, mm, used = 0;
@@ -454,7 +455,8 @@ s_record_spec (s_ctx_t *ctx, hk_mapping_t *m, s_spec_t *sp, json_object *obj, in
     sp->kind = hk_record_kind_parse (kind);
     if (sp->kind == HK_REC_UNKNOWN) {
         s_err (ctx, where, "unknown kind '%.40s' (known: debtor, contact, contract, invoice, "
-                           "credit_note, payment, promise, dispute, incoming_payment, delivery)",
+                           "credit_note, payment, promise, dispute, incoming_payment, delivery, "
+                           "limitation_interruption, contact_outcome)",
                kind);
         return false;
     }

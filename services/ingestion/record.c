@@ -17,6 +17,7 @@ static const char *const s_kind_names[HK_REC_KIND_COUNT] = {
     [HK_REC_INCOMING_PAYMENT] = "incoming_payment",
     [HK_REC_DELIVERY] = "delivery",
     [HK_REC_LIMITATION_INTERRUPTION] = "limitation_interruption",
+    [HK_REC_CONTACT_OUTCOME] = "contact_outcome",
 };
 
 const char *

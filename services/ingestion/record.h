@@ -29,6 +29,7 @@ typedef enum {
     HK_REC_INCOMING_PAYMENT,  /* a debtor's known incoming-payment date (R-S3) */
     HK_REC_DELIVERY,          /* delivery / order (R-H1, R-A7) */
     HK_REC_LIMITATION_INTERRUPTION, /* interruption of a limitation period (R-L2) */
+    HK_REC_CONTACT_OUTCOME,   /* what came of a dispatched contact (R-C1, R-C3, R-C4) */
     HK_REC_KIND_COUNT
 } hk_record_kind_t;
 

@@ -654,6 +654,63 @@ s_interruption (hk_daemon_t *d, const hk_interruption_fact_t *f, const char *sou
                : HK_EDB;
 }
 
+/* What came of a dispatched contact. The contact names the debtor, invoice, channel and person;
+ * an outcome for a task huikuan never dispatched is HK_ENOTFOUND (the row is rejected). */
+static int
+s_outcome (hk_daemon_t *d, const hk_outcome_fact_t *f, const char *source, long line)
+{
+    s_fmt_t fmt = { 0 };
+    const char *at = s_at (&fmt, true, f->occurred_at_us);
+    const char *p[] = { d->tenant, f->outcome_id, f->task_id, f->outcome, at, s_opt (f->note) };
+    PGresult *res = hk_db_query (
+        d->db,
+        "WITH k AS (SELECT tenant, contact_id, debtor_id, invoice_id, channel, person_id"
+        "  FROM contact WHERE tenant = $1 AND contact_id = $3::uuid"
+        "  AND dispatched_at IS NOT NULL),"
+        " w AS (INSERT INTO contact_outcome AS x (tenant, outcome_id, task_id, debtor_id,"
+        "  invoice_id, channel, person_id, outcome, occurred_at, note)"
+        "  SELECT k.tenant, $2, k.contact_id, k.debtor_id, k.invoice_id, k.channel, k.person_id,"
+        "   $4, $5::timestamptz, $6 FROM k"
+        "  ON CONFLICT (tenant, outcome_id) DO UPDATE SET task_id = EXCLUDED.task_id,"
+        "   debtor_id = EXCLUDED.debtor_id, invoice_id = EXCLUDED.invoice_id,"
+        "   channel = EXCLUDED.channel, person_id = EXCLUDED.person_id,"
+        "   outcome = EXCLUDED.outcome, occurred_at = EXCLUDED.occurred_at,"
+        "   note = EXCLUDED.note, updated_at = now()"
+        "  WHERE (x.task_id, x.outcome, x.occurred_at, x.note) IS DISTINCT FROM"
+        "   (EXCLUDED.task_id, EXCLUDED.outcome, EXCLUDED.occurred_at, EXCLUDED.note)"
+        "  RETURNING (xmax = 0), debtor_id, invoice_id, channel, coalesce (person_id, ''))"
+        " SELECT (SELECT count(*) FROM k), w.* FROM (SELECT 1) AS one LEFT JOIN w ON true",
+        6, p);
+    if (!res)
+        return HK_EDB;
+    if (PQntuples (res) != 1 || strcmp (PQgetvalue (res, 0, 0), "0") == 0) {
+        PQclear (res);
+        return HK_ENOTFOUND;
+    }
+    if (PQgetisnull (res, 0, 1)) { /* the same outcome again */
+        PQclear (res);
+        return 0;
+    }
+    Huikuan__V1__ContactOutcomeRecorded ev = HUIKUAN__V1__CONTACT_OUTCOME_RECORDED__INIT;
+    ev.outcome_id = (char *) f->outcome_id;
+    ev.task_id = (char *) f->task_id;
+    ev.debtor_id = PQgetvalue (res, 0, 2);
+    ev.invoice_id = PQgetvalue (res, 0, 3);
+    ev.channel = PQgetvalue (res, 0, 4);
+    ev.person_id = PQgetvalue (res, 0, 5);
+    ev.outcome = (char *) f->outcome;
+    ev.occurred_at_us = f->occurred_at_us;
+    ev.note = (char *) f->note;
+    ev.changed = PQgetvalue (res, 0, 1)[0] != 't';
+    ev.source = (char *) source;
+    ev.source_line = (uint32_t) line;
+    int rc = hk_daemon_emit (d, "contact_outcome.recorded", ev.debtor_id, NULL, &ev.base) == 0
+                 ? 1
+                 : HK_EDB;
+    PQclear (res);
+    return rc;
+}
+
 /* ---------------------------------------------------------------------------------------
  * Invoices in batches
  *
@@ -1337,6 +1394,7 @@ hk_store_fact (hk_store_t *self, const hk_fact_t *fact, const char *source, long
     case HK_REC_LIMITATION_INTERRUPTION:
         rc = s_interruption (d, &fact->u.interruption, source, line);
         break;
+    case HK_REC_CONTACT_OUTCOME: rc = s_outcome (d, &fact->u.outcome, source, line); break;
     default: return HK_EINVAL;
     }
     if (rc < 0)

@@ -18,7 +18,9 @@ hk_store_t *hk_store_new (hk_daemon_t *d);
 void hk_store_destroy (hk_store_t **self_p);
 
 /* Stores or queues one fact (strings are copied). Returns 0 or HK_EDB/HK_ENOMEM; after an
- * error the transaction must be rolled back and the store reset. */
+ * error the transaction must be rolled back and the store reset. HK_ENOTFOUND is no such
+ * error: a contact outcome names a task that was never dispatched, and nothing was written
+ * (the caller rejects the row). */
 int hk_store_fact (hk_store_t *self, const hk_fact_t *fact, const char *source, long line);
 /* Writes what is queued. Call before committing. Returns 0 or HK_EDB/HK_ENOMEM. */
 int hk_store_flush (hk_store_t *self);

@@ -83,7 +83,7 @@ static const hk_cfg_entry_t s_config[] = {
 static const char *const s_consumes[] = {
     "invoice.recorded", "invoice.aged",    "invoice.settled",           "payment.recorded",
     "promise.recorded", "dispute.recorded", "incoming_payment.recorded", "debtor.recorded",
-    NULL,
+    "contact_outcome.recorded", NULL,
 };
 
 int
@@ -671,6 +671,8 @@ s_on_event (hk_daemon_t *d, const Huikuan__V1__Envelope *env)
         rc = s_on_incoming (d, env, (void *) msg);
     else if (strcmp (t, "debtor.recorded") == 0)
         rc = s_on_debtor (d, (void *) msg);
+    else if (strcmp (t, "contact_outcome.recorded") == 0)
+        rc = sched_on_outcome (d, (void *) msg);
     hk_payload_destroy (&msg);
     return rc;
 }

@@ -17,7 +17,7 @@
 enum {
     C_INVOICE, C_DEBTOR, C_VARIANT, C_LAST_STEP, C_LAST_AT, C_PHONES, C_VISITS, C_BROKEN,
     C_CURRENCY, C_AMOUNT, C_DUE, C_GRADE, C_STATUS, C_ZONE, C_CAL, C_STANCE, C_CAUSE, C_REACH,
-    C_SIZE, C_HOSTILE, C_ANSWERED, C_PROMISE_CHECK, C_STOP, C_BROKEN_AT,
+    C_SIZE, C_HOSTILE, C_ANSWERED, C_PROMISE_CHECK, C_STOP, C_BROKEN_AT, C_FAILED_AT,
 };
 
 static const char s_due_sql[] =
@@ -29,20 +29,40 @@ static const char s_due_sql[] =
     "   AND x.invoice_id = i.invoice_id AND x.status = 'open'), 0),"
     "  i.due_on, coalesce (i.grade, 5), i.status, d.time_zone, d.calendar,"
     "  coalesce (d.stance, 'soft'), coalesce (d.cause_of_default, ''), d.reachability,"
-    "  coalesce (d.size_class, ''), coalesce (d.uncooperative, false),"
-    "  c.last_step_at IS NOT NULL AND EXISTS (SELECT 1 FROM promise p WHERE p.tenant = c.tenant"
-    "   AND p.debtor_id = c.debtor_id AND coalesce (p.recorded_at, p.updated_at) > c.last_step_at),"
+    "  coalesce (d.size_class, ''), coalesce (d.uncooperative, false) OR c.hostile,"
+    "  c.last_step_at IS NOT NULL AND (EXISTS (SELECT 1 FROM promise p WHERE p.tenant = c.tenant"
+    "   AND p.debtor_id = c.debtor_id AND coalesce (p.recorded_at, p.updated_at) > c.last_step_at)"
+    "   OR EXISTS (SELECT 1 FROM contact_outcome o WHERE o.tenant = c.tenant"
+    "   AND o.invoice_id = c.invoice_id AND o.outcome = 'reached'"
+    "   AND o.occurred_at >= c.last_step_at)),"
     "  (SELECT (extract (epoch FROM min (p.check_at)) * 1000000)::bigint FROM promise p"
     "   WHERE p.tenant = c.tenant AND p.debtor_id = c.debtor_id AND p.status = 'open'"
     "   AND (p.invoice_id IS NULL OR p.invoice_id = c.invoice_id)),"
     "  CASE WHEN d.do_not_contact THEN 'do not contact'"
     "   WHEN d.bankrupt THEN 'bankrupt: claims go through the proceedings' ELSE '' END,"
-    "  coalesce ((extract (epoch FROM c.promise_broken_at) * 1000000)::bigint, 0)"
+    "  coalesce ((extract (epoch FROM c.promise_broken_at) * 1000000)::bigint, 0),"
+    "  coalesce ((SELECT (extract (epoch FROM max (o.occurred_at)) * 1000000)::bigint"
+    "   FROM contact_outcome o WHERE o.tenant = c.tenant AND o.invoice_id = c.invoice_id"
+    "   AND o.outcome IN ('refused', 'wrong_number', 'returned')), 0)"
     " FROM collection c JOIN invoice i ON i.tenant = c.tenant AND i.invoice_id = c.invoice_id"
     " JOIN debtor d ON d.tenant = c.tenant AND d.debtor_id = c.debtor_id"
     " WHERE c.tenant = $1 AND c.state = 'active' AND c.pending_contact IS NULL"
     "  AND c.next_review_at <= $2::timestamptz"
     " ORDER BY c.next_review_at LIMIT $3::int FOR UPDATE OF c SKIP LOCKED";
+
+/* The debtors' people and which channels reach them (R-C3): a number reported wrong, or mail
+ * that came back, since the person's details last changed, no longer counts. */
+#define S_FAILED(what)                                                                         \
+    " NOT EXISTS (SELECT 1 FROM contact_outcome o WHERE o.tenant = p.tenant"                   \
+    " AND o.person_id = p.contact_id AND o.outcome IN ('wrong_number', 'returned')"            \
+    " AND o.created_at > p.updated_at AND " what ")"
+static const char s_people_sql[] =
+    "SELECT debtor_id, contact_id, role,"
+    " phone IS NOT NULL AND" S_FAILED ("(o.outcome = 'wrong_number' OR o.channel = 'sms')") ","
+    " email IS NOT NULL AND" S_FAILED ("o.outcome = 'returned' AND o.channel = 'email'") ","
+    " postal_address IS NOT NULL AND" S_FAILED ("o.outcome = 'returned' AND o.channel = 'letter'")
+    " FROM contact_person p WHERE tenant = $1 AND debtor_id = ANY ($2::text[])"
+    " ORDER BY debtor_id, contact_id";
 
 /* R-C3 roles of the feed mapped to strategy.c's names. */
 static const char *
@@ -216,14 +236,7 @@ sched_review (hk_daemon_t *d)
         hk_pgarr_text (&debtors, PQgetvalue (res, r, C_DEBTOR));
     char *dl = hk_pgarr_finish (&debtors);
     const char *pp[] = { d->tenant, dl };
-    PGresult *people = dl ? hk_db_query (d->db,
-                                         "SELECT debtor_id, contact_id, role, phone IS NOT NULL,"
-                                         " email IS NOT NULL, postal_address IS NOT NULL"
-                                         " FROM contact_person WHERE tenant = $1"
-                                         " AND debtor_id = ANY ($2::text[])"
-                                         " ORDER BY debtor_id, contact_id",
-                                         2, pp)
-                          : NULL;
+    PGresult *people = dl ? hk_db_query (d->db, s_people_sql, 2, pp) : NULL;
     free (dl);
     int rc = people ? 0 : HK_EDB;
     sched_batch_t *batch = sched_batch_new ();
@@ -282,6 +295,7 @@ sched_review (hk_daemon_t *d)
             .broken_promises = atoi (PQgetvalue (res, r, C_BROKEN)),
             .now_us = now,
             .promise_broken_at_us = atoll (PQgetvalue (res, r, C_BROKEN_AT)),
+            .failed_at_us = atoll (PQgetvalue (res, r, C_FAILED_AT)),
             .variant_given = true,
             .variant = atoi (PQgetvalue (res, r, C_VARIANT)),
         };

@@ -95,6 +95,10 @@ int sched_variant (hk_daemon_t *d, const char *debtor);
  * legal and tracing are hand-overs, outside the timing rules and the caps. */
 bool sched_debtor_facing (const char *channel);
 
+/* contact_outcome.recorded: what came of a dispatched contact (outcome.c). Returns 0 or
+ * negative. */
+int sched_on_outcome (hk_daemon_t *d, const Huikuan__V1__ContactOutcomeRecorded *ev);
+
 /* The fleet clock's now as RFC 3339 text (a static buffer per call site is not needed: the
  * text lives in the daemon state until the next call). */
 const char *sched_now_text (hk_daemon_t *d);

@@ -962,7 +962,11 @@ hk_strategy_decide (const hk_strategy_t *s, const hk_debt_view_t *in, hk_decisio
                   && (in->promise_broken_at_us > 0
                           ? in->promise_broken_at_us >= in->last_step_at_us
                           : in->answered);
-    hk_step_t next = s_next_rung (s, r, last, in, broken, &capped);
+    /* R-C1: a contact of the last step reported not to work (refused, wrong number, mail
+     * returned) shows it the same way */
+    bool failed = last > HK_STEP_PRE_DUE && in->failed_at_us > 0 && in->last_step_at_us > 0
+                  && in->failed_at_us >= in->last_step_at_us;
+    hk_step_t next = s_next_rung (s, r, last, in, broken || failed, &capped);
     if (capped || next == HK_STEP_PHONE || next == HK_STEP_VISIT)
         s_add_id (ids, idl, "R-C2");
     if (broken)
@@ -975,7 +979,7 @@ hk_strategy_decide (const hk_strategy_t *s, const hk_debt_view_t *in, hk_decisio
     }
     int64_t nb = now, wait = 0;
     bool hold = false;
-    if (last > HK_STEP_PRE_DUE && in->last_step_at_us > 0 && !broken) {
+    if (last > HK_STEP_PRE_DUE && in->last_step_at_us > 0 && !broken && !failed) {
         wait = r->wait[last];
         hold = in->answered && next != last;
         nb = in->last_step_at_us + (hold ? 2 * wait : wait);
@@ -997,6 +1001,9 @@ hk_strategy_decide (const hk_strategy_t *s, const hk_debt_view_t *in, hk_decisio
     if (broken)
         snprintf (since, sizeof since, "a promise was broken after the %s (R-C5): no waiting",
                   s_words (last));
+    else if (failed)
+        snprintf (since, sizeof since, "the %s did not work (refused, wrong number or returned):"
+                                       " no waiting", s_words (last));
     else if (last > HK_STEP_PRE_DUE && wait > 0) {
         s_fmt_dur (hold ? 2 * wait : wait, dur, sizeof dur);
         snprintf (since, sizeof since, "%s after the %s%s", dur, s_words (last),

@@ -614,3 +614,70 @@ def test_contact_person_and_stops(fleet):
     feed(fleet, "bankrupt.csv", head + "D1,Debtor D1 Co.,,true,\n")
     wait_until(lambda: collection(fleet, "INV-1")["state"] == "stopped", 20, what="bankrupt")
     assert contacts(fleet, status="planned") == []
+
+
+OUTCOME = "outcome_id,task_id,outcome,occurred_at,note\n{rows}"
+
+
+def test_contact_outcomes(fleet):
+    """R-C1: a step is taken only after the previous one's outcome, or its silence. What came of
+    a dispatched contact is fed back: hostile hands the debt to a manager (R-C4), also in what
+    is already planned; mail that came back means the step did not work, so the next rung comes
+    at once instead of after the notice's wait, and that address is no longer used (R-C3). An
+    outcome for a task never dispatched, or with a malformed id, is rejected with its line and
+    field; the same outcome delivered twice changes nothing."""
+    zone = "Asia/Shanghai"
+    overdue_debt(fleet, "2026-03-05T08:00:00+08:00")
+    notice = wait_contacts(fleet, lambda c: c["step"] == "written_notice", "notice")[0]
+    at(fleet, local(notice["due_us"], zone).isoformat())
+    wait_until(lambda: collection(fleet, "INV-1")["last_step"] == "written_notice", 20,
+               what="notice made")
+    made_at = local(notice["due_us"], zone)
+    at(fleet, (made_at + timedelta(hours=5)).isoformat())  # min_gap has passed
+    settle(fleet)
+    assert not [c for c in contacts(fleet) if c["step"] == "phone"], \
+        "silence: the call waits for the end of the notice's wait"
+
+    # the notice's mail came back: the step did not work, the call comes at once (R-C1)
+    feed(fleet, "out1.csv", OUTCOME.format(rows="O1,%s,returned,%s,\n"
+                                           % (notice["id"], (made_at + timedelta(hours=2))
+                                              .isoformat())))
+    phone = wait_contacts(fleet, lambda c: c["step"] == "phone" and c["status"] == "planned",
+                          "call planned at once")[0]
+    # on the best of the next working days (R-S1), before the notice's five days would end
+    assert local(phone["due_us"], zone) < made_at + timedelta(days=5), phone
+    assert "did not work" in phone["reason"] and "R-C1" in phone["rules"], phone
+    assert phone["caller"] == "collections", phone
+
+    # hostile: a manager speaks, in the call already planned too (R-C4)
+    feed(fleet, "out2.csv", OUTCOME.format(rows="O2,%s,hostile,%s,shouted\n"
+                                           % (notice["id"], (made_at + timedelta(hours=3))
+                                              .isoformat())))
+    wait_until(lambda: [c for c in contacts(fleet) if c["id"] == phone["id"]][0]["caller"]
+               == "manager", 20, what="planned call handed to a manager")
+    assert "R-C4" in [c for c in contacts(fleet) if c["id"] == phone["id"]][0]["rules"]
+    assert fleet.scalar("SELECT hostile FROM collection WHERE invoice_id = 'INV-1'") is True
+    event = fleet.wait_events("contact_outcome.recorded", 2)
+    assert sorted(e["payload"]["outcome"] for e in event) == ["hostile", "returned"]
+    assert {e["payload"]["person_id"] for e in event} == {notice["person"]}
+    # R-C3: that person's address no longer counts for written contact
+    usable = fleet.scalar(
+        "SELECT p.email IS NOT NULL AND NOT EXISTS (SELECT 1 FROM contact_outcome o"
+        " WHERE o.person_id = p.contact_id AND o.outcome = 'returned'"
+        " AND o.created_at > p.updated_at) FROM contact_person p WHERE contact_id = %s",
+        (notice["person"],))
+    assert usable is False
+
+    # bad rows are rejected with their field; a re-delivery emits nothing new
+    feed(fleet, "out3.csv", OUTCOME.format(
+        rows="O3,00000000-0000-4000-8000-000000000000,reached,2026-03-06T10:00:00+08:00,\n"
+             "O4,not-a-uuid,reached,2026-03-06T10:00:00+08:00,\n"
+             "O5,%s,shrugged,2026-03-06T10:00:00+08:00,\n" % notice["id"]))
+    assert fleet.query("SELECT r.line, r.field FROM intake_reject r JOIN intake_file f"
+                       " ON f.id = r.file_id WHERE f.name LIKE %s ORDER BY 1", ("%out3.csv",)) \
+        == [(2, "task_id"), (3, "task_id"), (4, "outcome")]
+    before = fleet.outbox_count("contact_outcome.")
+    feed(fleet, "out2-again.csv", OUTCOME.format(rows="O2,%s,hostile,%s,shouted\n"
+                                                 % (notice["id"], (made_at + timedelta(hours=3))
+                                                    .isoformat())))
+    assert fleet.outbox_count("contact_outcome.") == before == 2

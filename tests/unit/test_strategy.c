@@ -329,6 +329,30 @@ s_test_promises (const hk_strategy_t *s)
     CHECK_INT (d.step, HK_STEP_PHONE);
     CHECK (d.not_before_us == t + HOUR);
 
+    /* R-C1: the notice reported not to work (mail returned, refused, wrong number) after it
+     * was made: the phone at once; a report older than the step changes nothing */
+    v = s_view (t + HOUR);
+    v.last_step = HK_STEP_NOTICE;
+    v.last_step_at_us = t;
+    v.failed_at_us = t + 30;
+    d = s_decide (s, &v);
+    CHECK_INT (d.step, HK_STEP_PHONE);
+    CHECK (d.not_before_us == t + HOUR);
+    CHECK (strstr (d.rule_ids, "R-C1") != NULL && strstr (d.rule_ids, "R-C5") == NULL);
+    CHECK (strstr (d.reason, "did not work") != NULL);
+    v.failed_at_us = t - 1;
+    d = s_decide (s, &v);
+    CHECK_INT (d.step, HK_STEP_NONE);
+    CHECK_INT (d.upcoming, HK_STEP_PHONE);
+    CHECK (d.not_before_us == t + 5 * DAY);
+    /* a call that did not work (wrong number): no further call, the visit at once */
+    v = s_view (t + HOUR);
+    v.last_step = HK_STEP_PHONE;
+    v.last_step_at_us = t;
+    v.phone_count = 1;
+    v.failed_at_us = t + 60;
+    CHECK_INT (s_decide (s, &v).step, HK_STEP_VISIT);
+
     /* answered, nothing broken: the move up waits one wait more */
     v = s_view (t);
     v.last_step = HK_STEP_NOTICE;
