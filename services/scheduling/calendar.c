@@ -795,8 +795,24 @@ s_next_allowed (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t
     return HK_EINVAL;
 }
 
-int
-hk_timing_next_allowed (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
+/* A slot in a year the calendar does not cover (its "covers" line) may fall on a holiday or
+ * make-up day nobody entered yet: why says so, so that hkctl why and the contact log show it. */
+static int
+s_covered (const hk_calendar_t *cal, const char *zone, hk_slot_t *out, int rc)
+{
+    hk_local_t l;
+    if (rc == 0 && cal && out->at_us > 0 && hk_tz_local (zone, out->at_us, &l) == 0
+        && !hk_calendar_covers (cal, l.date)) {
+        int y, m, d;
+        hk_date_to_ymd (l.date, &y, &m, &d);
+        s_append (out->why, sizeof out->why,
+                  "; the calendar does not cover %04d: its holidays are not known", y);
+    }
+    return rc;
+}
+
+static int
+s_timing_next_allowed (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
                         int64_t not_before_us, hk_slot_t *out)
 {
     int rc = s_check (zone, t, out);
@@ -821,6 +837,13 @@ hk_timing_next_allowed (const hk_calendar_t *cal, const char *zone, const hk_tim
     s_say (out->why, sizeof out->why, "not then: %s; next allowed %s %s %s", why,
            s_day_short[hk_date_weekday (day)], date, hm);
     return 0;
+}
+
+int
+hk_timing_next_allowed (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
+                        int64_t not_before_us, hk_slot_t *out)
+{
+    return s_covered (cal, zone, out, s_timing_next_allowed (cal, zone, t, not_before_us, out));
 }
 
 /* Window [start, end) of date as instants. */
@@ -863,8 +886,8 @@ s_window_why (const hk_timing_t *t, int64_t slot, int64_t start, char *buf, size
         s_append (buf, len, "R-S2 %s start +%d min", hm, t->window_min);
 }
 
-int
-hk_timing_best_slot (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
+static int
+s_timing_best_slot (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
                      int64_t not_before_us, hk_slot_t *out)
 {
     int rc = s_check (zone, t, out);
@@ -916,7 +939,14 @@ hk_timing_best_slot (const hk_calendar_t *cal, const char *zone, const hk_timing
 }
 
 int
-hk_timing_before_date (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
+hk_timing_best_slot (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
+                     int64_t not_before_us, hk_slot_t *out)
+{
+    return s_covered (cal, zone, out, s_timing_best_slot (cal, zone, t, not_before_us, out));
+}
+
+static int
+s_timing_before_date (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
                        int32_t date, int days_before, int64_t not_before_us, hk_slot_t *out)
 {
     int rc = s_check (zone, t, out);
@@ -968,6 +998,14 @@ hk_timing_before_date (const hk_calendar_t *cal, const char *zone, const hk_timi
     return 0;
 }
 
+int
+hk_timing_before_date (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
+                       int32_t date, int days_before, int64_t not_before_us, hk_slot_t *out)
+{
+    int rc = s_timing_before_date (cal, zone, t, date, days_before, not_before_us, out);
+    return s_covered (cal, zone, out, rc);
+}
+
 /* Latest non-quiet minute strictly before the quiet instant at: quiet_start - 1 of the same
  * local day in the evening part, of the day before in the morning part. */
 static int
@@ -998,8 +1036,8 @@ s_quiet_at (const char *zone, const hk_timing_t *t, int64_t at)
     return hk_tz_local (zone, at, &l) == 0 && s_quiet (t, l.minute_of_day);
 }
 
-int
-hk_timing_promise_reminder (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
+static int
+s_timing_promise_reminder (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
                             int64_t promised_us, int lead_min, int64_t now_us, hk_slot_t *out)
 {
     (void) cal; /* the promise was agreed: working days do not move it (R-S5) */
@@ -1060,6 +1098,14 @@ hk_timing_promise_reminder (const hk_calendar_t *cal, const char *zone, const hk
     return 0;
 }
 
+int
+hk_timing_promise_reminder (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
+                            int64_t promised_us, int lead_min, int64_t now_us, hk_slot_t *out)
+{
+    int rc = s_timing_promise_reminder (cal, zone, t, promised_us, lead_min, now_us, out);
+    return s_covered (cal, zone, out, rc);
+}
+
 /* Day number of the nth (1..5, -1 last) ISO weekday wd of month y-m, or INT32_MIN if none. */
 static int32_t
 s_nth_weekday (int y, int m, int wd, int nth)
@@ -1076,8 +1122,8 @@ s_nth_weekday (int y, int m, int wd, int nth)
     return mm == m ? d : INT32_MIN;
 }
 
-int
-hk_timing_cadence (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
+static int
+s_timing_cadence (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
                    int weekday, int nth, int64_t not_before_us, hk_slot_t *out)
 {
     int rc = s_check (zone, t, out);
@@ -1131,4 +1177,12 @@ hk_timing_cadence (const hk_calendar_t *cal, const char *zone, const hk_timing_t
     }
     s_say (out->why, sizeof out->why, "no occurrence within 15 months");
     return HK_EINVAL;
+}
+
+int
+hk_timing_cadence (const hk_calendar_t *cal, const char *zone, const hk_timing_t *t,
+                   int weekday, int nth, int64_t not_before_us, hk_slot_t *out)
+{
+    int rc = s_timing_cadence (cal, zone, t, weekday, nth, not_before_us, out);
+    return s_covered (cal, zone, out, rc);
 }

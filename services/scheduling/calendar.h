@@ -97,7 +97,9 @@ typedef struct {
 } hk_slot_t;
 
 /* Every function below returns 0 with *out filled, or HK_EINVAL (unknown zone, invalid policy,
- * bad argument, no slot within 400 days). cal may be NULL (Monday..Friday). */
+ * bad argument, no slot within 400 days). cal may be NULL (Monday..Friday). A slot whose local
+ * date lies in a year cal does not cover (hk_calendar_covers) ends its why with "the calendar
+ * does not cover YYYY: its holidays are not known". */
 
 /* R-S1 + R-S2: among the next prefer_days working days from not_before (today counts if its
  * window has not passed), the best-ranked weekday (ties: earliest), at the start of its contact

@@ -416,6 +416,16 @@ s_test_best_slot (const hk_calendar_t *cn)
     CHECK_INT (hk_timing_best_slot (cn, sh, &t, T ("2026-03-06T09:15:00+08:00"), &s), 0);
     CHECK_AT (s, "2026-03-10T09:00:00+08:00");
     CHECK_HAS (s.why, "R-S1 Tue ranked best of 3 working days");
+    CHECK (strstr (s.why, "does not cover") == NULL);
+
+    /* past the years the calendar covers (CN.cal: through 2026) the slot says so, by the
+     * debtor's local date: the last evening of 2026 in Shanghai is already 2027 there */
+    CHECK_INT (hk_timing_best_slot (cn, sh, &t, T ("2027-03-03T08:00:00+08:00"), &s), 0);
+    CHECK_HAS (s.why, "the calendar does not cover 2027: its holidays are not known");
+    CHECK_INT (hk_timing_next_allowed (cn, sh, &t, T ("2026-12-31T17:00:00+00:00"), &s), 0);
+    CHECK_HAS (s.why, "does not cover 2027");
+    CHECK_INT (hk_timing_next_allowed (cn, sh, &t, T ("2026-12-31T09:00:00+08:00"), &s), 0);
+    CHECK (strstr (s.why, "does not cover") == NULL);
 
     /* R-S1: a Monday request goes to Tuesday; further ahead, to Friday */
     CHECK_INT (hk_timing_best_slot (cn, sh, &t, T ("2026-03-02T08:00:00+08:00"), &s), 0);
