@@ -262,15 +262,21 @@ def test_promise_kept(fleet):
     assert contacts(fleet, status="planned") == []
 
 
-def test_promise_broken(fleet):
-    """R-C5: a broken promise escalates: the next rung at once (no waiting out the notice's
-    silence), spoken for by a manager (R-C4)."""
-    zone = "Asia/Shanghai"
-    overdue_debt(fleet, "2026-03-05T08:00:00+08:00")
+def notice_made(fleet, zone="Asia/Shanghai"):
+    """An overdue debt whose written notice has just been made: the notice's contact row."""
+    overdue_debt(fleet, "2026-03-05T08:00:00+08:00", zone=zone)
     notice = wait_contacts(fleet, lambda c: c["step"] == "written_notice", "notice")[0]
     at(fleet, local(notice["due_us"], zone).isoformat())
     wait_until(lambda: collection(fleet, "INV-1")["last_step"] == "written_notice", 20,
                what="notice made")
+    return notice
+
+
+def test_promise_broken(fleet):
+    """R-C5: a broken promise escalates: the next rung at once (no waiting out the notice's
+    silence), spoken for by a manager (R-C4)."""
+    zone = "Asia/Shanghai"
+    notice = notice_made(fleet, zone)
     feed(fleet, "promise.csv", PROMISE.format(
         rows="PR1,D1,INV-1,CNY,5000.00,2026-03-06T15:00:00+08:00,2026-03-06T09:30:00+08:00\n"))
     wait_contacts(fleet, lambda c: c["kind"] == "promise_reminder", "reminder")
@@ -621,17 +627,13 @@ OUTCOME = "outcome_id,task_id,outcome,occurred_at,note\n{rows}"
 
 def test_contact_outcomes(fleet):
     """R-C1: a step is taken only after the previous one's outcome, or its silence. What came of
-    a dispatched contact is fed back: hostile hands the debt to a manager (R-C4), also in what
-    is already planned; mail that came back means the step did not work, so the next rung comes
-    at once instead of after the notice's wait, and that address is no longer used (R-C3). An
-    outcome for a task never dispatched, or with a malformed id, is rejected with its line and
-    field; the same outcome delivered twice changes nothing."""
+    a dispatched contact is fed back: mail that came back means the step did not work, so the
+    next rung comes at once instead of after the notice's wait, and that address is no longer
+    used (R-C3); hostile hands the debt to a manager (R-C4), also in what is already planned.
+    An outcome for a task never dispatched, or with a malformed id, is rejected with its line
+    and field; the same outcome delivered twice changes nothing."""
     zone = "Asia/Shanghai"
-    overdue_debt(fleet, "2026-03-05T08:00:00+08:00")
-    notice = wait_contacts(fleet, lambda c: c["step"] == "written_notice", "notice")[0]
-    at(fleet, local(notice["due_us"], zone).isoformat())
-    wait_until(lambda: collection(fleet, "INV-1")["last_step"] == "written_notice", 20,
-               what="notice made")
+    notice = notice_made(fleet, zone)
     made_at = local(notice["due_us"], zone)
     at(fleet, (made_at + timedelta(hours=5)).isoformat())  # min_gap has passed
     settle(fleet)
