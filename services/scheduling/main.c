@@ -213,6 +213,20 @@ sched_calendar (hk_daemon_t *d, const char *name)
     if (rc != 0)
         HK_LOG (HK_WARN, "calendar.missing", HK_S ("calendar", name), HK_S ("error", err),
                 HK_S ("using", "Monday to Friday, no public holidays"));
+    else {
+        /* the holidays of the coming quarter should be known before contacts are planned in
+         * it (CN.cal: add the year when the State Council's notice is out) */
+        int32_t today = (int32_t) (hk_clock_now (d->clock) / HK_US_PER_DAY);
+        for (int32_t day = today; day <= today + 90; day += 90)
+            if (!hk_calendar_covers (cal, day)) {
+                char date[11];
+                hk_date_format (day, date, sizeof date);
+                HK_LOG (HK_WARN, "calendar.not_covered", HK_S ("calendar", name),
+                        HK_S ("date", date),
+                        HK_S ("effect", "weekends only: its public holidays are not known"));
+                break;
+            }
+    }
     sched_calendar_t *slot = &s->calendars[s->n_calendars++];
     snprintf (slot->name, sizeof slot->name, "%s", safe ? name : "?");
     slot->cal = cal;

@@ -683,3 +683,19 @@ def test_contact_outcomes(fleet):
                                                  % (notice["id"], (made_at + timedelta(hours=3))
                                                     .isoformat())))
     assert fleet.outbox_count("contact_outcome.") == before == 2
+
+
+def test_calendar_coverage_ends(fleet):
+    """R-S1/R-S2 need the debtor's public holidays; CN.cal lists them through 2026. Planning at
+    the end of 2026 warns in the log that the coming months are not covered, and a contact in
+    2027 says in its timing that the calendar does not know that year's holidays (here the
+    best-ranked day is 1 January, which only a 2027 calendar would rule out)."""
+    zone = "Asia/Shanghai"
+    start(fleet, "2026-12-30T10:00:00+08:00")
+    one_debtor(fleet)
+    feed(fleet, "inv.csv", INVOICE.format(rows="INV-1,D1,CNY,5000.00,2026-11-20,2026-12-28\n"))
+    notice = wait_contacts(fleet, lambda c: c["step"] == "written_notice", "notice")[0]
+    assert local(notice["due_us"], zone).year == 2027, notice
+    assert "does not cover 2027" in notice["timing"], notice
+    log = fleet.daemons["scheduling-1"].log(400)
+    assert "calendar.not_covered" in log and "calendar=CN" in log, log
