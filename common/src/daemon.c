@@ -128,17 +128,17 @@ s_announce (hk_daemon_t *d)
                : 0;
 }
 
-/* Applies one consumed message: dedupe on event id, then the daemon's handler, in one
- * transaction; acknowledged only after commit (promise 1). */
-static void
-s_consume (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *q, hk_queue_msg_t *msg)
+/* Unpacks a consumed message. A malformed one is dropped and one delivered too often is
+ * parked on hk:dead; both are acknowledged and NULL is returned. */
+static Huikuan__V1__Envelope *
+s_screen (hk_daemon_t *d, hk_queue_t *q, hk_queue_msg_t *msg)
 {
     Huikuan__V1__Envelope *env = hk_envelope_unpack (msg->data, msg->len);
     if (!env) {
         HK_LOG (HK_WARN, "event.malformed", HK_S ("entry", msg->id), HK_I ("bytes", msg->len));
         hk_metric_add (s_m_malformed, 1);
         hk_queue_ack (q, msg->id);
-        return;
+        return NULL;
     }
     if (msg->deliveries > HK_MAX_DELIVERIES) {
         HK_LOG (HK_ERROR, "event.parked", HK_S ("event_id", env->event_id),
@@ -147,12 +147,19 @@ s_consume (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *q, hk_queue_m
         hk_metric_add (s_m_parked, 1);
         hk_queue_ack (q, msg->id);
         hk_envelope_destroy (&env);
-        return;
+        return NULL;
     }
-    if (hk_db_begin (d->db) < 0) {
-        hk_envelope_destroy (&env);
+    return env;
+}
+
+/* Applies one consumed message on its own: dedupe on event id, then the daemon's handler, in
+ * one transaction; acknowledged only after commit (promise 1). */
+static void
+s_apply_one (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *q, hk_queue_msg_t *msg,
+             const Huikuan__V1__Envelope *env)
+{
+    if (hk_db_begin (d->db) < 0)
         return; /* stays pending; read again */
-    }
     const char *params[] = { d->kind, env->event_id };
     int inserted = hk_db_exec (d->db,
                                "INSERT INTO consumed_event (consumer, event_id) VALUES ($1, $2)"
@@ -171,7 +178,102 @@ s_consume (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *q, hk_queue_m
         HK_LOG (HK_WARN, "event.retry", HK_S ("event_id", env->event_id),
                 HK_S ("type", env->type), HK_S ("error", hk_db_errstr (d->db)));
     }
-    hk_envelope_destroy (&env);
+}
+
+/* Applies m messages of one stream (already screened, in stream order) in one transaction:
+ * one INSERT records them all as consumed by this kind and tells which are new (an event
+ * already consumed, or twice in the batch, is applied once), then the handler runs on the new
+ * ones in order; all are acknowledged after the commit. When anything fails the transaction
+ * is rolled back and each message is applied on its own (s_apply_one), so a failing event
+ * neither loses nor blocks the others; it alone is delivered again. */
+static void
+s_apply_batch (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *q,
+               hk_queue_msg_t *const *msgs, Huikuan__V1__Envelope *const *envs, int m)
+{
+    if (m == 1) {
+        s_apply_one (d, def, q, msgs[0], envs[0]);
+        return;
+    }
+    hk_pgarr_t ids = { 0 };
+    for (int k = 0; k < m; k++)
+        hk_pgarr_text (&ids, envs[k]->event_id);
+    char *ids_lit = hk_pgarr_finish (&ids);
+    const Huikuan__V1__Envelope *fresh[HK_BATCH];
+    int nfresh = 0;
+    int rc = ids_lit ? hk_db_begin (d->db) : HK_ENOMEM;
+    if (rc == 0) {
+        /* the positions (1-based) of the first occurrence of each event newly recorded */
+        const char *params[] = { d->kind, ids_lit };
+        PGresult *res = hk_db_query (
+            d->db,
+            "WITH ins AS (INSERT INTO consumed_event (consumer, event_id)"
+            "   SELECT $1, e FROM unnest ($2::uuid[]) AS e ON CONFLICT DO NOTHING"
+            "   RETURNING event_id)"
+            " SELECT min (u.k) FROM unnest ($2::uuid[]) WITH ORDINALITY AS u (e, k)"
+            " JOIN ins ON ins.event_id = u.e GROUP BY u.e ORDER BY 1",
+            2, params);
+        if (!res)
+            rc = HK_EDB;
+        for (int r = 0; res && r < PQntuples (res); r++) {
+            int k = atoi (PQgetvalue (res, r, 0)) - 1;
+            if (k >= 0 && k < m)
+                fresh[nfresh++] = envs[k];
+        }
+        PQclear (res);
+    }
+    free (ids_lit);
+    if (rc == 0 && nfresh > 0) {
+        if (def->on_events)
+            rc = def->on_events (d, fresh, nfresh);
+        else
+            for (int k = 0; k < nfresh && rc >= 0; k++)
+                rc = def->on_event ? def->on_event (d, fresh[k]) : 0;
+    }
+    if (rc >= 0 && hk_db_commit (d->db) == 0) {
+        for (int k = 0; k < m; k++)
+            hk_queue_ack (q, msgs[k]->id);
+        hk_metric_add (s_m_consumed, nfresh);
+        hk_metric_add (s_m_duplicates, m - nfresh);
+        return;
+    }
+    hk_db_rollback (d->db);
+    HK_LOG (HK_INFO, "event.batch_split", HK_S ("type", envs[0]->type), HK_I ("events", m),
+            HK_S ("error", rc == HK_ENOMEM ? "out of memory" : hk_db_errstr (d->db)));
+    for (int k = 0; k < m; k++)
+        s_apply_one (d, def, q, msgs[k], envs[k]);
+}
+
+/* Consumes the n messages of one read in stream order: first deliveries are applied together
+ * (s_apply_batch); a message delivered before (its earlier try failed or its consumer died)
+ * is applied on its own, in its place, so a poisoned event does not sink a batch again. */
+static void
+s_consume (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *q, hk_queue_msg_t *msgs,
+           int n)
+{
+    hk_queue_msg_t *bm[HK_BATCH];
+    Huikuan__V1__Envelope *envs[HK_BATCH];
+    int m = 0;
+    for (int i = 0; i < n && i < HK_BATCH; i++) {
+        Huikuan__V1__Envelope *env = s_screen (d, q, &msgs[i]);
+        if (!env)
+            continue;
+        if (msgs[i].deliveries <= 1) {
+            bm[m] = &msgs[i];
+            envs[m++] = env;
+            continue;
+        }
+        if (m > 0)
+            s_apply_batch (d, def, q, bm, envs, m);
+        for (int k = 0; k < m; k++)
+            hk_envelope_destroy (&envs[k]);
+        m = 0;
+        s_apply_one (d, def, q, &msgs[i], env);
+        hk_envelope_destroy (&env);
+    }
+    if (m > 0)
+        s_apply_batch (d, def, q, bm, envs, m);
+    for (int k = 0; k < m; k++)
+        hk_envelope_destroy (&envs[k]);
 }
 
 int
@@ -348,8 +450,8 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
             hk_queue_msg_t msgs[HK_BATCH];
             int n = hk_queue_read (queues[i], msgs, HK_BATCH, 0);
             atomic_store (&s_redis_ready, n >= 0 && hk_redis_ok (d->redis));
-            for (int m = 0; m < n && !s_stop; m++)
-                s_consume (d, def, queues[i], &msgs[m]);
+            if (n > 0 && !s_stop)
+                s_consume (d, def, queues[i], msgs, n);
             if (n > 0) {
                 hk_queue_batch_clear (msgs, n);
                 work += n;

@@ -53,7 +53,7 @@ static char s_stream[160];
 
 /* PostgreSQL array literals built per batch ("{...}"), one per column a batch UPDATE
  * writes, so a batch is one statement instead of one per row. */
-#define S_AGED_COLS 9
+#define S_AGED_COLS 10
 
 /* Closes a batch's array literals (hk_pgarr, common/db.h); out[c] is malloc'd (caller frees),
  * NULL after ENOMEM. */
@@ -143,15 +143,16 @@ s_limitation_event (hk_daemon_t *d, s_events_t *evs, s_invoice_slot_t *slot,
 /* The aged invoices' query: the batch b (FILTER: the rest of the WHERE clause with its
  * ORDER/LIMIT/lock) and every other input of the batch fetched set-based, not per row: open
  * disputes, the last message sent to each debtor (R-A2 "no contact") and the invoice's
- * limitation interruptions (R-L2, latest first, "kind YYYY-MM-DD has_evidence,..."). $1
- * tenant, $2 the as-of date, $3 the tenant zone; FILTER may use $4 on. */
+ * limitation interruptions (R-L2, latest first, "kind YYYY-MM-DD has_evidence,..."), and
+ * last the row's ctid, by which s_age_rows writes it back. $1 tenant, $2 the as-of date, $3
+ * the tenant zone; FILTER may use $4 on. FILTER must lock the rows (FOR UPDATE). */
 #define S_AGING_SELECT(FILTER)                                                                 \
     "WITH b AS (SELECT invoice_id, debtor_id, due_on, bucket, currency, outstanding_minor,"    \
-    "  grade, limitation_warning, limitation_expires_on FROM invoice"                          \
+    "  grade, limitation_warning, limitation_expires_on, ctid FROM invoice"                    \
     "  WHERE tenant = $1 AND status = 'open' AND " FILTER ")"                                  \
     " SELECT b.invoice_id, b.debtor_id, b.due_on, b.bucket, b.currency, b.outstanding_minor,"  \
     "  b.grade, b.limitation_warning, x.invoice_id IS NOT NULL, $2::date - c.last_sent,"       \
-    "  b.limitation_expires_on, li.list"                                                       \
+    "  b.limitation_expires_on, li.list, b.ctid"                                               \
     " FROM b"                                                                                  \
     " LEFT JOIN (SELECT DISTINCT invoice_id FROM dispute WHERE tenant = $1 AND status = 'open'" \
     "   AND invoice_id IN (SELECT invoice_id FROM b)) x ON x.invoice_id = b.invoice_id"        \
@@ -193,6 +194,23 @@ s_parse_interruptions (const char *list, hk_interruption_t *out)
     return n;
 }
 
+/* The trace ids of a batch of events, by invoice: what aging an invoice emits carries the
+ * trace of the event that asked for it. */
+typedef struct {
+    const char *const *invoices;
+    const char *const *traces;
+    int n;
+} s_traces_t;
+
+static const char *
+s_trace_of (const s_traces_t *t, const char *invoice, const char *fallback)
+{
+    for (int k = 0; t && k < t->n; k++)
+        if (strcmp (t->invoices[k], invoice) == 0)
+            return t->traces[k];
+    return fallback;
+}
+
 /* Ages the rows of res (S_AGING_SELECT) as of date; caller holds their row locks inside an
  * open transaction. Per invoice: DPD and bucket (R-A1), grade with its reasons (R-A2),
  * expected recovery (R-A3) and the limitation clock with its recorded interruptions (R-L1,
@@ -200,7 +218,8 @@ s_parse_interruptions (const char *list, hk_interruption_t *out)
  * reached; a clock whose expiry moved (an interruption restarted it) warns again. All rows
  * are written by one UPDATE. Returns the count or a negative error. */
 static int
-s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
+s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id,
+            const s_traces_t *traces)
 {
     char as_of_s[16];
     hk_date_format (as_of, as_of_s, sizeof as_of_s);
@@ -218,6 +237,7 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
     for (int i = 0; i < n && rc == 0; i++) {
         s_invoice_slot_t *slot = &slots[i];
         const char *invoice = PQgetvalue (res, i, 0), *debtor = PQgetvalue (res, i, 1);
+        const char *trace = s_trace_of (traces, invoice, trace_id);
         int32_t due, prev_expiry = 0;
         if (hk_date_parse (PQgetvalue (res, i, 2), &due) != 0) {
             rc = HK_EINVAL;
@@ -260,13 +280,14 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
         hk_date_format (lim->effective_start, start_s, sizeof start_s);
         /* R-L2: a restarted clock has a new expiry; its warnings are armed again */
         int32_t warning = has_prev_expiry && prev_expiry != lim->expiry ? 0 : stored_warning;
-        if (s_limitation_event (d, &evs, slot, invoice, debtor, &warning, trace_id) != 0) {
+        if (s_limitation_event (d, &evs, slot, invoice, debtor, &warning, trace) != 0) {
             rc = HK_ENOMEM;
             break;
         }
 
         /* the row's results join the batch's arrays; one UPDATE writes them all below */
         hk_pgarr_text (&cols[0], invoice);
+        hk_pgarr_text (&cols[9], PQgetvalue (res, i, 12));
         hk_pgarr_int (&cols[1], dpd);
         hk_pgarr_text (&cols[2], bucket);
         hk_pgarr_int (&cols[3], (int) grade.grade);
@@ -305,7 +326,7 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
         ev->recovery_bp = bp;
         ev->expected_recoverable = &slot->rec;
         ev->limitation_expires_on = exp_s;
-        if (s_events_add (&evs, d, "invoice.aged", debtor, trace_id, &ev->base) != 0) {
+        if (s_events_add (&evs, d, "invoice.aged", debtor, trace, &ev->base) != 0) {
             rc = HK_ENOMEM;
             break;
         }
@@ -321,18 +342,24 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id)
         if (!arrays[c])
             rc = HK_ENOMEM;
     if (rc == 0) {
-        const char *p[] = { d->tenant,  as_of_s,   arrays[0], arrays[1], arrays[2], arrays[3],
-                            arrays[4], arrays[5], arrays[6], arrays[7], arrays[8] };
+        const char *p[] = { d->tenant, as_of_s,   arrays[0], arrays[1], arrays[2], arrays[3],
+                            arrays[4], arrays[5], arrays[6], arrays[7], arrays[8], arrays[9] };
+        /* Each row is found again by the ctid its locking query returned: locked, it cannot
+         * move before this UPDATE, so no second index descent per row (and no hash join over
+         * the whole table, which the planner picks at some table sizes); the key is checked
+         * too, and a row not found fails the count below. */
         if (hk_db_exec (d->db,
                         "UPDATE invoice i SET aged_as_of = $2::date, dpd = s.dpd,"
                         " bucket = s.bucket, grade = s.grade, recovery_bp = s.bp,"
                         " expected_recoverable_minor = s.rec, limitation_expires_on = s.expires,"
                         " limitation_warning = s.warning, limitation_start = s.start"
                         " FROM unnest ($3::text[], $4::int[], $5::text[], $6::smallint[],"
-                        "   $7::int[], $8::bigint[], $9::date[], $10::int[], $11::date[])"
-                        "   AS s (invoice_id, dpd, bucket, grade, bp, rec, expires, warning, start)"
-                        " WHERE i.tenant = $1 AND i.invoice_id = s.invoice_id",
-                        11, p)
+                        "   $7::int[], $8::bigint[], $9::date[], $10::int[], $11::date[],"
+                        "   $12::tid[])"
+                        "   AS s (invoice_id, dpd, bucket, grade, bp, rec, expires, warning, start,"
+                        "   loc)"
+                        " WHERE i.ctid = s.loc AND i.tenant = $1 AND i.invoice_id = s.invoice_id",
+                        12, p)
             != n)
             rc = HK_EDB;
     }
@@ -349,7 +376,7 @@ s_age_query (hk_daemon_t *d, const char *sql, int nparams, const char *const *pa
     PGresult *res = hk_db_query (d->db, sql, nparams, params);
     if (!res)
         return HK_EDB;
-    int rc = s_age_rows (d, res, as_of, trace_id);
+    int rc = s_age_rows (d, res, as_of, trace_id, NULL);
     PQclear (res);
     return rc;
 }
@@ -691,74 +718,147 @@ s_today (hk_daemon_t *d, int32_t *today)
     return 0;
 }
 
-/* Marks a debtor for grading by the next debtor pass (its risk_as_of is cleared). */
+/* Marks the debtors of ids (a text[] literal) for grading by the next debtor pass (their
+ * risk_as_of is cleared). */
 static int
-s_mark_debtor (hk_daemon_t *d, const char *debtor)
+s_mark_debtors (hk_daemon_t *d, const char *ids)
 {
-    const char *p[] = { d->tenant, debtor };
+    const char *p[] = { d->tenant, ids };
     return hk_db_exec (d->db,
-                       "UPDATE debtor SET risk_as_of = NULL WHERE tenant = $1 AND debtor_id = $2"
-                       "  AND risk_as_of IS NOT NULL",
+                       "UPDATE debtor SET risk_as_of = NULL WHERE tenant = $1"
+                       "  AND debtor_id = ANY ($2::text[]) AND risk_as_of IS NOT NULL",
                        2, p)
                    < 0
                ? HK_EDB
                : 0;
 }
 
-/* Incremental, inside the consume transaction: a new invoice is aged at once; a payment
- * marks its debtor (R-A3, R-H1: it may clear a hold or change the grade); an interruption
- * recomputes its invoice's limitation clock at once (R-L2). */
+/* Ages the n invoices of a batch of events at once (one query, one UPDATE), each emitting
+ * with its event's trace: for invoice.recorded (recorded) those not aged today, whose debtors
+ * are then marked for grading; for an interruption every one, its clock recomputed (R-L2). */
+static int
+s_age_invoices (hk_daemon_t *d, const char *const *ids, const char *const *traces, int n,
+                bool recorded)
+{
+    int32_t today;
+    if (s_today (d, &today) != 0)
+        return HK_EINVAL;
+    char today_s[16];
+    hk_date_format (today, today_s, sizeof today_s);
+    hk_pgarr_t a = { 0 };
+    for (int k = 0; k < n; k++)
+        hk_pgarr_text (&a, ids[k]);
+    char *lit = hk_pgarr_finish (&a);
+    if (!lit)
+        return HK_ENOMEM;
+    const char *p[] = { d->tenant, today_s, d->tenant_tz, lit };
+    /* row locks taken in id order, so concurrent batches wait rather than deadlock */
+    PGresult *res = hk_db_query (
+        d->db,
+        recorded ? S_AGING_SELECT ("invoice_id = ANY ($4::text[]) AND (aged_as_of IS NULL"
+                                   " OR aged_as_of < $2::date) ORDER BY invoice_id FOR UPDATE")
+                 : S_AGING_SELECT ("invoice_id = ANY ($4::text[]) ORDER BY invoice_id"
+                                   " FOR UPDATE"),
+        4, p);
+    free (lit);
+    if (!res)
+        return HK_EDB;
+    s_traces_t t = { ids, traces, n };
+    int rc = s_age_rows (d, res, today, NULL, &t);
+    if (rc > 0 && recorded) {
+        hk_pgarr_t debtors = { 0 };
+        for (int i = 0; i < PQntuples (res); i++)
+            hk_pgarr_text (&debtors, PQgetvalue (res, i, 1));
+        char *dl = hk_pgarr_finish (&debtors);
+        rc = dl ? s_mark_debtors (d, dl) : HK_ENOMEM;
+        free (dl);
+    }
+    PQclear (res);
+    return rc < 0 ? rc : 0;
+}
+
+/* Incremental, inside the consume transaction, for the events of one read together (the
+ * scaffold retries each on its own when this fails): a new invoice is aged at once and its
+ * debtor marked; a payment marks the invoices it paid, aged again by the next invoice pass
+ * (what is outstanding and expected changed, R-A3), and its debtor, graded again by the
+ * debtor pass (R-A2, R-H1: it may clear a hold or change the grade); an interruption
+ * recomputes its invoice's limitation clock at once (R-L2). Each kind is one statement or
+ * one aged batch, whatever the number of events. */
+static int
+s_on_events (hk_daemon_t *d, const Huikuan__V1__Envelope *const *envs, int n)
+{
+    ProtobufCMessage **msgs = calloc ((size_t) n, sizeof *msgs);
+    /* invoice ids and trace ids of the invoice.recorded and of the interruption events */
+    const char **inv = calloc ((size_t) n, sizeof *inv);
+    const char **inv_trace = calloc ((size_t) n, sizeof *inv_trace);
+    const char **intr = calloc ((size_t) n, sizeof *intr);
+    const char **intr_trace = calloc ((size_t) n, sizeof *intr_trace);
+    hk_pgarr_t paid = { 0 }, payers = { 0 };
+    int ninv = 0, nintr = 0, npaid = 0, npayers = 0;
+    int rc = msgs && inv && inv_trace && intr && intr_trace ? 0 : HK_ENOMEM;
+    for (int k = 0; k < n && rc == 0; k++) {
+        const Huikuan__V1__Envelope *env = envs[k];
+        bool invoice = strcmp (env->type, "invoice.recorded") == 0;
+        bool interruption = strcmp (env->type, "limitation_interruption.recorded") == 0;
+        bool payment = strcmp (env->type, "payment.recorded") == 0;
+        if (!invoice && !interruption && !payment)
+            continue;
+        msgs[k] = hk_payload_unpack (env);
+        if (!msgs[k])
+            continue; /* not decodable: nothing to age; logged by the bus layer */
+        if (payment) {
+            Huikuan__V1__PaymentRecorded *pr = (Huikuan__V1__PaymentRecorded *) msgs[k];
+            for (size_t a = 0; a < pr->n_allocations; a++, npaid++)
+                hk_pgarr_text (&paid, pr->allocations[a]->invoice_id);
+            if (*env->aggregate_id) {
+                hk_pgarr_text (&payers, env->aggregate_id);
+                npayers++;
+            }
+        }
+        else if (invoice) {
+            inv[ninv] = ((Huikuan__V1__InvoiceRecorded *) msgs[k])->invoice_id;
+            inv_trace[ninv++] = env->trace_id;
+        }
+        else {
+            intr[nintr] = ((Huikuan__V1__LimitationInterruptionRecorded *) msgs[k])->invoice_id;
+            intr_trace[nintr++] = env->trace_id;
+        }
+    }
+    char *paid_lit = hk_pgarr_finish (&paid), *payers_lit = hk_pgarr_finish (&payers);
+    if (rc == 0 && (!paid_lit || !payers_lit))
+        rc = HK_ENOMEM;
+    if (rc == 0 && npaid > 0) {
+        const char *p[] = { d->tenant, paid_lit };
+        if (hk_db_exec (d->db,
+                        "UPDATE invoice SET aged_as_of = NULL WHERE tenant = $1"
+                        " AND invoice_id = ANY ($2::text[]) AND status = 'open'",
+                        2, p)
+            < 0)
+            rc = HK_EDB;
+    }
+    if (rc == 0 && npayers > 0)
+        rc = s_mark_debtors (d, payers_lit);
+    if (rc == 0 && ninv > 0)
+        rc = s_age_invoices (d, inv, inv_trace, ninv, true);
+    if (rc == 0 && nintr > 0)
+        rc = s_age_invoices (d, intr, intr_trace, nintr, false);
+    free (paid_lit);
+    free (payers_lit);
+    for (int k = 0; msgs && k < n; k++)
+        hk_payload_destroy (&msgs[k]);
+    free (msgs);
+    free (inv);
+    free (inv_trace);
+    free (intr);
+    free (intr_trace);
+    return rc;
+}
+
+/* One event on its own: a batch of one. */
 static int
 s_on_event (hk_daemon_t *d, const Huikuan__V1__Envelope *env)
 {
-    bool invoice = strcmp (env->type, "invoice.recorded") == 0;
-    bool interruption = strcmp (env->type, "limitation_interruption.recorded") == 0;
-    bool payment = strcmp (env->type, "payment.recorded") == 0;
-    if (!invoice && !interruption && !payment)
-        return 0;
-    ProtobufCMessage *msg = hk_payload_unpack (env);
-    if (!msg)
-        return 0; /* not decodable: nothing to age; logged by the bus layer */
-    if (payment) {
-        /* the invoices it paid are aged again by the next invoice pass (what is outstanding
-         * and expected changed, R-A3), then the debtor's grade and hold (R-A2, R-H1) */
-        Huikuan__V1__PaymentRecorded *pr = (Huikuan__V1__PaymentRecorded *) msg;
-        int rc = 0;
-        for (size_t a = 0; a < pr->n_allocations && rc == 0; a++) {
-            const char *p[] = { d->tenant, pr->allocations[a]->invoice_id };
-            rc = hk_db_exec (d->db,
-                             "UPDATE invoice SET aged_as_of = NULL WHERE tenant = $1"
-                             " AND invoice_id = $2 AND status = 'open'",
-                             2, p)
-                         < 0
-                     ? HK_EDB
-                     : 0;
-        }
-        if (rc == 0 && *env->aggregate_id)
-            rc = s_mark_debtor (d, env->aggregate_id);
-        hk_payload_destroy (&msg);
-        return rc;
-    }
-    const char *invoice_id
-        = invoice ? ((Huikuan__V1__InvoiceRecorded *) msg)->invoice_id
-                  : ((Huikuan__V1__LimitationInterruptionRecorded *) msg)->invoice_id;
-    int32_t today;
-    int rc = s_today (d, &today);
-    if (rc == 0) {
-        char today_s[16];
-        hk_date_format (today, today_s, sizeof today_s);
-        const char *p[] = { env->tenant, today_s, d->tenant_tz, invoice_id };
-        rc = invoice ? s_age_query (d,
-                                    S_AGING_SELECT ("invoice_id = $4 AND (aged_as_of IS NULL"
-                                                    " OR aged_as_of < $2::date) FOR UPDATE"),
-                                    4, p, today, env->trace_id)
-                     : s_age_query (d, S_AGING_SELECT ("invoice_id = $4 FOR UPDATE"), 4, p,
-                                    today, env->trace_id);
-        if (rc > 0 && invoice)
-            rc = s_mark_debtor (d, ((Huikuan__V1__InvoiceRecorded *) msg)->debtor_id);
-    }
-    hk_payload_destroy (&msg);
-    return rc < 0 ? rc : 0;
+    return s_on_events (d, &env, 1);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -865,9 +965,12 @@ s_plan_run (hk_daemon_t *d, const char *today_s, bool *finished)
     const char *cp[] = { d->tenant, today_s, size };
     int chunks = hk_db_exec (
         d->db,
+        /* a semi-join on the union, not "credit_hold OR debtor_id IN (...)": the OR makes
+         * PostgreSQL rescan the invoices once per debtor when their ids exceed work_mem */
         "WITH owing AS (SELECT debtor_id, row_number () OVER (ORDER BY debtor_id) AS n"
-        "   FROM debtor WHERE tenant = $1 AND (credit_hold OR debtor_id IN (SELECT debtor_id"
-        "     FROM invoice WHERE tenant = $1 AND status = 'open'))),"
+        "   FROM debtor WHERE tenant = $1 AND debtor_id IN (SELECT debtor_id FROM debtor"
+        "     WHERE tenant = $1 AND credit_hold UNION ALL SELECT debtor_id FROM invoice"
+        "     WHERE tenant = $1 AND status = 'open')),"
         " his AS (SELECT debtor_id AS hi, row_number () OVER (ORDER BY debtor_id) AS k"
         "   FROM owing WHERE n % $3::int = 0),"
         " bounds AS (SELECT hi, k FROM his UNION ALL SELECT NULL, count (*) + 1 FROM his)"
@@ -936,13 +1039,12 @@ s_do_chunk (hk_daemon_t *d, const hk_queue_msg_t *msg)
     if (rc == 0) {
         const char *dp[] = { d->tenant, has_lo ? lo : NULL, has_hi ? hi : NULL };
         res = hk_db_query (d->db,
-                           "SELECT debtor_id FROM debtor WHERE tenant = $1"
+                           "SELECT debtor_id FROM debtor b WHERE tenant = $1"
                            " AND ($2::text IS NULL OR debtor_id > $2)"
                            " AND ($3::text IS NULL OR debtor_id <= $3)"
-                           " AND (credit_hold OR debtor_id IN (SELECT debtor_id FROM invoice"
-                           "   WHERE tenant = $1 AND status = 'open'"
-                           "   AND ($2::text IS NULL OR debtor_id > $2)"
-                           "   AND ($3::text IS NULL OR debtor_id <= $3)))"
+                           " AND (credit_hold OR EXISTS (SELECT 1 FROM invoice i"
+                           "   WHERE i.tenant = b.tenant AND i.debtor_id = b.debtor_id"
+                           "   AND i.status = 'open'))"
                            " ORDER BY debtor_id",
                            3, dp);
         char *ids = res ? s_ids_literal (res) : NULL;
@@ -1119,6 +1221,7 @@ main (int argc, char **argv)
         .consumes = s_consumes,
         .init = s_init,
         .on_event = s_on_event,
+        .on_events = s_on_events,
         .on_tick = s_on_tick,
         .fini = s_fini,
     };

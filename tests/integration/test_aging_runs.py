@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from datetime import date
 
 from fleet import wait_until
@@ -137,3 +138,82 @@ def test_lost_chunk_messages_are_pushed_again(fleet):
     assert fleet.scalar("SELECT count(*) FROM (SELECT debtor_id FROM aging_run_debtor WHERE"
                         " run_date = '2026-03-02' GROUP BY 1 HAVING count(*) = 1) s") == DEBTORS
     b.start()
+
+
+def redis_add(fleet, stream, data):
+    """XADD stream * d <data> with binary data (redis-cli -x reads the last argument from
+    stdin)."""
+    r = subprocess.run(["redis-cli", "-u", fleet.redis_url, "-x", "XADD", stream, "*", "d"],
+                       input=data, capture_output=True, timeout=10)
+    assert r.returncode == 0 and b"ERR" not in r.stdout, (r.stdout, r.stderr)
+
+
+def metric(daemon, name):
+    import re
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % daemon.http_port,
+                                timeout=5) as r:
+        text = r.read().decode()
+    m = re.search(r"^%s\{[^}]*\} (\d+)" % name, text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def test_events_consumed_together_a_bad_one_neither_lost_nor_blocking(fleet, proto):
+    """The scaffold applies the events of one read in one transaction (daemon.c): each event
+    once per consumer kind (an event twice in the same read is applied once), and when one of
+    them fails the batch is split, so the others are applied and only the bad one is retried,
+    then parked on hk:dead after its deliveries run out."""
+    envelope_pb2, _ = proto
+    fleet.clock_set("2026-03-01T10:00:00+08:00")
+    fleet.start("ingestion")
+    aging = fleet.start("aging", **FAST_CLAIM)
+    fleet.drop("few.csv", "invoice_id,debtor_id,currency,amount,due_on\n" + "".join(
+        "B-%02d,BD%02d,CNY,100.00,2026-02-01\n" % (k, k) for k in range(20)))
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of ="
+                                    " '2026-03-01'") == 20, 30, what="first aging")
+    aging.stop()                    # the payments wait in their stream, read together later
+    fleet.drop("pay.csv", "payment_id,debtor_id,invoice_id,currency,amount,received_at\n" + "".join(
+        "BP-%02d,BD%02d,B-%02d,CNY,10.00,2026-03-01T09:00:00+08:00\n" % (k, k, k)
+        for k in range(20)))
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_outbox WHERE type ="
+                                    " 'payment.recorded' AND published_at IS NOT NULL") == 20,
+               30, what="payments relayed")
+    first = bytes(fleet.scalar("SELECT envelope FROM event_outbox WHERE type ="
+                               " 'payment.recorded' ORDER BY seq LIMIT 1"))
+    bad = envelope_pb2.Envelope.FromString(first)
+    bad.event_id = "not-a-uuid"     # consumed_event cannot record it: this event always fails
+    redis_add(fleet, "hk:ev:payment.recorded", bad.SerializeToString())
+    redis_add(fleet, "hk:ev:payment.recorded", first)   # the same event again, same read
+    aging.start()
+    # the 20 payments are applied, each once, beside the bad one
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM consumed_event WHERE consumer ="
+                                    " 'aging' AND event_id IN (SELECT event_id FROM event_outbox"
+                                    " WHERE type = 'payment.recorded')") == 20, 30,
+               what="payments consumed")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of ="
+                                    " '2026-03-01' AND outstanding_minor = 9000") == 20, 30,
+               what="paid invoices aged again")
+    assert metric(aging, "hk_events_consumed_total") == 20
+    assert metric(aging, "hk_events_duplicate_total") == 1
+    assert "event.batch_split" in aging.log(400)
+    # the bad one alone is delivered again (claim_idle 1s) until it is parked
+    wait_until(lambda: subprocess.run(
+        ["redis-cli", "-u", fleet.redis_url, "XLEN", "hk:dead"], capture_output=True,
+        text=True, timeout=10).stdout.strip() == "1", 60, what="bad event parked")
+    wait_until(lambda: subprocess.run(
+        ["redis-cli", "-u", fleet.redis_url, "XPENDING", "hk:ev:payment.recorded", "aging"],
+        capture_output=True, text=True, timeout=10).stdout.split()[0] == "0", 20,
+        what="nothing pending")
+    assert metric(aging, "hk_events_parked_total") == 1
+    assert metric(aging, "hk_events_consumed_total") == 20
+    # a batch that goes through: a new event twice and a consumed one twice, in one read
+    fresh = envelope_pb2.Envelope.FromString(first)
+    fresh.event_id = str(uuid.uuid4())
+    for data in (fresh.SerializeToString(), first, fresh.SerializeToString(), first):
+        redis_add(fleet, "hk:ev:payment.recorded", data)
+    wait_until(lambda: metric(aging, "hk_events_duplicate_total") == 4, 20,
+               what="three duplicates more")
+    assert metric(aging, "hk_events_consumed_total") == 21
+    assert fleet.scalar("SELECT count(*) FROM consumed_event WHERE consumer = 'aging'"
+                        " AND event_id = %s", (fresh.event_id,)) == 1
+    assert aging.log(400).count("event.batch_split") == 1

@@ -42,9 +42,18 @@ typedef struct {
     const char *const *consumes;            /* event types read from Redis, NULL-terminated */
     int (*init) (hk_daemon_t *d);           /* 0 or negative to refuse to start */
     /* One consumed event. Called inside an open transaction in which the event was already
-     * recorded as consumed by this kind (duplicates never reach here). Return 0 to commit,
-     * negative to roll back; the message is then redelivered (up to 5 times). */
+     * recorded as consumed by this kind (duplicates never reach here); the transaction may
+     * carry the other events of the same read before it (see on_events), so the handler must
+     * not end it. Return 0 to commit, negative to roll back; the message is then redelivered
+     * (up to 5 times). */
     int (*on_event) (hk_daemon_t *d, const Huikuan__V1__Envelope *env);
+    /* Optional: n consumed events of one stream at once, in stream order, inside one open
+     * transaction in which each was already recorded as consumed (duplicates never reach
+     * here). Return 0 to commit, negative to roll back: each event is then applied again on
+     * its own through on_event, so one failing event neither loses nor blocks the others.
+     * Without it, a batch calls on_event for each event in turn in one transaction, with the
+     * same fallback. */
+    int (*on_events) (hk_daemon_t *d, const Huikuan__V1__Envelope *const *envs, int n);
     /* Periodic work with the clock refreshed. Returns how much was done (>0: call again soon)
      * or negative on error (logged; retried next tick). */
     int (*on_tick) (hk_daemon_t *d);
