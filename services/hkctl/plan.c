@@ -171,7 +171,11 @@ hkctl_why (hk_db_t *db, int argc, char **argv)
         " coalesce (c.caller_role, ''), coalesce (c.person_id, ''), coalesce (c.variant::text, ''),"
         " coalesce (c.strategy_version::text, ''), coalesce (c.promise_id, ''), c.cap_deferrals,"
         " coalesce (to_char (c.dispatched_at AT TIME ZONE d.time_zone, 'YYYY-MM-DD HH24:MI'), ''),"
-        " coalesce (x.status, ''), coalesce (x.template, '')"
+        " coalesce (x.status, ''), coalesce (x.template, ''),"
+        " coalesce ((SELECT string_agg (to_char (o.occurred_at AT TIME ZONE d.time_zone,"
+        "   'YYYY-MM-DD HH24:MI') || ' ' || o.outcome || coalesce (' (' || o.note || ')', ''),"
+        "   '; ' ORDER BY o.occurred_at) FROM contact_outcome o"
+        "   WHERE o.tenant = c.tenant AND o.task_id = c.contact_id), '')"
         " FROM contact c JOIN debtor d USING (tenant, debtor_id)"
         " LEFT JOIN delivery x ON x.contact_id = c.contact_id"
         " WHERE c.tenant = $1 AND c.contact_id::text = $2",
@@ -203,6 +207,8 @@ hkctl_why (hk_db_t *db, int argc, char **argv)
         printf ("  dispatched: %s\n", V (17));
     if (*V (18))
         printf ("  delivery: %s (template %s)\n", V (18), V (19));
+    if (*V (20))
+        printf ("  outcome: %s\n", V (20));
     printf ("  rules:\n");
     s_print_rules (V (8));
 #undef V

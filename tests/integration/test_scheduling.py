@@ -669,6 +669,8 @@ def test_contact_outcomes(fleet):
         " AND o.created_at > p.updated_at) FROM contact_person p WHERE contact_id = %s",
         (notice["person"],))
     assert usable is False
+    why = fleet.hkctl("why", notice["id"]).stdout
+    assert "outcome:" in why and "returned" in why and "hostile (shouted)" in why, why
 
     # bad rows are rejected with their field; a re-delivery emits nothing new
     feed(fleet, "out3.csv", OUTCOME.format(
