@@ -40,23 +40,71 @@ s_cmp_str (const void *a, const void *b)
     return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
+/* The batch's debtors are sorted by name (they are locked in that order): binary search. */
+static int
+s_cmp_debtor (const void *key, const void *elem)
+{
+    return strcmp ((const char *) key, ((const s_debtor_t *) elem)->debtor);
+}
+
 static s_debtor_t *
 s_find_debtor (s_debtor_t *v, int n, const char *debtor)
 {
-    for (int i = 0; i < n; i++) /* batches are small; linear is fine */
-        if (strcmp (v[i].debtor, debtor) == 0)
-            return &v[i];
-    return NULL;
+    return bsearch (debtor, v, (size_t) n, sizeof *v, s_cmp_debtor);
 }
 
-static s_debt_t *
-s_find_debt (s_debt_t *v, int *n, const char *invoice)
+/* The batch's debts: an open-addressing table over debts[] (a batch holds up to
+ * dispatch_batch contacts, so a linear search would cost the square of it). */
+typedef struct {
+    s_debt_t *v;
+    int n;             /* entries in v */
+    int *slot;         /* index + 1 into v, 0 when free */
+    unsigned mask;
+} s_debts_t;
+
+static int
+s_debts_init (s_debts_t *t, int cap)
 {
-    for (int i = 0; i < *n; i++)
-        if (strcmp (v[i].invoice, invoice) == 0)
-            return &v[i];
-    v[*n] = (s_debt_t) { .invoice = invoice };
-    return &v[(*n)++];
+    unsigned size = 64;
+    while (size < (unsigned) cap * 2u)
+        size <<= 1;
+    t->v = calloc ((size_t) cap, sizeof *t->v);
+    t->slot = calloc (size, sizeof *t->slot);
+    t->n = 0;
+    t->mask = size - 1;
+    return t->v && t->slot ? 0 : HK_ENOMEM;
+}
+
+static void
+s_debts_free (s_debts_t *t)
+{
+    free (t->v);
+    free (t->slot);
+}
+
+static unsigned
+s_hash (const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char) *s) * 16777619u;
+    return h;
+}
+
+/* The debt of invoice, added when new. The table is sized for every debt of the log and of
+ * the batch (s_load_counts), so it never fills. */
+static s_debt_t *
+s_find_debt (s_debts_t *t, const char *invoice)
+{
+    for (unsigned i = s_hash (invoice) & t->mask;; i = (i + 1) & t->mask) {
+        if (t->slot[i] == 0) {
+            t->v[t->n] = (s_debt_t) { .invoice = invoice };
+            t->slot[i] = ++t->n;
+            return &t->v[t->n - 1];
+        }
+        if (strcmp (t->v[t->slot[i] - 1].invoice, invoice) == 0)
+            return &t->v[t->slot[i] - 1];
+    }
 }
 
 static void
@@ -100,7 +148,7 @@ s_retry_at (const hk_caps_t *caps, const s_debtor_t *x, int64_t now)
 
 /* Reads the batch's debtors' counts: the fast Redis counters, then the log that decides. */
 static int
-s_load_counts (hk_daemon_t *d, s_debtor_t *dv, int nd, s_debt_t *debts, int *ndebts,
+s_load_counts (hk_daemon_t *d, s_debtor_t *dv, int nd, int n_contacts, s_debts_t *debts,
                PGresult **log_out)
 {
     int64_t now = hk_clock_now (d->clock);
@@ -137,24 +185,34 @@ s_load_counts (hk_daemon_t *d, s_debtor_t *dv, int nd, s_debt_t *debts, int *nde
         return HK_ENOMEM;
     hk_time_format (now - 8 * HK_US_PER_DAY, since, sizeof since);
     const char *p[] = { d->tenant, lit, since };
+    /* one index probe per debtor (LATERAL .. OFFSET 0 keeps the nested loop whatever the
+     * statistics say: a contact table whose statistics predate a dispatch burst would
+     * otherwise be read whole for every batch) */
     PGresult *res = hk_db_query (d->db,
-                                 "SELECT debtor_id, invoice_id, step,"
-                                 "  (extract (epoch FROM dispatched_at) * 1000000)::bigint"
-                                 " FROM contact WHERE tenant = $1 AND debtor_id = ANY ($2::text[])"
-                                 "  AND dispatched_at IS NOT NULL"
-                                 "  AND channel IN ('email', 'sms', 'phone', 'letter', 'visit')"
-                                 "  AND (dispatched_at >= $3::timestamptz"
-                                 "       OR step IN ('phone', 'visit'))",
+                                 "SELECT u.debtor, k.invoice_id, k.step, k.at"
+                                 " FROM unnest ($2::text[]) AS u (debtor),"
+                                 " LATERAL (SELECT invoice_id, step,"
+                                 "   (extract (epoch FROM dispatched_at) * 1000000)::bigint AS at"
+                                 "  FROM contact WHERE tenant = $1 AND debtor_id = u.debtor"
+                                 "   AND dispatched_at IS NOT NULL"
+                                 "   AND channel IN ('email', 'sms', 'phone', 'letter', 'visit')"
+                                 "   AND (dispatched_at >= $3::timestamptz"
+                                 "        OR step IN ('phone', 'visit')) OFFSET 0) AS k",
                                  3, p);
     free (lit);
     if (!res)
         return HK_EDB;
+    /* room for every debt of the log and of the batch */
+    if (s_debts_init (debts, PQntuples (res) + n_contacts) != 0) {
+        PQclear (res);
+        return HK_ENOMEM;
+    }
     for (int r = 0; r < PQntuples (res); r++) {
         s_debtor_t *x = s_find_debtor (dv, nd, PQgetvalue (res, r, 0));
         int64_t at = atoll (PQgetvalue (res, r, 3));
         const char *step = PQgetvalue (res, r, 2);
         if (strcmp (step, "phone") == 0 || strcmp (step, "visit") == 0) {
-            s_debt_t *t = s_find_debt (debts, ndebts, PQgetvalue (res, r, 1));
+            s_debt_t *t = s_find_debt (debts, PQgetvalue (res, r, 1));
             t->phones += step[0] == 'p';
             t->visits += step[0] == 'v';
         }
@@ -215,6 +273,54 @@ typedef struct {
     int n;
 } s_defer_t;
 
+/* The timing answers of one batch, remembered for the last calendar and zone asked (a burst
+ * mostly shares both, and the time zone conversions are the costly part): whether now is an
+ * allowed minute (R-S2), and the next allowed minute after the last retry time asked. */
+typedef struct {
+    const hk_calendar_t *cal;
+    char zone[64];
+    bool allowed;
+    char why[200];
+    const hk_calendar_t *next_cal;
+    char next_zone[64];
+    int64_t next_from, next_at;
+} s_timing_memo_t;
+
+static bool
+s_allowed_now (hk_daemon_t *d, s_timing_memo_t *m, const hk_calendar_t *cal, const char *zone,
+               int64_t now, char *why, size_t len)
+{
+    if (m->cal == cal && strcmp (m->zone, zone) == 0) {
+        snprintf (why, len, "%s", m->why);
+        return m->allowed;
+    }
+    bool allowed = hk_timing_allowed (cal, zone, &sched_of (d)->timing, now, why, len);
+    if (strlen (zone) < sizeof m->zone) {
+        m->cal = cal;
+        snprintf (m->zone, sizeof m->zone, "%s", zone);
+        m->allowed = allowed;
+        snprintf (m->why, sizeof m->why, "%s", why);
+    }
+    return allowed;
+}
+
+static int64_t
+s_next_allowed (hk_daemon_t *d, s_timing_memo_t *m, const hk_calendar_t *cal, const char *zone,
+                int64_t from)
+{
+    if (m->next_cal == cal && m->next_from == from && strcmp (m->next_zone, zone) == 0)
+        return m->next_at;
+    hk_slot_t slot = { .at_us = from };
+    (void) hk_timing_next_allowed (cal, zone, &sched_of (d)->timing, from, &slot);
+    if (strlen (zone) < sizeof m->next_zone) {
+        m->next_cal = cal;
+        snprintf (m->next_zone, sizeof m->next_zone, "%s", zone);
+        m->next_from = from;
+        m->next_at = slot.at_us;
+    }
+    return slot.at_us;
+}
+
 int
 sched_dispatch (hk_daemon_t *d)
 {
@@ -251,8 +357,8 @@ sched_dispatch (hk_daemon_t *d)
     /* the batch's debtors, sorted, locked in that order (no deadlock between instances) */
     const char **names = calloc ((size_t) n, sizeof *names);
     s_debtor_t *dv = calloc ((size_t) n, sizeof *dv);
-    s_debt_t *debts = calloc ((size_t) 2 * n + 64, sizeof *debts);
-    int rc = names && dv && debts ? 0 : HK_ENOMEM, nd = 0, ndebts = 0;
+    s_debts_t debts = { 0 };
+    int rc = names && dv ? 0 : HK_ENOMEM, nd = 0;
     PGresult *log = NULL;
     for (int r = 0; r < n && rc == 0; r++)
         names[r] = PQgetvalue (res, r, D_DEBTOR);
@@ -286,7 +392,7 @@ sched_dispatch (hk_daemon_t *d)
         }
     }
     if (rc == 0)
-        rc = s_load_counts (d, dv, nd, debts, &ndebts, &log);
+        rc = s_load_counts (d, dv, nd, n, &debts, &log);
 
     /* decide each contact in due order */
     const char **streams = calloc ((size_t) n, sizeof *streams);
@@ -300,6 +406,7 @@ sched_dispatch (hk_daemon_t *d)
         rc = HK_ENOMEM;
     hk_pgarr_t sent = { 0 }, sent_invoices = { 0 }, sent_steps = { 0 };
     s_defer_t defer = { 0 };
+    s_timing_memo_t memo = { 0 };
     int ns = 0, refused = 0;
     char now_s[40];
     hk_time_format (now, now_s, sizeof now_s);
@@ -328,10 +435,10 @@ sched_dispatch (hk_daemon_t *d)
             bool allowed = strcmp (kind, "promise_reminder") == 0
                                ? hk_timing_quiet_until (zone, &s->timing, now, &quiet_end) == 0
                                      && quiet_end == now
-                               : hk_timing_allowed (cal, zone, &s->timing, now, why, sizeof why);
+                               : s_allowed_now (d, &memo, cal, zone, now, why, sizeof why);
             if (strcmp (kind, "promise_reminder") == 0 && !allowed)
                 snprintf (why, sizeof why, "quiet hours");
-            s_debt_t *t = s_find_debt (debts, &ndebts, PQgetvalue (res, r, D_INVOICE));
+            s_debt_t *t = s_find_debt (&debts, PQgetvalue (res, r, D_INVOICE));
             if ((step == HK_STEP_PHONE && t->phones >= s->caps.max_phone_per_debt)
                 || (step == HK_STEP_VISIT && t->visits >= s->caps.max_visit_per_debt)) {
                 /* R-C2: no fourth call, no second visit, whoever planned it: the ladder
@@ -363,13 +470,13 @@ sched_dispatch (hk_daemon_t *d)
                 }
             }
             if (retry) {
-                hk_slot_t slot = { .at_us = retry };
+                int64_t next = retry;
                 if (strcmp (kind, "promise_reminder") != 0)
-                    (void) hk_timing_next_allowed (cal, zone, &s->timing, retry, &slot);
+                    next = s_next_allowed (d, &memo, cal, zone, retry);
                 else
-                    (void) hk_timing_quiet_until (zone, &s->timing, retry, &slot.at_us);
+                    (void) hk_timing_quiet_until (zone, &s->timing, retry, &next);
                 char at[40];
-                hk_time_format (slot.at_us, at, sizeof at);
+                hk_time_format (next, at, sizeof at);
                 hk_pgarr_text (&defer.id, id);
                 hk_pgarr_text (&defer.due, at);
                 hk_pgarr_text (&defer.note, why);
@@ -425,7 +532,9 @@ sched_dispatch (hk_daemon_t *d)
         int64_t gap = s->caps.min_gap_us > HK_US_PER_MIN ? s->caps.min_gap_us : HK_US_PER_MIN;
         hk_time_format (now + gap, review_s, sizeof review_s);
         const char *sp[] = { sent_l, now_s, d->tenant, sent_inv, sent_step, review_s };
-        /* made: the contact, and the ladder state of the debt it was the pending step of */
+        /* made: the contact, and the ladder state of the debt it was the pending step of
+         * (the ANY lets the debts be found by key, where a join on the unnest alone may be
+         * planned as a scan of every debt for each batch) */
         if (hk_db_exec (d->db,
                         "UPDATE contact SET status = 'dispatched', dispatched_at = $2::timestamptz,"
                         " updated_at = now() WHERE contact_id = ANY ($1::uuid[])",
@@ -439,8 +548,8 @@ sched_dispatch (hk_daemon_t *d)
                            " pending_contact = NULL, next_review_at = $6::timestamptz,"
                            " updated_at = now()"
                            " FROM unnest ($1::uuid[], $4::text[], $5::text[]) AS u (id, invoice, step)"
-                           " WHERE c.tenant = $3 AND c.invoice_id = u.invoice"
-                           "  AND c.pending_contact = u.id",
+                           " WHERE c.tenant = $3 AND c.invoice_id = ANY ($4::text[])"
+                           "  AND c.invoice_id = u.invoice AND c.pending_contact = u.id",
                            6, sp)
                    < 0)
             rc = HK_EDB;
@@ -475,14 +584,14 @@ sched_dispatch (hk_daemon_t *d)
     free (bumped);
     free (names);
     free (dv);
-    free (debts);
+    s_debts_free (&debts);
     PQclear (log);
     PQclear (res);
     if (rc != 0)
         return rc;
     if (refused)
         HK_LOG (HK_DEBUG, "dispatch.deferred", HK_I ("count", refused));
-    return ns + refused > 0 ? ns : 0;
+    return ns + refused;
 }
 
 /* R-C5: a promise is kept when the debtor paid its amount since recording it, by the promised

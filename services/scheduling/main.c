@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "huikuan/daemon.h"
 #include "huikuan/dates.h"
@@ -77,6 +78,9 @@ static const hk_cfg_entry_t s_config[] = {
       "debts reviewed per transaction" },
     { "dispatch_batch", HK_CFG_INT, "1000", 1, 100000, 0, NULL,
       "due contacts dispatched per transaction" },
+    { "dispatch_slice", HK_CFG_DURATION, "500ms", 0, 10000000LL, 0, NULL,
+      "a tick dispatches batch after batch while due contacts remain, for up to this long, "
+      "before the daemon relays its events and reads its queues again; 0: one batch a tick" },
     { 0 },
 };
 
@@ -691,6 +695,15 @@ s_on_event (hk_daemon_t *d, const Huikuan__V1__Envelope *env)
     return rc;
 }
 
+/* Monotonic microseconds, for the dispatch slice (the fleet clock may stand still or jump). */
+static int64_t
+s_mono_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int
 s_on_tick (hk_daemon_t *d)
 {
@@ -704,9 +717,17 @@ s_on_tick (hk_daemon_t *d)
     if ((rc = sched_cadence (d)) < 0)
         return rc;
     done += rc;
-    if ((rc = sched_dispatch (d)) < 0)
-        return rc;
-    return done + rc;
+    /* a burst of due contacts goes out batch after batch (each its own transaction) for up to
+     * dispatch_slice, rather than one batch per turn of the daemon's loop, whose relay and
+     * queue reads would otherwise come between every two batches */
+    int64_t batch = hk_config_int (d->config, "dispatch_batch");
+    int64_t until = s_mono_us () + hk_config_int (d->config, "dispatch_slice");
+    do {
+        if ((rc = sched_dispatch (d)) < 0)
+            return rc;
+        done += rc;
+    } while (rc >= batch && s_mono_us () < until);
+    return done;
 }
 
 /* ---------------------------------------------------------------------------------------

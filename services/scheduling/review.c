@@ -121,7 +121,9 @@ s_update (s_updates_t *u, const char *invoice, const char *state, const char *re
     u->n++;
 }
 
-/* Finishes the batch's arrays and, when write, applies them in one UPDATE. */
+/* Finishes the batch's arrays and, when write, applies them in one UPDATE (the ANY lets the
+ * debts be found by key, where a join on the unnest alone may be planned as a scan of every
+ * debt for each batch). */
 static int
 s_finish_updates (hk_daemon_t *d, s_updates_t *u, bool write)
 {
@@ -138,7 +140,8 @@ s_finish_updates (hk_daemon_t *d, s_updates_t *u, bool write)
                         " updated_at = now()"
                         " FROM unnest ($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
                         "  AS u (invoice, state, reason, pending, review)"
-                        " WHERE c.tenant = $1 AND c.invoice_id = u.invoice",
+                        " WHERE c.tenant = $1 AND c.invoice_id = ANY ($2::text[])"
+                        "  AND c.invoice_id = u.invoice",
                         7, p)
             < 0)
             rc = HK_EDB;

@@ -103,7 +103,9 @@ int sched_on_outcome (hk_daemon_t *d, const Huikuan__V1__ContactOutcomeRecorded 
  * text lives in the daemon state until the next call). */
 const char *sched_now_text (hk_daemon_t *d);
 
-/* Passes, each in its own transaction; return how much was done or negative. */
+/* Passes, each in its own transaction; return how much was done or negative. sched_dispatch
+ * takes one batch (dispatch_batch) and returns the due contacts it handled: dispatched,
+ * deferred or cancelled; a full batch means more may be due. */
 int sched_review (hk_daemon_t *d);
 int sched_dispatch (hk_daemon_t *d);
 int sched_check_promises (hk_daemon_t *d);

@@ -622,6 +622,45 @@ def test_contact_person_and_stops(fleet):
     assert contacts(fleet, status="planned") == []
 
 
+def test_dispatch_burst_across_batches_two_schedulers(fleet):
+    """Promise 3 and R-C2 through a burst larger than a batch: two scheduler instances take
+    due contacts two at a time, batch after batch within a tick (dispatch_batch, dispatch_slice),
+    and still each contact is queued once, each debtor gets one contact (the 4-hour gap), the
+    others wait with the rule named, and every one made has its contact.dispatched event."""
+    env = {"HUIKUAN_SCHEDULING_DISPATCH_BATCH": "2"}
+    start(fleet, "2026-03-03T10:00:00+08:00", "ingestion")
+    debtors = ["B%d" % i for i in range(1, 8)]
+    feed(fleet, "burst-debtors.csv", DEBTORS.format(
+        rows="".join("%s,Debtor %s Co.,large,Asia/Shanghai,CN\n" % (b, b) for b in debtors)))
+    import uuid
+    planned = {}
+    for b in debtors:
+        for k in range(3):   # three debts each, all due at 09:00 local
+            cid = str(uuid.uuid4())
+            fleet.query("INSERT INTO contact (contact_id, tenant, debtor_id, invoice_id, channel,"
+                        " step, due_at, plan_key, kind, reason) VALUES (%s, 'default', %s, %s,"
+                        " 'email', 'written_notice', '2026-03-03T01:00:00Z', %s, 'ladder',"
+                        " 'burst') RETURNING 1",
+                        (cid, b, "%s-INV-%d" % (b, k), "burst:" + cid))
+            planned[cid] = b
+    fleet.start("scheduling", **env)
+    fleet.start("scheduling", instance="scheduling-2", **env)
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM contact WHERE status = 'planned'"
+                                    " AND due_at <= '2026-03-03T02:00:00Z'") == 0, 30,
+               what="burst handled")
+    made = dict(fleet.query("SELECT contact_id::text, debtor_id FROM contact"
+                            " WHERE status = 'dispatched'"))
+    assert sorted(made.values()) == debtors, made          # one per debtor
+    q = queued(fleet, "email")
+    assert sorted(q) == sorted(made), (q, made)            # queued once each, nothing else
+    waiting = contacts(fleet, status="planned")
+    assert len(waiting) == 2 * len(debtors), waiting
+    for c in waiting:
+        assert "R-C2" in c["timing"] and c["due_us"] >= us("2026-03-03T14:00:00+08:00"), c
+    settle(fleet)
+    assert fleet.outbox_count("contact.dispatched") == len(made)
+
+
 OUTCOME = "outcome_id,task_id,outcome,occurred_at,note\n{rows}"
 
 
