@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "huikuan/errcodes.h"
+#include "huikuan/files.h"
 #include "huikuan/log.h"
 #include "huikuan/metrics.h"
 
@@ -100,19 +101,6 @@ s_reply (struct MHD_Connection *conn, unsigned status, const char *body, bool ow
 static const char *const s_plain = "text/plain; charset=utf-8";
 
 static int s_started; /* con_cls of requests without a body of interest */
-
-/* A file name a client may give: letters, digits, '.', '_', '-'; not hidden; short. */
-static bool
-s_upload_name_ok (const char *name)
-{
-    size_t n = strlen (name);
-    if (n == 0 || n > 100 || name[0] == '.')
-        return false;
-    for (const char *c = name; *c; c++)
-        if (!isalnum ((unsigned char) *c) && *c != '.' && *c != '_' && *c != '-')
-            return false;
-    return true;
-}
 
 static s_upload_t *
 s_upload_begin (const s_uploads_t *up, const char *name)
@@ -233,7 +221,7 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         size_t plen = up ? strlen (up->prefix) : 0;
         if (up && strcmp (method, MHD_HTTP_METHOD_POST) == 0
             && strncmp (url, up->prefix, plen) == 0) {
-            if (!s_upload_name_ok (url + plen)) {
+            if (!hk_file_name_ok (url + plen)) {
                 *con_cls = &s_started;
                 return s_reply (conn, MHD_HTTP_BAD_REQUEST,
                                 "file name: letters, digits, '.', '_', '-', not hidden\n", false,

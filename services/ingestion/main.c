@@ -7,8 +7,9 @@
  * Bad rows of a good file are rejected with line, field and reason and stored (promise 4); good
  * rows are kept.
  *
- * Systems that push post a feed to POST /v1/feeds/<name> on the daemon's HTTP endpoint; it is
- * stored durably in the inbox before the 202 answer and then handled like a dropped file.
+ * Systems that push post a feed to POST /v1/feeds/<name> on the daemon's HTTP endpoint, or send
+ * FeedBatch messages to the push_zmq socket (zpush.c); either is stored durably in the inbox
+ * before the answer and then handled like a dropped file.
  *
  * Formats (docs/feeds.md): the project's CSV and JSON Lines, any CSV through a column-mapping
  * file, ISO 20022 camt.053/054 and BAI2 bank statements; UTF-8 or GB18030. Every reader yields
@@ -39,6 +40,7 @@
 #include "jsonl.h"
 #include "mapping.h"
 #include "store.h"
+#include "zpush.h"
 
 static const hk_cfg_entry_t s_config[] = {
     { "inbox", HK_CFG_STRING, "", 0, 0, HK_CFG_NORELOAD, NULL,
@@ -48,7 +50,11 @@ static const hk_cfg_entry_t s_config[] = {
       "folder of column-mapping files (default <run_dir>/mappings): a file whose name starts "
       "with <name> is read with <name>.mapping.json" },
     { "push_max_bytes", HK_CFG_INT, "1073741824", 1, INT64_C (1) << 40, HK_CFG_NORELOAD, NULL,
-      "largest feed a system may push with POST /v1/feeds/<name> on the HTTP endpoint" },
+      "largest feed a system may push with POST /v1/feeds/<name> on the HTTP endpoint, or as one "
+      "FeedBatch on push_zmq" },
+    { "push_zmq", HK_CFG_STRING, "", 0, 0, HK_CFG_NORELOAD, NULL,
+      "ZeroMQ endpoint taking FeedBatch messages (proto/huikuan/v1/feed.proto) from REQ or "
+      "DEALER clients, e.g. tcp://127.0.0.1:55490; empty: off" },
     { "statement_time_zone", HK_CFG_STRING, "", 0, 0, 0, NULL,
       "zone of date-only bank statement dates (default the tenant's)" },
     { 0 },
@@ -58,6 +64,7 @@ typedef struct {
     char inbox[900], processing[1024], done[1024], failed[1024], mappings[1024];
     hk_metric_t *m_files, *m_rows, *m_rejects, *m_failed;
     hk_store_t *store;
+    hk_zpush_t *zpush;
 } ingestion_t;
 
 typedef struct {
@@ -414,6 +421,18 @@ s_init (hk_daemon_t *d)
                                            hk_config_int (d->config, "push_max_bytes"))
                        != 0)
         return HK_EINVAL;
+    /* ... and FeedBatch messages on a ZeroMQ socket */
+    const char *zep = hk_config_str (d->config, "push_zmq");
+    if (*zep) {
+        char err[300];
+        st->zpush = hk_zpush_start (zep, st->inbox, hk_config_int (d->config, "push_max_bytes"),
+                                    err, sizeof err);
+        if (!st->zpush) {
+            HK_LOG (HK_ERROR, "zpush.failed", HK_S ("error", err));
+            return HK_EINVAL;
+        }
+        HK_LOG (HK_INFO, "zpush.listening", HK_S ("endpoint", zep));
+    }
     HK_LOG (HK_INFO, "inbox.watching", HK_S ("inbox", st->inbox));
     return 0;
 }
@@ -467,8 +486,10 @@ static void
 s_fini (hk_daemon_t *d)
 {
     ingestion_t *st = d->state;
-    if (st)
+    if (st) {
+        hk_zpush_stop (&st->zpush);
         hk_store_destroy (&st->store);
+    }
     free (d->state);
     d->state = NULL;
 }

@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from fleet import SOURCE_DIR, wait_until
+import servers
 
 REALWORLD = os.path.join(os.path.dirname(SOURCE_DIR), "shared", "data", "realworld")
 
@@ -289,6 +290,64 @@ def test_push_over_http(fleet):
     assert _post(d.http_port, "/v1/feeds/big.csv", b"x" * 5000)[0] == 413
     assert not [p for p in os.listdir(os.path.join(fleet.run_dir, "inbox")) if "big" in p]
     assert _post(d.http_port, "/v1/other", body)[0] == 405
+
+
+def test_push_over_zeromq(fleet, proto):
+    """The other streaming entry point: FeedBatch messages (proto/huikuan/v1/feed.proto) on the
+    push_zmq socket. An accepted batch is on disk before the answer and then processed like a
+    dropped JSON Lines file: a bad record is a reject of its line, the good ones are kept. A
+    message that is not a batch, a batch without records or with an unsafe name is answered
+    "rejected" and nothing is stored."""
+    import importlib
+    import zmq
+    feed_pb2 = importlib.import_module("huikuan.v1.feed_pb2")
+    port = servers.free_port()
+    fleet.clock_set("2026-03-12T08:00:00+08:00")
+    fleet.start("ingestion", HUIKUAN_INGESTION_PUSH_ZMQ="tcp://127.0.0.1:%d" % port)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.REQ)
+    sock.setsockopt(zmq.RCVTIMEO, 10000)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect("tcp://127.0.0.1:%d" % port)
+
+    def record(kind, **fields):
+        return feed_pb2.FeedRecord(kind=kind, fields=[feed_pb2.FeedField(name=k, value=v)
+                                                      for k, v in fields.items()])
+
+    def push(data):
+        sock.send(data)
+        return sock.recv().decode()
+
+    try:
+        batch = feed_pb2.FeedBatch(name="erp-push", records=[
+            record("invoice", invoice_id="Z-1", debtor_id="D1", currency="CNY",
+                   amount="1234.56", due_on="2026-03-10"),
+            record("invoice", invoice_id="Z-2", debtor_id="D1", currency="CNY",
+                   amount="10.00"),                                  # no due date (R-T1)
+            record("payment", payment_id="ZP-1", debtor_id="D1", invoice_id="Z-1",
+                   currency="CNY", amount="34.56", received_at="2026-03-11T10:00:00+08:00")])
+        reply = push(batch.SerializeToString())
+        assert reply.startswith("accepted erp-push.") and reply.endswith(".jsonl"), reply
+        name = reply.split(" ", 1)[1]
+        processed(fleet, 1)
+        wait_until(lambda: file_row(fleet, name)[0] == "done", 20, what="batch processed")
+        assert file_row(fleet, name)[2:6] == (3, 2, 0, 1)
+        assert [(line, field) for line, field, _ in rejects(fleet, name)] == [(2, "due_on")]
+        assert fleet.query("SELECT invoice_id, amount_minor, outstanding_minor FROM invoice") \
+            == [("Z-1", 123456, 120000)]
+        for bad, why in ((b"\x08\x96\x01 not a batch", "not a FeedBatch"),
+                         (feed_pb2.FeedBatch(name="empty").SerializeToString(), "no records"),
+                         (feed_pb2.FeedBatch(name="../escape", records=[
+                             record("debtor", debtor_id="D2")]).SerializeToString(), "name")):
+            reply = push(bad)
+            assert reply.startswith("rejected: ") and why in reply, reply
+        time.sleep(0.5)
+        assert fleet.scalar("SELECT count(*) FROM intake_file") == 1
+        assert [p for p in os.listdir(os.path.join(fleet.run_dir, "inbox"))
+                if not p.startswith(".")] == []
+    finally:
+        sock.close()
+        ctx.term()
 
 
 def test_database_data_error_fails_the_file_instead_of_looping(fleet):

@@ -1,4 +1,5 @@
 /* Self-test of files: mkdir -p and reading a small document whole, with its size limit. */
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,6 +46,39 @@ hk_files_test (bool verbose)
     fclose (f);
 
     unlink (file);
+
+    /* names a client may give; publishing: complete or absent, never replacing */
+    CHECK (hk_file_name_ok ("erp-push.2026_11.jsonl"));
+    CHECK (!hk_file_name_ok (""));
+    CHECK (!hk_file_name_ok (".hidden"));
+    CHECK (!hk_file_name_ok ("../escape"));
+    CHECK (!hk_file_name_ok ("a/b"));
+    CHECK (!hk_file_name_ok ("名字.csv"));
+    CHECK (!hk_file_name_ok (NULL));
+    char longname[102];
+    memset (longname, 'a', 101);
+    longname[101] = 0;
+    CHECK (!hk_file_name_ok (longname));
+    CHECK_INT (hk_file_publish (root, "pushed.csv", "a,b\n", 4), 0);
+    snprintf (file, sizeof file, "%s/pushed.csv", root);
+    f = fopen (file, "r");
+    char got[16] = "";
+    CHECK (f && fgets (got, sizeof got, f));
+    CHECK_STR (got, "a,b\n");
+    if (f)
+        fclose (f);
+    CHECK_INT (hk_file_publish (root, "pushed.csv", "x\n", 2), HK_EIO);
+    CHECK_INT (errno, EEXIST);
+    CHECK_INT (hk_file_publish (root, "../pushed.csv", "x\n", 2), HK_EINVAL);
+    CHECK_INT (hk_file_publish ("/nonexistent/dir", "p.csv", "x\n", 2), HK_EIO);
+    f = fopen (file, "r");
+    CHECK (f && fgets (got, sizeof got, f));
+    CHECK_STR (got, "a,b\n"); /* the waiting file was not replaced */
+    if (f)
+        fclose (f);
+    snprintf (file, sizeof file, "ls -A '%s' | grep -c '^\\.' >/dev/null", root);
+    CHECK (system (file) != 0); /* no hidden leftovers */
+
     snprintf (file, sizeof file, "rm -rf '%s'", root);
     CHECK_INT (system (file), 0);
     if (verbose)
