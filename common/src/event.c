@@ -4,9 +4,10 @@
  * Sequence numbers come from producer_sequence, bumped by an upsert inside the caller's
  * transaction: the row lock serialises a producer's appends and a rollback takes the number
  * back, so committed sequences are gapless and commit in order. The relay publishes committed
- * rows in sequence order to Redis (consumer daemons) and ZeroMQ (observers) and marks them,
- * all in one transaction; a failure before the commit publishes them again later, which
- * consumers absorb by event id and subscribers by sequence number. */
+ * rows in sequence order to Redis (consumer daemons) and ZeroMQ (observers) and advances the
+ * producer's published_seq past them, in one transaction; a failure before the commit
+ * publishes them again later, which consumers absorb by event id and subscribers by sequence
+ * number. */
 #include "huikuan/event.h"
 
 #include <json-c/json.h>
@@ -253,27 +254,41 @@ hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_
         return HK_EINVAL; /* runs its own transaction */
     if (hk_db_begin (db) < 0)
         return HK_EDB;
-    /* After a bulk load the planner's statistics know nothing of the new rows, and a plan that
-     * sorts the whole outbox took seconds per call: the unpublished index is the only way. */
-    if (hk_db_exec (db,
-                    "SELECT set_config('enable_seqscan', 'off', true),"
-                    " set_config('enable_bitmapscan', 'off', true), set_config('jit', 'off', true)",
-                    0, NULL)
-        < 0) {
+    /* The cursor, locked (another process relaying as the same producer skips), and the
+     * planner told to keep to the primary key: after a bulk load its statistics know nothing
+     * of the new rows. */
+    const char *cp[] = { producer };
+    PGresult *cur = hk_db_query (db,
+                                 "SELECT published_seq, last_seq,"
+                                 " set_config('enable_seqscan', 'off', true),"
+                                 " set_config('jit', 'off', true)"
+                                 " FROM producer_sequence WHERE producer = $1"
+                                 " FOR UPDATE SKIP LOCKED",
+                                 1, cp);
+    if (!cur) {
         hk_db_rollback (db);
         return HK_EDB;
     }
+    bool pending = PQntuples (cur) == 1
+                   && strtoll (PQgetvalue (cur, 0, 0), NULL, 10)
+                          < strtoll (PQgetvalue (cur, 0, 1), NULL, 10);
+    char after[24] = "";
+    if (pending)
+        snprintf (after, sizeof after, "%s", PQgetvalue (cur, 0, 0));
+    PQclear (cur);
+    if (!pending)
+        return hk_db_commit (db) < 0 ? HK_EDB : 0;
 
     char maxs[16];
     snprintf (maxs, sizeof maxs, "%d", max);
-    const char *values[] = { producer, maxs };
-    int lengths[] = { 0, 0 };
-    int formats[] = { 0, 0 };
+    const char *values[] = { producer, after, maxs };
+    int lengths[] = { 0, 0, 0 };
+    int formats[] = { 0, 0, 0 };
     PGresult *res = hk_db_query_bin (db,
                                      "SELECT seq, type, envelope FROM event_outbox"
-                                     " WHERE producer = $1 AND published_at IS NULL"
-                                     " ORDER BY seq LIMIT $2::int FOR UPDATE SKIP LOCKED",
-                                     2, values, lengths, formats, 1);
+                                     " WHERE producer = $1 AND seq > $2::bigint"
+                                     " ORDER BY seq LIMIT $3::int",
+                                     3, values, lengths, formats, 1);
     if (!res) {
         hk_db_rollback (db);
         return HK_EDB;
@@ -283,15 +298,11 @@ hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_
         PQclear (res);
         return hk_db_commit (db) < 0 ? HK_EDB : 0;
     }
-    /* "{1,2,3}": the sequence numbers to mark. */
-    size_t cap = (size_t) rows * 21 + 3;
-    char *seqs = malloc (cap);
     char (*streams)[128] = redis ? malloc ((size_t) rows * sizeof *streams) : NULL;
     const char **stream_p = redis ? malloc ((size_t) rows * sizeof *stream_p) : NULL;
     const char **datas = redis ? malloc ((size_t) rows * sizeof *datas) : NULL;
     size_t *lens = redis ? malloc ((size_t) rows * sizeof *lens) : NULL;
-    if (!seqs || (redis && (!streams || !stream_p || !datas || !lens))) {
-        free (seqs);
+    if (redis && (!streams || !stream_p || !datas || !lens)) {
         free (streams);
         free (stream_p);
         free (datas);
@@ -300,20 +311,11 @@ hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_
         hk_db_rollback (db);
         return HK_ENOMEM;
     }
-    size_t used = 0;
-    seqs[used++] = '{';
-    for (int i = 0; i < rows; i++) {
-        uint64_t seq = s_get_u64 (res, i, 0);
-        if (redis) {
-            stream_p[i] = hk_event_stream (PQgetvalue (res, i, 1), streams[i], sizeof streams[i]);
-            datas[i] = PQgetvalue (res, i, 2);
-            lens[i] = (size_t) PQgetlength (res, i, 2);
-        }
-        used += (size_t) snprintf (seqs + used, cap - used, "%s%llu", i ? "," : "",
-                                   (unsigned long long) seq);
+    for (int i = 0; redis && i < rows; i++) {
+        stream_p[i] = hk_event_stream (PQgetvalue (res, i, 1), streams[i], sizeof streams[i]);
+        datas[i] = PQgetvalue (res, i, 2);
+        lens[i] = (size_t) PQgetlength (res, i, 2);
     }
-    seqs[used++] = '}';
-    seqs[used] = 0;
     /* Redis first, in one round trip: consumers deduplicate by event id, so a failure here or
      * before the commit below only means these are published again. */
     int rc = redis ? hk_stream_add_many (redis, stream_p, datas, lens, rows) : 0;
@@ -324,7 +326,6 @@ hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_
     if (rc != 0) {
         HK_LOG (HK_WARN, "outbox.relay_failed", HK_S ("producer", producer),
                 HK_I ("seq", s_get_u64 (res, 0, 0)), HK_S ("error", hk_redis_errstr (redis)));
-        free (seqs);
         PQclear (res);
         hk_db_rollback (db);
         return HK_EREDIS;
@@ -336,19 +337,15 @@ hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_
             != 0)
             HK_LOG (HK_WARN, "outbox.bus_send_failed", HK_S ("producer", producer),
                     HK_I ("seq", s_get_u64 (res, i, 0)));
+    char last[24];
+    snprintf (last, sizeof last, "%llu", (unsigned long long) s_get_u64 (res, rows - 1, 0));
     PQclear (res);
-
-    const char *mark[] = { producer, seqs };
-    int marked = hk_db_exec (db,
-                             "UPDATE event_outbox SET published_at = now()"
-                             " WHERE producer = $1 AND seq = ANY ($2::bigint[])",
-                             2, mark);
-    free (seqs);
-    if (marked < 0) {
-        hk_db_rollback (db);
-        return HK_EDB;
-    }
-    if (hk_db_commit (db) < 0) {
+    const char *mark[] = { producer, last };
+    if (hk_db_exec (db, "UPDATE producer_sequence SET published_seq = $2::bigint"
+                        " WHERE producer = $1",
+                    2, mark)
+            < 0
+        || hk_db_commit (db) < 0) {
         hk_db_rollback (db);
         return HK_EDB;
     }

@@ -246,9 +246,11 @@ s_status (hk_db_t *db)
     rc |= s_print_rows (db, "legal cases",
                         "SELECT status, count(*) FROM legal_case GROUP BY 1 ORDER BY 1");
     rc |= s_print_rows (db, "events",
-                        "SELECT producer, count(*) AS events, max(seq) AS last_seq,"
-                        " count(*) FILTER (WHERE published_at IS NULL) AS unpublished"
-                        " FROM event_outbox GROUP BY producer ORDER BY producer");
+                        "SELECT p.producer, count(o.seq) AS events, p.last_seq,"
+                        " p.last_seq - p.published_seq AS unpublished"
+                        " FROM producer_sequence p LEFT JOIN event_outbox o"
+                        "  ON o.producer = p.producer"
+                        " GROUP BY p.producer, p.last_seq, p.published_seq ORDER BY p.producer");
     return rc;
 }
 

@@ -121,8 +121,7 @@ def test_walking_skeleton(fleet):
     assert minor(case[0]["payload"]["outstanding"]) == (100000, "CNY")
 
     # Let the fleet settle, then look at the whole stream as an outsider.
-    wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_outbox "
-                                    "WHERE published_at IS NULL") == 0, 15,
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_unpublished") == 0, 15,
                what="every event published")
     events = fleet.events()
     assert len(events) == fleet.outbox_count()

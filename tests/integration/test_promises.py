@@ -70,8 +70,8 @@ def test_two_aging_instances_age_each_invoice_once(fleet):
     fleet.start("aging", "aging-2", HUIKUAN_AGING_BATCH_SIZE="40")
     wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of = %s",
                                     ("2026-03-15",)) == 1500, 60, what="all aged")
-    wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_outbox WHERE type = "
-                                    "'invoice.aged' AND published_at IS NULL") == 0, 20,
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_unpublished WHERE type = "
+                                    "'invoice.aged'") == 0, 20,
                what="aged events published")
     by_producer = dict(fleet.query("SELECT producer, count(*) FROM event_outbox WHERE type = "
                                    "'invoice.aged' GROUP BY producer"))
@@ -151,7 +151,7 @@ def test_redis_restart_loses_nothing(fleet):
     fleet.start("ingestion")
     fleet.drop("before.csv", invoices("RB", 50))
     wait_until(lambda: fleet.outbox_count("invoice.recorded") == 50 and
-               fleet.scalar("SELECT count(*) FROM event_outbox WHERE published_at IS NULL") == 0,
+               fleet.scalar("SELECT count(*) FROM event_unpublished") == 0,
                30, what="50 recorded and published")
     port = int(fleet.redis_url.rsplit(":", 1)[1])
     servers.stop_redis(fleet.redis_dir)
@@ -162,8 +162,7 @@ def test_redis_restart_loses_nothing(fleet):
     fleet.start("aging")
     wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of = %s",
                                     ("2026-03-12",)) == 100, 60, what="all 100 aged")
-    wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_outbox WHERE published_at IS NULL")
-               == 0, 30, what="everything published after the restart")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_unpublished") == 0, 30, what="everything published after the restart")
     assert fleet.outbox_count("invoice.aged") == 100
 
 

@@ -44,8 +44,7 @@ def test_postgresql_restart_under_a_running_fleet(fleet_factory, tmp_path):
             assert d.running(), d.log()
         assert fleet.outbox_count("invoice.recorded") == 200
         assert fleet.outbox_count("invoice.aged") == 200
-        wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_outbox WHERE published_at "
-                                        "IS NULL") == 0, 30, what="everything published")
+        wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_unpublished") == 0, 30, what="everything published")
         check_sequences(fleet.events())
         fleet.stop_all()
     finally:

@@ -48,8 +48,9 @@ int hk_outbox_append_batch (hk_db_t *db, const char *producer, const hk_event_t 
 int hk_outbox_send_batch (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
                           hk_copy_buf_t *buf);
 
-/* Publishes up to max unpublished rows of producer (own transaction). pub or redis may be NULL
- * to skip that leg. Returns the number published or HK_EDB / HK_EREDIS (nothing marked). */
+/* Publishes up to max unpublished rows of producer, those after producer_sequence.published_seq,
+ * and advances it (own transaction). pub or redis may be NULL to skip that leg. Returns the
+ * number published or HK_EDB / HK_EREDIS (the cursor not moved). */
 int hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_t *redis,
                      int max);
 
