@@ -175,8 +175,10 @@ def test_events_consumed_together_a_bad_one_neither_lost_nor_blocking(fleet, pro
     fleet.drop("pay.csv", "payment_id,debtor_id,invoice_id,currency,amount,received_at\n" + "".join(
         "BP-%02d,BD%02d,B-%02d,CNY,10.00,2026-03-01T09:00:00+08:00\n" % (k, k, k)
         for k in range(20)))
-    wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_outbox WHERE type ="
-                                    " 'payment.recorded' AND published_at IS NOT NULL") == 20,
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_outbox o WHERE type ="
+                                    " 'payment.recorded' AND NOT EXISTS (SELECT 1 FROM"
+                                    " event_unpublished u WHERE u.producer = o.producer"
+                                    " AND u.seq = o.seq)") == 20,
                30, what="payments relayed")
     first = bytes(fleet.scalar("SELECT envelope FROM event_outbox WHERE type ="
                                " 'payment.recorded' ORDER BY seq LIMIT 1"))
