@@ -20,6 +20,7 @@
 #define HK_MAX_CONSUMED 16
 #define HK_BATCH 64
 #define HK_MAX_DELIVERIES 5
+#define HK_RELAY_BATCH 2000 /* outbox events published per turn of the loop (one pipelined push) */
 
 static volatile sig_atomic_t s_stop;
 static volatile sig_atomic_t s_reload;
@@ -441,7 +442,7 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
         if (hk_clock_refresh (d->clock, d->db) != 0)
             hk_db_connect (d->db);
         atomic_store (&s_db_ready, hk_db_ok (d->db));
-        int published = hk_outbox_relay (d->db, d->instance, d->pub, d->redis, 500);
+        int published = hk_outbox_relay (d->db, d->instance, d->pub, d->redis, HK_RELAY_BATCH);
         if (published > 0) {
             hk_metric_add (s_m_published, published);
             work += published;

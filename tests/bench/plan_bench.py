@@ -133,7 +133,7 @@ def main(argv):
         # 1. aging's full run of the same data
         fleet.clock_set(CLOCK)
         aging_s, aging = time_reage(fleet, n, a.timeout)
-        while fleet.scalar("SELECT count(*) FROM event_outbox WHERE published_at IS NULL"):
+        while fleet.scalar("SELECT count(*) FROM event_unpublished"):
             time.sleep(POLL)
         aging.stop()
         log("aging: %.1f s" % aging_s)
@@ -160,8 +160,8 @@ def main(argv):
 
         # 3. dispatch: a week later every contact is due
         fleet.query("ANALYZE contact; SELECT 1")
-        unpublished = ("SELECT count(*) FROM event_outbox WHERE producer = '%s'"
-                       " AND published_at IS NULL" % sched.instance)
+        unpublished = ("SELECT count(*) FROM event_unpublished WHERE producer = '%s'"
+                       % sched.instance)
         backlog = fleet.scalar(unpublished)
         fleet.clock_set(DISPATCH_CLOCK)
         t_disp = time.monotonic()
