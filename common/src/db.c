@@ -496,11 +496,11 @@ hk_copy_bin_uuid (hk_copy_buf_t *b, const char *uuid)
         return s_put_be (b, (uint32_t) -1, 4);
     unsigned char raw[16];
     int n = 0;
-    for (const char *p = uuid; *p && n < 16; p++) {
+    for (const char *p = uuid; *p; p++) {
         if (*p == '-')
             continue;
         int hi = s_hex_digit (p[0]), lo = hi < 0 ? -1 : s_hex_digit (p[1]);
-        if (lo < 0)
+        if (lo < 0 || n == 16)
             return false;
         raw[n++] = (unsigned char) (hi << 4 | lo);
         p++;

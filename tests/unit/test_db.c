@@ -224,6 +224,7 @@ hk_db_test (bool verbose)
     hk_copy_buf_t badb = { 0 };
     CHECK (!hk_copy_bin_uuid (&badb, "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f"));
     CHECK (!hk_copy_bin_uuid (&badb, "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0fx"));
+    CHECK (!hk_copy_bin_uuid (&badb, "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0ff00"));
     free (badb.data);
     CHECK_INT (hk_db_begin (db), 0);
     CHECK_INT (hk_db_copy_in (db, "COPY bin FROM STDIN (FORMAT binary)", cb.data, cb.len), 0);
