@@ -291,6 +291,16 @@ s_close (void *cookie)
     return rc == 0 ? 0 : -1;
 }
 
+bool
+hk_encoding_is_utf8 (const char *s, size_t len)
+{
+    s_stream_t probe = { .need = 0 };
+    for (size_t i = 0; i < len; i++)
+        if (!s_utf8_step (&probe, (unsigned char) s[i]))
+            return false;
+    return probe.need == 0;
+}
+
 /* Whether the first ilen bytes are valid UTF-8 (a sequence cut by the window is fine unless
  * the input ended there); *bad is the offset of the first invalid byte. */
 static bool

@@ -28,6 +28,10 @@
  * data, a read error on `in`, or no memory. */
 FILE *hk_encoding_utf8 (FILE *in, const char *declared, char *why, size_t whylen);
 
+/* True when len bytes of s are well-formed UTF-8, by the same strict validator the streams use
+ * (no overlong forms, no surrogates, nothing above U+10FFFF, no sequence cut at the end). */
+bool hk_encoding_is_utf8 (const char *s, size_t len);
+
 /* True for the names hk_encoding_utf8 accepts (NULL, "" and "auto" included). */
 bool hk_encoding_known (const char *declared);
 

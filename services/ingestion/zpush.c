@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 #include <zmq.h>
 
+#include "encoding.h"
 #include "huikuan/errcodes.h"
 #include "huikuan/files.h"
 #include "huikuan/log.h"
@@ -20,30 +21,12 @@
 
 #define S_POLL_MS 200
 
-/* Well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF), as proto3 strings must be
- * and as the JSON Lines reader wants them; protobuf-c does not check. */
+/* proto3 strings must be UTF-8 and the JSON Lines reader wants them so; protobuf-c does not
+ * check. */
 static bool
 s_utf8_ok (const char *s)
 {
-    const unsigned char *p = (const unsigned char *) s;
-    while (*p) {
-        unsigned c = *p;
-        int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2
-              : (c & 0xf8) == 0xf0 ? 3 : -1;
-        if (n < 0 || (n == 1 && c < 0xc2) || (n == 3 && c > 0xf4))
-            return false;
-        unsigned cp = n == 0 ? c : c & (0x3f >> n);
-        for (int i = 1; i <= n; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-            || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return false;
-        p += n + 1;
-    }
-    return true;
+    return hk_encoding_is_utf8 (s, strlen (s));
 }
 
 int

@@ -684,6 +684,14 @@ s_gb18030 (s_tmp_t *t, bool verbose)
         return failures;
     }
     CHECK (gblen < strlen (utf8));   /* really two bytes per character, not UTF-8 */
+    /* the whole-string check shares the streams' strict validator */
+    CHECK (hk_encoding_is_utf8 (utf8, strlen (utf8)));
+    CHECK (!hk_encoding_is_utf8 (gb, gblen));
+    CHECK (hk_encoding_is_utf8 ("", 0));
+    CHECK (!hk_encoding_is_utf8 ("\xe4\xbd", 2));          /* cut at the end */
+    CHECK (!hk_encoding_is_utf8 ("\xc0\xaf", 2));          /* overlong '/' */
+    CHECK (!hk_encoding_is_utf8 ("\xed\xa0\x80", 3));      /* a surrogate */
+    CHECK (!hk_encoding_is_utf8 ("\xf4\x90\x80\x80", 4));  /* above U+10FFFF */
     const char *declared[] = { hk_mapping_encoding (m), NULL, "GBK" };
     for (int i = 0; i < 3; i++) {
         FILE *raw = s_mem (gb, gblen);
