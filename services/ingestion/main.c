@@ -108,9 +108,9 @@ s_on_record (void *arg, const hk_record_t *rec)
         s_reject (ctx->c, rec->line, err.field, err.reason);
         return 0;
     }
-    int rc = hk_store_fact (ctx->store, &fact, ctx->source, rec->line);
-    if (rc == HK_ENOTFOUND && fact.kind == HK_REC_CONTACT_OUTCOME) {
-        s_reject (ctx->c, rec->line, "task_id", "no contact with this id was dispatched");
+    int rc = hk_store_fact (ctx->store, &fact, ctx->source, rec->line, &err);
+    if (rc == HK_ENOTFOUND) { /* names what the database does not have: a reject too */
+        s_reject (ctx->c, rec->line, err.field, err.reason);
         return 0;
     }
     return rc;

@@ -655,9 +655,11 @@ s_interruption (hk_daemon_t *d, const hk_interruption_fact_t *f, const char *sou
 }
 
 /* What came of a dispatched contact. The contact names the debtor, invoice, channel and person;
- * an outcome for a task huikuan never dispatched is HK_ENOTFOUND (the row is rejected). */
+ * an outcome for a task huikuan never dispatched is HK_ENOTFOUND with err (the row is
+ * rejected). */
 static int
-s_outcome (hk_daemon_t *d, const hk_outcome_fact_t *f, const char *source, long line)
+s_outcome (hk_daemon_t *d, const hk_outcome_fact_t *f, const char *source, long line,
+           hk_row_error_t *err)
 {
     s_fmt_t fmt = { 0 };
     const char *at = s_at (&fmt, true, f->occurred_at_us);
@@ -685,6 +687,8 @@ s_outcome (hk_daemon_t *d, const hk_outcome_fact_t *f, const char *source, long 
         return HK_EDB;
     if (PQntuples (res) != 1 || strcmp (PQgetvalue (res, 0, 0), "0") == 0) {
         PQclear (res);
+        snprintf (err->field, sizeof err->field, "task_id");
+        snprintf (err->reason, sizeof err->reason, "no contact with this id was dispatched");
         return HK_ENOTFOUND;
     }
     if (PQgetisnull (res, 0, 1)) { /* the same outcome again */
@@ -1370,7 +1374,8 @@ hk_store_flush (hk_store_t *self)
 }
 
 int
-hk_store_fact (hk_store_t *self, const hk_fact_t *fact, const char *source, long line)
+hk_store_fact (hk_store_t *self, const hk_fact_t *fact, const char *source, long line,
+               hk_row_error_t *err)
 {
     if (fact->kind == HK_REC_INVOICE)
         return s_queue_invoice (self, &fact->u.invoice, source, line);
@@ -1394,7 +1399,7 @@ hk_store_fact (hk_store_t *self, const hk_fact_t *fact, const char *source, long
     case HK_REC_LIMITATION_INTERRUPTION:
         rc = s_interruption (d, &fact->u.interruption, source, line);
         break;
-    case HK_REC_CONTACT_OUTCOME: rc = s_outcome (d, &fact->u.outcome, source, line); break;
+    case HK_REC_CONTACT_OUTCOME: rc = s_outcome (d, &fact->u.outcome, source, line, err); break;
     default: return HK_EINVAL;
     }
     if (rc < 0)

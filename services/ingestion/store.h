@@ -19,9 +19,11 @@ void hk_store_destroy (hk_store_t **self_p);
 
 /* Stores or queues one fact (strings are copied). Returns 0 or HK_EDB/HK_ENOMEM; after an
  * error the transaction must be rolled back and the store reset. HK_ENOTFOUND is no such
- * error: a contact outcome names a task that was never dispatched, and nothing was written
- * (the caller rejects the row). */
-int hk_store_fact (hk_store_t *self, const hk_fact_t *fact, const char *source, long line);
+ * error: the fact names something the database does not have (a contact outcome for a task
+ * never dispatched), nothing was written, and err says which field and why (the caller
+ * rejects the row, as for a validation error). */
+int hk_store_fact (hk_store_t *self, const hk_fact_t *fact, const char *source, long line,
+                   hk_row_error_t *err);
 /* Writes what is queued. Call before committing. Returns 0 or HK_EDB/HK_ENOMEM. */
 int hk_store_flush (hk_store_t *self);
 /* Facts written (new or changed) and unchanged since the last reset. */
