@@ -92,8 +92,7 @@ hk_file_publish (const char *dir, const char *name, const void *data, size_t len
     if (!dir || !hk_file_name_ok (name) || (!data && len))
         return HK_EINVAL;
     static unsigned s_counter;
-    char tmp[4096], final[4096];
-    snprintf (final, sizeof final, "%s/%s", dir, name);
+    char tmp[4096];
     snprintf (tmp, sizeof tmp, "%s/.publish.%s.%ld.%u", dir, name, (long) getpid (),
               __atomic_add_fetch (&s_counter, 1, __ATOMIC_RELAXED));
     int fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
@@ -119,6 +118,14 @@ hk_file_publish (const char *dir, const char *name, const void *data, size_t len
         errno = e;
         return HK_EIO;
     }
+    return hk_file_link_in (tmp, dir, name);
+}
+
+int
+hk_file_link_in (const char *tmp, const char *dir, const char *name)
+{
+    char final[4096];
+    snprintf (final, sizeof final, "%s/%s", dir, name);
     /* link, not rename: a file waiting under that name is never replaced */
     int linked = link (tmp, final);
     int e = errno;

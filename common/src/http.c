@@ -51,7 +51,7 @@ struct hk_http {
 /* One upload in progress: written under a hidden name, renamed in when complete. */
 typedef struct {
     int fd;
-    char tmp[1200], final[1200], name[128];
+    char tmp[1200], name[128];
     int64_t bytes;
     bool too_big, failed;
 } s_upload_t;
@@ -109,7 +109,6 @@ s_upload_begin (const s_uploads_t *up, const char *name)
     if (!u)
         return NULL;
     snprintf (u->name, sizeof u->name, "%s", name);
-    snprintf (u->final, sizeof u->final, "%s/%s", up->dir, name);
     snprintf (u->tmp, sizeof u->tmp, "%s/.upload.%s.%ld.%p", up->dir, name, (long) getpid (),
               (void *) u);
     u->fd = open (u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
@@ -187,20 +186,12 @@ s_upload (hk_http_t *self, struct MHD_Connection *conn, s_upload_t *u, const cha
                         s_plain);
     }
     /* never replace a file that is waiting: the client picks another name */
-    if (link (u->tmp, u->final) != 0) {
-        int e = errno;
-        unlink (u->tmp);
-        if (e == EEXIST)
+    if (hk_file_link_in (u->tmp, up ? up->dir : ".", u->name) != 0) {
+        if (errno == EEXIST)
             return s_reply (conn, MHD_HTTP_CONFLICT, "a file of that name is waiting\n", false,
                             s_plain);
         return s_reply (conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the file\n", false,
                         s_plain);
-    }
-    unlink (u->tmp);
-    int dfd = open (up ? up->dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync (dfd); /* the rename itself survives a crash */
-        close (dfd);
     }
     HK_LOG (HK_INFO, "http.upload", HK_S ("file", u->name), HK_I ("bytes", u->bytes));
     char body[300];

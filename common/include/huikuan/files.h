@@ -19,6 +19,12 @@ int hk_file_read_all (FILE *f, size_t max_bytes, char **data_out, size_t *len_ou
  * not hidden; 1..100 bytes. */
 bool hk_file_name_ok (const char *name);
 
+/* Puts the complete, fsync'd and closed file tmp (in dir) in place as dir/name: linked in, so
+ * an existing dir/name is never replaced; tmp removed in every case; the folder fsync'd so the
+ * new name survives a crash. Returns 0 or HK_EIO with errno set (EEXIST: a file of that name
+ * is there). */
+int hk_file_link_in (const char *tmp, const char *dir, const char *name);
+
 /* Stores len bytes as dir/name so that it is complete or absent, even across a crash: written
  * under a hidden name, fsync'd, linked in (an existing dir/name is never replaced), the folder
  * fsync'd. Returns 0, HK_EINVAL (bad name), or HK_EIO with errno set (EEXIST: a file of that
