@@ -30,6 +30,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "huikuan/digest.h"
 #include "huikuan/errcodes.h"
 #include "huikuan/event.h"
 #include "huikuan/log.h"
@@ -180,22 +181,13 @@ struct hk_bus_sub {
     uint64_t dropped_malformed;
 };
 
-static uint32_t
-s_hash (const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char) *s) * 16777619u;
-    return h;
-}
-
 static s_producer_t *
 s_producer_find (hk_bus_sub_t *self, const char *name)
 {
     if (!self->nslots)
         return NULL;
     size_t mask = self->nslots - 1;
-    for (size_t i = s_hash (name) & mask;; i = (i + 1) & mask) {
+    for (size_t i = hk_str_hash (name) & mask;; i = (i + 1) & mask) {
         uint32_t slot = self->slots[i];
         if (!slot)
             return NULL;
@@ -211,7 +203,7 @@ s_rehash (hk_bus_sub_t *self, size_t nslots)
     if (!slots)
         return -1;
     for (size_t p = 0; p < self->nproducers; p++) {
-        size_t i = s_hash (self->producers[p].name) & (nslots - 1);
+        size_t i = hk_str_hash (self->producers[p].name) & (nslots - 1);
         while (slots[i])
             i = (i + 1) & (nslots - 1);
         slots[i] = (uint32_t) (p + 1);
@@ -242,7 +234,7 @@ s_producer_add (hk_bus_sub_t *self, const char *name, uint64_t cursor)
         return NULL;
     s_producer_t *p = &self->producers[self->nproducers++];
     *p = (s_producer_t) { .name = copy, .cursor = cursor, .target = cursor };
-    size_t mask = self->nslots - 1, i = s_hash (name) & mask;
+    size_t mask = self->nslots - 1, i = hk_str_hash (name) & mask;
     while (self->slots[i])
         i = (i + 1) & mask;
     self->slots[i] = (uint32_t) self->nproducers;

@@ -60,3 +60,12 @@ hk_sha256_file_hex (const char *path, char out[HK_SHA256_HEX_LEN])
     fclose (f);
     return rc;
 }
+
+uint32_t
+hk_str_hash (const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char) *s) * 16777619u;
+    return h;
+}

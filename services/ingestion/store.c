@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "huikuan/dates.h"
+#include "huikuan/digest.h"
 #include "huikuan/errcodes.h"
 #include "huikuan/log.h"
 
@@ -864,17 +865,12 @@ s_hash64 (uint64_t h, const char *s)
     return (h ^ 0xff) * 1099511628211u; /* a separator, so ("ab","") != ("a","b") */
 }
 
-static unsigned
-s_hash (const char *s)
-{
-    return (unsigned) s_hash64 (14695981039346656037u, s);
-}
 
 /* Slot of id in the batch hash: its row index + 1, or 0 with *slot_out the empty slot. */
 static int
 s_find (const s_batch_t *bt, const char *id, int *slot_out)
 {
-    unsigned i = s_hash (id) & (HK_STORE_SLOTS - 1);
+    unsigned i = hk_str_hash (id) & (HK_STORE_SLOTS - 1);
     while (bt->slots[i]) {
         if (strcmp (bt->rows[bt->slots[i] - 1].invoice_id, id) == 0)
             return bt->slots[i];
@@ -896,7 +892,7 @@ s_debtor_slot (hk_store_t *self, const char *id)
         for (size_t i = 0; i < self->debtor_cap; i++) {
             if (!self->debtors[i].id)
                 continue;
-            size_t j = s_hash (self->debtors[i].id) & (cap - 1);
+            size_t j = hk_str_hash (self->debtors[i].id) & (cap - 1);
             while (t[j].id)
                 j = (j + 1) & (cap - 1);
             t[j] = self->debtors[i];
@@ -905,7 +901,7 @@ s_debtor_slot (hk_store_t *self, const char *id)
         self->debtors = t;
         self->debtor_cap = cap;
     }
-    size_t i = s_hash (id) & (self->debtor_cap - 1);
+    size_t i = hk_str_hash (id) & (self->debtor_cap - 1);
     while (self->debtors[i].id && strcmp (self->debtors[i].id, id) != 0)
         i = (i + 1) & (self->debtor_cap - 1);
     return &self->debtors[i];

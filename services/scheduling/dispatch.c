@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "huikuan/dates.h"
+#include "huikuan/digest.h"
 #include "huikuan/errcodes.h"
 #include "huikuan/log.h"
 #include "huikuan/metrics.h"
@@ -82,21 +83,12 @@ s_debts_free (s_debts_t *t)
     free (t->slot);
 }
 
-static unsigned
-s_hash (const char *s)
-{
-    unsigned h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char) *s) * 16777619u;
-    return h;
-}
-
 /* The debt of invoice, added when new. The table is sized for every debt of the log and of
  * the batch (s_load_counts), so it never fills. */
 static s_debt_t *
 s_find_debt (s_debts_t *t, const char *invoice)
 {
-    for (unsigned i = s_hash (invoice) & t->mask;; i = (i + 1) & t->mask) {
+    for (unsigned i = hk_str_hash (invoice) & t->mask;; i = (i + 1) & t->mask) {
         if (t->slot[i] == 0) {
             t->v[t->n] = (s_debt_t) { .invoice = invoice };
             t->slot[i] = ++t->n;

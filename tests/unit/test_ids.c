@@ -59,6 +59,11 @@ hk_ids_test (bool verbose)
     close (fds[0]);
     close (fds[1]);
 
+    /* the in-memory string hash is FNV-1a 32 (reference vectors) */
+    CHECK_INT (hk_str_hash (""), 0x811c9dc5u);
+    CHECK_INT (hk_str_hash ("a"), 0xe40c292cu);
+    CHECK_INT (hk_str_hash ("foobar"), 0xbf9cf968u);
+
     /* digest (ids and hashes share this test): FIPS 180-2 vectors */
     char hex[HK_SHA256_HEX_LEN];
     CHECK_INT (hk_sha256_hex ("abc", 3, hex), 0);
