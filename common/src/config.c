@@ -154,6 +154,16 @@ const hk_cfg_entry_t hk_config_common[] = {
       "interval between one-line stats summaries in the log" },
     { "claim_idle", HK_CFG_DURATION, "30s", 100 * S_MS, S_DAY, 0, NULL,
       "stream messages pending this long on a dead consumer are claimed by another" },
+    { "housekeeping_interval", HK_CFG_DURATION, "60s", 0, S_DAY, 0, NULL,
+      "how often one instance of the fleet applies the retention settings (0: never)" },
+    { "stream_retention", HK_CFG_DURATION, "24h", 0, 3650 * S_DAY, 0, NULL,
+      "Redis stream entries every consumer group acknowledged are kept this long" },
+    { "outbox_retention", HK_CFG_DURATION, "7d", 60 * S_SEC, 3650 * S_DAY, 0, NULL,
+      "published outbox events are kept this long (the bus catches up from them)" },
+    { "dedup_retention", HK_CFG_DURATION, "30d", 3600 * S_SEC, 3650 * S_DAY, 0, NULL,
+      "records of consumed events (deduplication) are kept this long" },
+    { "instance_expiry", HK_CFG_DURATION, "2m", 15 * S_SEC, S_DAY, 0, NULL,
+      "an instance silent this long (no heartbeat) is removed from fleet_instance" },
     { 0 },
 };
 

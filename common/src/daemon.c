@@ -16,6 +16,7 @@
 #include "huikuan/log.h"
 #include "huikuan/metrics.h"
 #include "huikuan/migrate.h"
+#include "huikuan/retention.h"
 
 #define HK_MAX_CONSUMED 16
 #define HK_BATCH 64
@@ -31,7 +32,7 @@ static atomic_bool s_redis_ready;
 static atomic_bool s_started;
 
 static hk_metric_t *s_m_consumed, *s_m_duplicates, *s_m_malformed, *s_m_parked,
-    *s_m_published, *s_m_ticks, *s_m_errors;
+    *s_m_published, *s_m_ticks, *s_m_errors, *s_m_removed;
 
 static void
 s_on_signal (int sig)
@@ -277,6 +278,36 @@ s_consume (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *q, hk_queue_m
         hk_envelope_destroy (&envs[k]);
 }
 
+/* Retention (retention.h), when this instance has the fleet's turn for the interval. */
+static void
+s_housekeeping (hk_daemon_t *d, int64_t interval_us)
+{
+    int turn = hk_retention_turn (d->redis, NULL, d->instance, interval_us / 1000);
+    if (turn <= 0) {
+        if (turn < 0)
+            HK_LOG (HK_WARN, "housekeeping.failed", HK_S ("error", hk_redis_errstr (d->redis)));
+        return;
+    }
+    hk_retention_t policy = {
+        .stream_keep_ms = hk_config_int (d->config, "stream_retention") / 1000,
+        .outbox_keep_us = hk_config_int (d->config, "outbox_retention"),
+        .dedup_keep_us = hk_config_int (d->config, "dedup_retention"),
+        .instance_expiry_us = hk_config_int (d->config, "instance_expiry"),
+        .limit = 50000,
+    };
+    hk_retention_result_t out;
+    int rc = hk_retention_run (d->db, d->redis, &policy, &out);
+    if (rc != 0)
+        HK_LOG (HK_WARN, "housekeeping.failed",
+                HK_S ("error", rc == HK_EREDIS ? hk_redis_errstr (d->redis) : hk_db_errstr (d->db)));
+    int64_t removed = out.stream_entries + out.outbox_rows + out.dedup_rows + out.instances;
+    hk_metric_add (s_m_removed, removed);
+    if (removed > 0)
+        HK_LOG (HK_INFO, "housekeeping.done", HK_I ("streams", out.streams),
+                HK_I ("stream_entries", out.stream_entries), HK_I ("outbox_rows", out.outbox_rows),
+                HK_I ("dedup_rows", out.dedup_rows), HK_I ("instances", out.instances));
+}
+
 int
 hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
 {
@@ -345,6 +376,8 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
     s_m_published = hk_metric_counter ("hk_events_published_total", "Outbox events published");
     s_m_ticks = hk_metric_counter ("hk_loop_ticks_total", "Main loop iterations");
     s_m_errors = hk_metric_counter ("hk_errors_total", "Errors in the main loop");
+    s_m_removed = hk_metric_counter ("hk_retention_removed_total",
+                                     "Stream entries and rows removed by housekeeping");
 
     struct sigaction sa = { .sa_handler = s_on_signal };
     sigemptyset (&sa.sa_mask);
@@ -421,7 +454,7 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
 
     int64_t tick_us = hk_config_int (d->config, "tick");
     int64_t stats_us = hk_config_int (d->config, "stats_period");
-    int64_t last_beat = hk_time_system_us (), last_stats = last_beat;
+    int64_t last_beat = hk_time_system_us (), last_stats = last_beat, last_house = last_beat;
     while (!s_stop) {
         if (s_reload) {
             s_reload = 0;
@@ -474,6 +507,11 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
                 == 0)
                 s_announce (d); /* row gone (cleanup by an operator): announce again */
             last_beat = wall;
+        }
+        int64_t house_us = hk_config_int (d->config, "housekeeping_interval");
+        if (house_us > 0 && wall - last_house >= house_us) {
+            s_housekeeping (d, house_us);
+            last_house = wall;
         }
         if (wall - last_stats > stats_us) {
             hk_metrics_log_summary ();

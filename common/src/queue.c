@@ -19,6 +19,7 @@
 #include "huikuan/queue.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -413,6 +414,136 @@ hk_stream_add (hk_redis_t *r, const char *stream, const void *data, size_t len, 
     if (reply)
         freeReplyObject (reply);
     return rc;
+}
+
+/* A stream entry id "<ms>-<seq>". */
+typedef struct {
+    uint64_t ms, seq;
+} s_id_t;
+
+static bool
+s_id_parse (const char *text, s_id_t *id)
+{
+    char *end;
+    errno = 0;
+    id->ms = strtoull (text, &end, 10);
+    if (errno || end == text || *end != '-')
+        return false;
+    const char *seq = end + 1;
+    id->seq = strtoull (seq, &end, 10);
+    return !errno && end != seq && *end == '\0';
+}
+
+static bool
+s_id_less (s_id_t a, s_id_t b)
+{
+    return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq);
+}
+
+/* The value of key in a flat [key, value, ...] reply array, or NULL. */
+static const redisReply *
+s_field (const redisReply *map, const char *key)
+{
+    if (!map || map->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    for (size_t i = 0; i + 1 < map->elements; i += 2)
+        if (map->element[i]->type == REDIS_REPLY_STRING && strcmp (map->element[i]->str, key) == 0)
+            return map->element[i + 1];
+    return NULL;
+}
+
+/* The oldest entry group still needs: its oldest pending entry, else the one after the last
+ * delivered to it. Returns 0 or HK_EREDIS. */
+static int
+s_group_needs (hk_redis_t *r, const char *stream, const redisReply *group, s_id_t *need)
+{
+    const redisReply *name = s_field (group, "name"), *pending = s_field (group, "pending");
+    const redisReply *last = s_field (group, "last-delivered-id");
+    if (!name || name->type != REDIS_REPLY_STRING || !pending
+        || pending->type != REDIS_REPLY_INTEGER || !last || last->type != REDIS_REPLY_STRING
+        || !s_id_parse (last->str, need)) {
+        snprintf (r->errstr, sizeof r->errstr, "XINFO GROUPS %s: unexpected reply", stream);
+        return HK_EREDIS;
+    }
+    if (pending->integer == 0) {
+        need->seq++; /* everything up to the last delivered is acknowledged */
+        return 0;
+    }
+    const char *argv[] = { "XPENDING", stream, name->str };
+    redisReply *reply = hk_redis_cmd (r, 3, argv, NULL);
+    int rc = s_reply_error (r, reply, "XPENDING");
+    if (rc == 0
+        && !(reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2
+             && reply->element[1]->type == REDIS_REPLY_STRING
+             && s_id_parse (reply->element[1]->str, need))) {
+        snprintf (r->errstr, sizeof r->errstr, "XPENDING %s: unexpected reply", stream);
+        rc = HK_EREDIS;
+    }
+    if (reply)
+        freeReplyObject (reply);
+    return rc;
+}
+
+int64_t
+hk_stream_trim (hk_redis_t *r, const char *stream, int64_t keep_ms, bool groupless)
+{
+    if (!r || !stream || keep_ms < 0)
+        return HK_EINVAL;
+    /* the cut by age, on the server's clock */
+    redisReply *reply = hk_redis_cmdf (r, "TIME");
+    int rc = s_reply_error (r, reply, "TIME");
+    if (rc == 0 && !(reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+                     && reply->element[0]->type == REDIS_REPLY_STRING
+                     && reply->element[1]->type == REDIS_REPLY_STRING)) {
+        snprintf (r->errstr, sizeof r->errstr, "TIME: unexpected reply");
+        rc = HK_EREDIS;
+    }
+    s_id_t cut = { 0, 0 };
+    if (rc == 0) {
+        uint64_t now_ms = strtoull (reply->element[0]->str, NULL, 10) * 1000u
+                          + strtoull (reply->element[1]->str, NULL, 10) / 1000u;
+        cut.ms = now_ms > (uint64_t) keep_ms ? now_ms - (uint64_t) keep_ms : 0;
+    }
+    if (reply)
+        freeReplyObject (reply);
+    if (rc != 0)
+        return rc;
+
+    const char *argv[] = { "XINFO", "GROUPS", stream };
+    reply = hk_redis_cmd (r, 3, argv, NULL);
+    if (reply && reply->type == REDIS_REPLY_ERROR && strstr (reply->str, "no such key")) {
+        freeReplyObject (reply);
+        return 0;
+    }
+    rc = s_reply_error (r, reply, "XINFO GROUPS");
+    if (rc == 0 && reply->type != REDIS_REPLY_ARRAY) {
+        snprintf (r->errstr, sizeof r->errstr, "XINFO GROUPS %s: unexpected reply", stream);
+        rc = HK_EREDIS;
+    }
+    bool trim = rc == 0 && (reply->elements > 0 || groupless);
+    for (size_t g = 0; trim && g < reply->elements; g++) {
+        s_id_t need;
+        rc = s_group_needs (r, stream, reply->element[g], &need);
+        if (rc != 0)
+            trim = false;
+        else if (s_id_less (need, cut))
+            cut = need;
+    }
+    if (reply)
+        freeReplyObject (reply);
+    if (!trim || (cut.ms == 0 && cut.seq == 0))
+        return rc;
+    char minid[48];
+    snprintf (minid, sizeof minid, "%llu-%llu", (unsigned long long) cut.ms,
+              (unsigned long long) cut.seq);
+    const char *targv[] = { "XTRIM", stream, "MINID", minid };
+    reply = hk_redis_cmd (r, 4, targv, NULL);
+    int64_t removed = s_reply_error (r, reply, "XTRIM");
+    if (removed == 0)
+        removed = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
+    if (reply)
+        freeReplyObject (reply);
+    return removed;
 }
 
 int

@@ -9,7 +9,7 @@
     X (money) X (dates) X (ids) X (rules) X (files) X (config) X (log) X (metrics) X (http)       \
     X (db) X (migrate) X (clock) X (queue) X (bus) X (event)                            \
     X (ingestion) X (aging) X (notification) X (legal) X (statements) \
-    X (readers) X (limitation) X (risk) X (calendar) X (strategy) X (json)
+    X (readers) X (limitation) X (risk) X (calendar) X (strategy) X (json) X (retention)
 
 #define X(name) int hk_##name##_test (bool verbose);
 HK_TESTS (X)

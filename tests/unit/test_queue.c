@@ -358,6 +358,68 @@ s_test_pipeline (hk_redis_t *r, bool verbose)
     return failures;
 }
 
+/* Retention of a stream (hk_stream_trim): only what every group acknowledged, and only past
+ * the age kept; a stream without groups by age when asked, else whole. */
+static int
+s_test_trim (hk_redis_t *r, bool verbose)
+{
+    int failures = 0;
+    char stream[64], ids[6][32];
+    snprintf (stream, sizeof stream, "t:trim:%d", (int) getpid ());
+    s_int (r, "DEL %s", stream);
+    CHECK_INT (hk_stream_trim (r, stream, 0, true), 0); /* no stream: nothing to do */
+    CHECK_INT (hk_stream_trim (NULL, stream, 0, true), HK_EINVAL);
+    CHECK_INT (hk_stream_trim (r, stream, -1, true), HK_EINVAL);
+    for (int i = 0; i < 5; i++)
+        CHECK_INT (s_add (r, stream, "e", ids[i]), 0);
+    hk_test_sleep_ms (3); /* entry ids are the server's milliseconds: make them past */
+
+    /* no group: a work queue stays whole; an event stream is trimmed by age */
+    CHECK_INT (hk_stream_trim (r, stream, 0, false), 0);
+    CHECK_INT (s_int (r, "XLEN %s", stream), 5);
+    CHECK_INT (hk_stream_trim (r, stream, 3600 * 1000, true), 0); /* younger than an hour */
+    CHECK_INT (hk_stream_trim (r, stream, 0, true), 5);
+    CHECK_INT (s_int (r, "XLEN %s", stream), 0);
+
+    /* one group: reads three, acknowledges the first and the third; the second is pending */
+    for (int i = 0; i < 5; i++)
+        CHECK_INT (s_add (r, stream, "e", ids[i]), 0);
+    hk_queue_t *q = hk_queue_new (r, stream, "g1", "c1", 60000);
+    hk_queue_msg_t msgs[8];
+    int n = hk_queue_read (q, msgs, 3, 0);
+    CHECK_INT (n, 3);
+    if (n == 3) {
+        CHECK_STR (msgs[0].id, ids[0]);
+        CHECK_INT (hk_queue_ack (q, msgs[0].id), 0);
+        CHECK_INT (hk_queue_ack (q, msgs[2].id), 0);
+    }
+    hk_queue_batch_clear (msgs, n);
+    hk_test_sleep_ms (3);
+    CHECK_INT (hk_stream_trim (r, stream, 3600 * 1000, false), 0); /* acknowledged, but young */
+    CHECK_INT (hk_stream_trim (r, stream, 0, false), 1);            /* up to the pending one */
+    CHECK_INT (s_int (r, "XLEN %s", stream), 4);
+    CHECK_INT (hk_queue_ack (q, ids[1]), 0);
+    CHECK_INT (hk_stream_trim (r, stream, 0, false), 2); /* up to the last delivered */
+    CHECK_INT (s_int (r, "XLEN %s", stream), 2);
+
+    /* a second group that has read nothing needs everything that is left */
+    redisReply *reply = hk_redis_cmdf (r, "XGROUP CREATE %s g2 0", stream);
+    if (reply)
+        freeReplyObject (reply);
+    n = hk_queue_read (q, msgs, 8, 0);
+    CHECK_INT (n, 2);
+    for (int i = 0; i < n; i++)
+        hk_queue_ack (q, msgs[i].id);
+    hk_queue_batch_clear (msgs, n);
+    CHECK_INT (hk_stream_trim (r, stream, 0, true), 0);
+    CHECK_INT (s_int (r, "XLEN %s", stream), 2);
+    hk_queue_destroy (&q);
+    s_int (r, "DEL %s", stream);
+    if (verbose)
+        printf ("  queue trim done\n");
+    return failures;
+}
+
 int
 hk_queue_test (bool verbose)
 {
@@ -376,6 +438,7 @@ hk_queue_test (bool verbose)
     if (hk_redis_ok (r) && hk_redis_ok (admin)) {
         failures += s_test_queue (r, admin, verbose);
         failures += s_test_pipeline (r, verbose);
+        failures += s_test_trim (r, verbose);
     }
     hk_redis_destroy (&r);
     hk_redis_destroy (&admin);

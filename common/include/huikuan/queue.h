@@ -44,6 +44,15 @@ int hk_redis_pipeline (hk_redis_t *r, int n, const int *argcs, const char *const
 int hk_stream_add_many (hk_redis_t *r, const char *const *streams, const char *const *datas,
                         const size_t *lens, int n);
 
+/* Retention of a stream: removes the entries that every consumer group of it has
+ * acknowledged (delivered to the group and no longer pending) and that are older than keep_ms
+ * by the Redis server's clock (entry ids are its milliseconds). Entries a group has not read,
+ * or holds pending, stay whatever their age. A stream without groups is trimmed by age alone
+ * when groupless is true (event streams: the outbox in PostgreSQL keeps the events), else left
+ * whole (work queues waiting for their consumer). A missing stream is not an error. Returns
+ * the entries removed, or HK_EINVAL / HK_EREDIS. */
+int64_t hk_stream_trim (hk_redis_t *r, const char *stream, int64_t keep_ms, bool groupless);
+
 typedef struct hk_queue hk_queue_t;
 
 typedef struct {
