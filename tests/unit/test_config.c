@@ -142,7 +142,9 @@ hk_config_test (bool verbose)
     const char *expected[] = { "instance", "database_url", "redis_url", "bus_bind",
                                "http_listen", "log_level", "log_format", "tenant",
                                "tenant_time_zone", "tick", "run_dir", "migrate_on_start",
-                               "stats_period", "claim_idle" };
+                               "stats_period", "claim_idle", "housekeeping_interval",
+                               "stream_retention", "outbox_retention", "dedup_retention",
+                               "instance_expiry" };
     size_t nkeys = 0;
     for (const hk_cfg_entry_t *e = hk_config_common; e->name; e++, nkeys++) {
         CHECK (nkeys < sizeof expected / sizeof expected[0]);
