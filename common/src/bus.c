@@ -123,6 +123,28 @@ hk_bus_pub_endpoint (const hk_bus_pub_t *self)
 }
 
 int
+hk_endpoint_advertised (const char *endpoint, const char *host, char *out, size_t len)
+{
+    if (!endpoint || !host || !*host || !out || !len)
+        return HK_EINVAL;
+    const char *addr = strstr (endpoint, "://");
+    const char *colon = addr ? strrchr (addr + 3, ':') : NULL;
+    if (!colon)
+        return HK_EINVAL;
+    addr += 3;
+    size_t alen = (size_t) (colon - addr);
+    static const char *const wild[] = { "", "*", "0.0.0.0", "::", "[::]" };
+    bool wildcard = false;
+    for (size_t i = 0; i < sizeof wild / sizeof wild[0]; i++)
+        wildcard |= alen == strlen (wild[i]) && strncmp (addr, wild[i], alen) == 0;
+    bool v6 = strchr (host, ':') && host[0] != '[';
+    int n = wildcard ? snprintf (out, len, "%.*s%s%s%s%s", (int) (addr - endpoint), endpoint,
+                                 v6 ? "[" : "", host, v6 ? "]" : "", colon)
+                     : snprintf (out, len, "%s", endpoint);
+    return n >= 0 && (size_t) n < len ? 0 : HK_EINVAL;
+}
+
+int
 hk_bus_pub_send (hk_bus_pub_t *self, const char *type, const void *data, size_t len)
 {
     if (!self || !type || (!data && len))

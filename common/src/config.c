@@ -134,6 +134,9 @@ const hk_cfg_entry_t hk_config_common[] = {
       "Redis server URL (redis://[:password@]host:port[/db])" },
     { "bus_bind", HK_CFG_STRING, "tcp://127.0.0.1:*", 0, 0, HK_CFG_NORELOAD, NULL,
       "ZeroMQ endpoint the event publisher binds to" },
+    { "advertise_host", HK_CFG_STRING, "", 0, 0, HK_CFG_NORELOAD, NULL,
+      "host name or address announced for a wildcard bus_bind or http_listen (empty: this"
+      " host's name)" },
     { "http_listen", HK_CFG_STRING, "127.0.0.1:0", 0, 0, HK_CFG_NORELOAD, s_valid_listen,
       "host:port of /healthz, /readyz and /metrics (port 0: any free port; off: none)" },
     { "log_level", HK_CFG_STRING, "info", 0, 0, 0, s_valid_log_level,

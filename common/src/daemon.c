@@ -107,17 +107,28 @@ hk_daemon_emit (hk_daemon_t *d, const char *type, const char *aggregate_id,
 static int
 s_announce (hk_daemon_t *d)
 {
-    char host[128] = "", pid[16], http[160] = "";
+    char host[128] = "", pid[16], http[300] = "", bus[300] = "";
     gethostname (host, sizeof host - 1);
     snprintf (pid, sizeof pid, "%d", (int) getpid ());
+    /* a wildcard bind is announced under the name others reach this host by (promise 8) */
+    const char *advertise = hk_config_str (d->config, "advertise_host");
+    if (!*advertise)
+        advertise = *host ? host : "localhost";
     if (d->http) {
         const char *listen = hk_config_str (d->config, "http_listen");
         const char *colon = strrchr (listen, ':');
         int hostlen = colon ? (int) (colon - listen) : (int) strlen (listen);
-        snprintf (http, sizeof http, "http://%.*s:%d", hostlen, listen, hk_http_port (d->http));
+        char bound[200];
+        snprintf (bound, sizeof bound, "http://%.*s:%d", hostlen, listen, hk_http_port (d->http));
+        if (hk_endpoint_advertised (bound, advertise, http, sizeof http) != 0)
+            snprintf (http, sizeof http, "%s", bound);
     }
-    const char *params[] = { d->instance, d->kind, host, pid,
-                             d->pub ? hk_bus_pub_endpoint (d->pub) : NULL, *http ? http : NULL };
+    if (d->pub && hk_endpoint_advertised (hk_bus_pub_endpoint (d->pub), advertise, bus,
+                                          sizeof bus)
+                      != 0)
+        snprintf (bus, sizeof bus, "%s", hk_bus_pub_endpoint (d->pub));
+    const char *params[] = { d->instance, d->kind, host, pid, *bus ? bus : NULL,
+                             *http ? http : NULL };
     return hk_db_exec (d->db,
                        "INSERT INTO fleet_instance (instance, kind, host, pid, bus_endpoint,"
                        " http_endpoint) VALUES ($1, $2, $3, $4::int, $5, $6)"

@@ -279,13 +279,41 @@ s_test_discover (hk_db_t *db)
     return failures;
 }
 
+/* What an instance announces for its bound endpoints (promise 8): a wildcard address is
+ * replaced by the advertised host, anything else stays. */
+static int
+s_test_advertised (void)
+{
+    int failures = 0;
+    char out[64];
+    static const struct {
+        const char *bound, *host, *want;
+    } cases[] = {
+        { "tcp://0.0.0.0:40123", "node-7.example", "tcp://node-7.example:40123" },
+        { "tcp://*:5555", "10.0.0.4", "tcp://10.0.0.4:5555" },
+        { "tcp://[::]:5555", "fd00::4", "tcp://[fd00::4]:5555" },
+        { "tcp://:::5555", "[fd00::4]", "tcp://[fd00::4]:5555" },
+        { "http://:8080", "node-7", "http://node-7:8080" },
+        { "tcp://127.0.0.1:40123", "node-7", "tcp://127.0.0.1:40123" },
+        { "tcp://10.1.2.3:1", "node-7", "tcp://10.1.2.3:1" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_INT (hk_endpoint_advertised (cases[i].bound, cases[i].host, out, sizeof out), 0);
+        CHECK_STR (out, cases[i].want);
+    }
+    CHECK_INT (hk_endpoint_advertised ("no-scheme:1", "h", out, sizeof out), HK_EINVAL);
+    CHECK_INT (hk_endpoint_advertised ("tcp://*:1", "", out, sizeof out), HK_EINVAL);
+    CHECK_INT (hk_endpoint_advertised ("tcp://*:1", "a-very-long-host-name", out, 12), HK_EINVAL);
+    return failures;
+}
+
 int
 hk_bus_test (bool verbose)
 {
     hk_db_t *admin = hk_test_admin ("bus");
     if (!admin)
         return 1;
-    int failures = 0;
+    int failures = s_test_advertised ();
     char name[64];
     hk_db_t *db = hk_test_db_fresh (admin, "unit_bus", name, sizeof name);
     if (db) {

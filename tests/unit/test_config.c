@@ -140,8 +140,8 @@ hk_config_test (bool verbose)
 
     /* The shared table: the agreed keys, each with help. */
     const char *expected[] = { "instance", "database_url", "redis_url", "bus_bind",
-                               "http_listen", "log_level", "log_format", "tenant",
-                               "tenant_time_zone", "tick", "run_dir", "migrate_on_start",
+                               "advertise_host", "http_listen", "log_level", "log_format",
+                               "tenant", "tenant_time_zone", "tick", "run_dir", "migrate_on_start",
                                "stats_period", "claim_idle", "housekeeping_interval",
                                "stream_retention", "outbox_retention", "dedup_retention",
                                "instance_expiry" };

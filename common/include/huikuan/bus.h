@@ -22,6 +22,11 @@ hk_bus_pub_t *hk_bus_pub_new (const char *bind, char *err, size_t errlen);
 void hk_bus_pub_destroy (hk_bus_pub_t **self_p);
 /* The endpoint actually bound ("tcp://127.0.0.1:40123"); owned by self. */
 const char *hk_bus_pub_endpoint (const hk_bus_pub_t *self);
+/* The endpoint others should connect to: endpoint ("tcp://0.0.0.0:40123",
+ * "http://:8080") with a wildcard address (empty, "*", "0.0.0.0", "::", "[::]") replaced by
+ * host (an IPv6 literal is bracketed); any other endpoint is copied as it is. Returns 0, or
+ * HK_EINVAL when it does not fit in out or is not scheme://address:port. */
+int hk_endpoint_advertised (const char *endpoint, const char *host, char *out, size_t len);
 /* Sends [type][data]. Never blocks (a full queue drops, as PUB does). 0 or HK_EBUS. */
 int hk_bus_pub_send (hk_bus_pub_t *self, const char *type, const void *data, size_t len);
 
