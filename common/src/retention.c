@@ -83,6 +83,20 @@ s_delete (hk_db_t *db, const char *sql, int64_t keep_us, int limit, int64_t *cou
     return 0;
 }
 
+/* Deletes at most limit rows of table whose column is older than keep_us. table and column
+ * are this file's constants, never input. */
+static int
+s_delete_older (hk_db_t *db, const char *table, const char *column, int64_t keep_us, int limit,
+                int64_t *count)
+{
+    char sql[512];
+    snprintf (sql, sizeof sql,
+              "DELETE FROM %s WHERE ctid = ANY (ARRAY (SELECT ctid FROM %s"
+              " WHERE %s < now () - $1::bigint * interval '1 microsecond' LIMIT $2::int))",
+              table, table, column);
+    return s_delete (db, sql, keep_us, limit, count);
+}
+
 int
 hk_retention_run (hk_db_t *db, hk_redis_t *r, const hk_retention_t *p, hk_retention_result_t *out)
 {
@@ -105,18 +119,10 @@ hk_retention_run (hk_db_t *db, hk_redis_t *r, const hk_retention_t *p, hk_retent
                       " LIMIT $2::int))",
                       p->outbox_keep_us, p->limit, &out->outbox_rows);
     rc = rc ? rc : e;
-    e = s_delete (db,
-                  "DELETE FROM consumed_event WHERE ctid = ANY (ARRAY ("
-                  " SELECT ctid FROM consumed_event"
-                  " WHERE consumed_at < now () - $1::bigint * interval '1 microsecond'"
-                  " LIMIT $2::int))",
-                  p->dedup_keep_us, p->limit, &out->dedup_rows);
+    e = s_delete_older (db, "consumed_event", "consumed_at", p->dedup_keep_us, p->limit,
+                        &out->dedup_rows);
     rc = rc ? rc : e;
-    e = s_delete (db,
-                  "DELETE FROM fleet_instance WHERE ctid = ANY (ARRAY ("
-                  " SELECT ctid FROM fleet_instance"
-                  " WHERE heartbeat_at < now () - $1::bigint * interval '1 microsecond'"
-                  " LIMIT $2::int))",
-                  p->instance_expiry_us, p->limit, &out->instances);
+    e = s_delete_older (db, "fleet_instance", "heartbeat_at", p->instance_expiry_us, p->limit,
+                        &out->instances);
     return rc ? rc : e;
 }
