@@ -806,7 +806,7 @@ s_covered (const hk_calendar_t *cal, const char *zone, hk_slot_t *out, int rc)
         int y, m, d;
         hk_date_to_ymd (l.date, &y, &m, &d);
         s_append (out->why, sizeof out->why,
-                  "; the calendar does not cover %04d: its holidays are not known", y);
+                  "; the calendar does not cover %04d: its holidays may be incomplete", y);
     }
     return rc;
 }

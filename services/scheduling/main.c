@@ -227,7 +227,7 @@ sched_calendar (hk_daemon_t *d, const char *name)
                 hk_date_format (day, date, sizeof date);
                 HK_LOG (HK_WARN, "calendar.not_covered", HK_S ("calendar", name),
                         HK_S ("date", date),
-                        HK_S ("effect", "weekends only: its public holidays are not known"));
+                        HK_S ("effect", "holidays may be incomplete: add the year's notice"));
                 break;
             }
     }
