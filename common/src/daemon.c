@@ -32,7 +32,7 @@ static atomic_bool s_redis_ready;
 static atomic_bool s_started;
 
 static hk_metric_t *s_m_consumed, *s_m_duplicates, *s_m_malformed, *s_m_parked,
-    *s_m_published, *s_m_ticks, *s_m_errors, *s_m_removed;
+    *s_m_published, *s_m_ticks, *s_m_errors, *s_m_removed, *s_m_other_tenant;
 
 static void
 s_on_signal (int sig)
@@ -270,6 +270,13 @@ s_consume (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *q, hk_queue_m
         Huikuan__V1__Envelope *env = s_screen (d, q, &msgs[i]);
         if (!env)
             continue;
+        if (*env->tenant && strcmp (env->tenant, d->tenant) != 0) {
+            /* another tenant's: its own instances read it in their group (s_group_name) */
+            hk_queue_ack (q, msgs[i].id);
+            hk_metric_add (s_m_other_tenant, 1);
+            hk_envelope_destroy (&env);
+            continue;
+        }
         if (msgs[i].deliveries <= 1) {
             bm[m] = &msgs[i];
             envs[m++] = env;
@@ -287,6 +294,19 @@ s_consume (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *q, hk_queue_m
         s_apply_batch (d, def, q, bm, envs, m);
     for (int k = 0; k < m; k++)
         hk_envelope_destroy (&envs[k]);
+}
+
+/* The consumer group of this instance: its kind, and for a tenant other than "default" the
+ * kind and the tenant ("aging@acme"). Instances of several tenants may share streams and
+ * servers; each tenant's group sees every event and applies its own tenant's, so an event is
+ * neither applied by another tenant's instance nor lost to it. */
+static void
+s_group_name (const hk_daemon_t *d, char *out, size_t len)
+{
+    if (strcmp (d->tenant, "default") == 0)
+        snprintf (out, len, "%s", d->kind);
+    else
+        snprintf (out, len, "%s@%s", d->kind, d->tenant);
 }
 
 /* Retention (retention.h), when this instance has the fleet's turn for the interval. */
@@ -387,6 +407,8 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
     s_m_published = hk_metric_counter ("hk_events_published_total", "Outbox events published");
     s_m_ticks = hk_metric_counter ("hk_loop_ticks_total", "Main loop iterations");
     s_m_errors = hk_metric_counter ("hk_errors_total", "Errors in the main loop");
+    s_m_other_tenant = hk_metric_counter ("hk_events_other_tenant_total",
+                                          "Events of another tenant, left to its instances");
     s_m_removed = hk_metric_counter ("hk_retention_removed_total",
                                      "Stream entries and rows removed by housekeeping");
 
@@ -442,9 +464,10 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
     }
     if (def->consumes)
         for (const char *const *t = def->consumes; *t && nqueues < HK_MAX_CONSUMED; t++) {
-            char stream[128];
+            char stream[128], group[160];
+            s_group_name (d, group, sizeof group);
             queues[nqueues++] = hk_queue_new (d->redis, hk_event_stream (*t, stream, sizeof stream),
-                                              def->kind, d->instance,
+                                              group, d->instance,
                                               hk_config_int (d->config, "claim_idle") / 1000);
         }
     if (def->init && def->init (d) != 0) {
