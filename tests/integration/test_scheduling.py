@@ -9,7 +9,7 @@ import re
 import subprocess
 import time
 import urllib.parse
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -727,16 +727,19 @@ def test_contact_outcomes(fleet):
 
 
 def test_calendar_coverage_ends(fleet):
-    """R-S1/R-S2 need the debtor's public holidays; CN.cal lists them through 2026. Planning at
-    the end of 2026 warns in the log that the coming months are not covered, and a contact in
-    2027 says in its timing that the calendar does not know that year's holidays (here the
-    best-ranked day is 1 January, which only a 2027 calendar would rule out)."""
+    """R-S1/R-S2 need the debtor's public holidays. CN.cal lists them in full through 2026 and
+    2027's statutory days only, until the State Council's notice for 2027 is added. Planning
+    in 2027 warns in the log that the year is not covered, a contact there says in its timing
+    that the calendar may be incomplete, and it still avoids the statutory Spring Festival days
+    (除夕 to 初三, 2027-02-05..08; the best-ranked day would be Friday the 5th)."""
     zone = "Asia/Shanghai"
-    start(fleet, "2026-12-30T10:00:00+08:00")
+    start(fleet, "2027-02-02T10:00:00+08:00")
     one_debtor(fleet)
-    feed(fleet, "inv.csv", INVOICE.format(rows="INV-1,D1,CNY,5000.00,2026-11-20,2026-12-28\n"))
+    feed(fleet, "inv.csv", INVOICE.format(rows="INV-1,D1,CNY,5000.00,2027-01-10,2027-01-25\n"))
     notice = wait_contacts(fleet, lambda c: c["step"] == "written_notice", "notice")[0]
-    assert local(notice["due_us"], zone).year == 2027, notice
+    day = local(notice["due_us"], zone).date()
+    assert day.year == 2027, notice
+    assert not (date(2027, 2, 5) <= day <= date(2027, 2, 8)), notice
     assert "does not cover 2027" in notice["timing"], notice
     log = fleet.daemons["scheduling-1"].log(400)
     assert "calendar.not_covered" in log and "calendar=CN" in log, log
