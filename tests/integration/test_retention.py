@@ -1,8 +1,9 @@
 """Retention in a running fleet (common/src/retention.c, docs/architecture.md "Retention"):
 with a short housekeeping interval, event stream entries every consumer group acknowledged
 leave Redis, entries a stopped consumer has not read stay, published outbox events past their
-age leave PostgreSQL (unpublished ones stay), and an instance that died without its clean stop
-leaves fleet_instance; one instance of the fleet does the work per interval."""
+age leave PostgreSQL, and an instance that died without its clean stop leaves fleet_instance.
+unit.retention covers unpublished events, the row limit and the turn; unit.queue the trim
+rules one by one."""
 
 import subprocess
 
