@@ -82,6 +82,24 @@ s_check_name (const char *value, bool allow_empty, char *err, size_t errlen)
     return 0;
 }
 
+/* A host name or address others can connect to: empty (this host's name), a DNS name, an
+ * IPv4 address or an IPv6 literal, bracketed or not. */
+static int
+s_valid_host (const char *value, char *err, size_t errlen)
+{
+    size_t n = strlen (value);
+    if (n > 253) {
+        snprintf (err, errlen, "too long (%zu bytes, at most 253)", n);
+        return -1;
+    }
+    for (const char *p = value; *p; p++)
+        if (!isalnum ((unsigned char) *p) && !strchr (".-:[]", *p)) {
+            snprintf (err, errlen, "a host name or address: letters, digits and . - : [ ] only");
+            return -1;
+        }
+    return 0;
+}
+
 static int
 s_valid_instance (const char *value, char *err, size_t errlen)
 {
@@ -134,7 +152,7 @@ const hk_cfg_entry_t hk_config_common[] = {
       "Redis server URL (redis://[:password@]host:port[/db])" },
     { "bus_bind", HK_CFG_STRING, "tcp://127.0.0.1:*", 0, 0, HK_CFG_NORELOAD, NULL,
       "ZeroMQ endpoint the event publisher binds to" },
-    { "advertise_host", HK_CFG_STRING, "", 0, 0, HK_CFG_NORELOAD, NULL,
+    { "advertise_host", HK_CFG_STRING, "", 0, 0, HK_CFG_NORELOAD, s_valid_host,
       "host name or address announced for a wildcard bus_bind or http_listen (empty: this"
       " host's name)" },
     { "http_listen", HK_CFG_STRING, "127.0.0.1:0", 0, 0, HK_CFG_NORELOAD, s_valid_listen,

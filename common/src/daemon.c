@@ -313,7 +313,8 @@ s_group_name (const hk_daemon_t *d, char *out, size_t len)
 static void
 s_housekeeping (hk_daemon_t *d, int64_t interval_us)
 {
-    int turn = hk_retention_turn (d->redis, NULL, d->instance, interval_us / 1000);
+    int turn = hk_retention_turn (d->redis, NULL, d->instance,
+                                  interval_us >= 1000 ? interval_us / 1000 : 1);
     if (turn <= 0) {
         if (turn < 0)
             HK_LOG (HK_WARN, "housekeeping.failed", HK_S ("error", hk_redis_errstr (d->redis)));
@@ -488,6 +489,7 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
 
     int64_t tick_us = hk_config_int (d->config, "tick");
     int64_t stats_us = hk_config_int (d->config, "stats_period");
+    int64_t house_us = hk_config_int (d->config, "housekeeping_interval");
     int64_t last_beat = hk_time_system_us (), last_stats = last_beat, last_house = last_beat;
     while (!s_stop) {
         if (s_reload) {
@@ -501,6 +503,7 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
                              strcmp (hk_config_str (d->config, "log_format"), "json") == 0);
                 tick_us = hk_config_int (d->config, "tick");
                 stats_us = hk_config_int (d->config, "stats_period");
+                house_us = hk_config_int (d->config, "housekeeping_interval");
                 HK_LOG (HK_INFO, "reloaded", HK_I ("changed", changed));
             }
         }
@@ -542,7 +545,6 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
                 s_announce (d); /* row gone (cleanup by an operator): announce again */
             last_beat = wall;
         }
-        int64_t house_us = hk_config_int (d->config, "housekeeping_interval");
         if (house_us > 0 && wall - last_house >= house_us) {
             s_housekeeping (d, house_us);
             last_house = wall;

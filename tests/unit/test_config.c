@@ -265,6 +265,11 @@ hk_config_test (bool verbose)
     CHECK (strstr (err, "log_level: must be one of debug, info, warn, error") != NULL);
     CHECK_INT (s_try (path, "log_format = xml\n", err, sizeof err), HK_ECONFIG);
     CHECK (strstr (err, "log_format: must be text or json") != NULL);
+    CHECK_INT (s_try (path, "advertise_host = tcp://node-7:5555\n", err, sizeof err),
+               HK_ECONFIG);
+    CHECK (strstr (err, ":1: advertise_host: a host name or address") != NULL);
+    CHECK_INT (s_try (path, "advertise_host = [fd00::4]\n", err, sizeof err), 0);
+    CHECK_INT (s_try (path, "advertise_host = node-7.example.cn\n", err, sizeof err), 0);
     CHECK_INT (s_try (path, "tenant_time_zone = Mars/Olympus\n", err, sizeof err), HK_ECONFIG);
     CHECK (strstr (err, "tenant_time_zone: unknown time zone") != NULL);
     CHECK_INT (s_try (path, "tenant_time_zone = Europe/Berlin\n", err, sizeof err), 0);
