@@ -611,6 +611,15 @@ hk_stream_add_many (hk_redis_t *r, const char *const *streams, const char *const
  * Queues
  */
 
+const char *
+hk_tenant_queue (const char *base, const char *tenant, char *buf, size_t len)
+{
+    int n = !tenant || !*tenant || strcmp (tenant, "default") == 0
+                ? snprintf (buf, len, "%s", base)
+                : snprintf (buf, len, "%s@%s", base, tenant);
+    return n >= 0 && (size_t) n < len ? buf : NULL;
+}
+
 hk_queue_t *
 hk_queue_new (hk_redis_t *r, const char *stream, const char *group, const char *consumer,
               int64_t claim_idle_ms)

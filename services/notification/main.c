@@ -1,8 +1,9 @@
 /* huikuan-notification: sends dispatched contacts through their channel and records the
  * delivery (R-N3: channel, template, recipient, content hash, status).
  *
- * Reads hk:notify:email through a Redis consumer group (work held by a dead instance is
- * claimed by another). Each contact is sent once: the contact row is locked, a contact that is
+ * Reads its tenant's e-mail queue (hk:notify:email for the tenant "default",
+ * hk:notify:email@<tenant> for another; hk_tenant_queue) through a Redis consumer group (work
+ * held by a dead instance is claimed by another). Each contact is sent once: the contact row is locked, a contact that is
  * no longer 'dispatched' (cancelled by a payment, or sent already) is skipped, and the delivery
  * row, the status change and the contact.sent event commit together before the queue entry
  * is acknowledged. The file channel rewrites the same <contact_id>.eml if a crash comes
@@ -37,7 +38,7 @@ static const hk_cfg_entry_t s_config[] = {
 typedef struct {
     hk_queue_t *email;
     char outbox[1024];
-    hk_metric_t *m_sent, *m_skipped, *m_failed;
+    hk_metric_t *m_sent, *m_skipped, *m_failed, *m_requeued;
 } notification_t;
 
 /* Sends one contact. Returns 0 when done with it (sent, skipped or failed for good),
@@ -69,6 +70,27 @@ s_send (hk_daemon_t *d, notification_t *st, const char *contact_id)
         hk_db_rollback (d->db);
         hk_metric_add (st->m_skipped, 1);
         return 0;
+    }
+    if (strcmp (PQgetvalue (res, 0, 2), d->tenant) != 0) {
+        /* Another tenant's contact (queued before queues were per tenant): it is sent by that
+         * tenant's instances, with that tenant's sender and transport, so it moves to that
+         * tenant's queue; never sent from here, never dropped. */
+        char base[64], queue[192];
+        snprintf (base, sizeof base, "hk:notify:%s", PQgetvalue (res, 0, 1));
+        int rc = hk_tenant_queue (base, PQgetvalue (res, 0, 2), queue, sizeof queue)
+                         && hk_stream_add (d->redis, queue, contact_id, strlen (contact_id),
+                                           NULL, 0)
+                                == 0
+                     ? 0
+                     : HK_EREDIS;
+        if (rc == 0) {
+            HK_LOG (HK_WARN, "contact.requeued", HK_S ("contact", contact_id),
+                    HK_S ("tenant", PQgetvalue (res, 0, 2)), HK_S ("queue", queue));
+            hk_metric_add (st->m_requeued, 1);
+        }
+        PQclear (res);
+        hk_db_rollback (d->db);
+        return rc;
     }
     const char *debtor = PQgetvalue (res, 0, 3), *email = PQgetvalue (res, 0, 6);
     hk_notice_t n = {
@@ -187,7 +209,10 @@ s_init (hk_daemon_t *d)
         HK_LOG (HK_ERROR, "outbox.unusable", HK_S ("dir", st->outbox), HK_S ("error", strerror (errno)));
         return HK_EIO;
     }
-    st->email = hk_queue_new (d->redis, "hk:notify:email", "notification", d->instance,
+    char queue[192];
+    if (!hk_tenant_queue ("hk:notify:email", d->tenant, queue, sizeof queue))
+        return HK_EINVAL;
+    st->email = hk_queue_new (d->redis, queue, "notification", d->instance,
                               hk_config_int (d->config, "claim_idle") / 1000);
     if (!st->email)
         return HK_ENOMEM;
@@ -195,6 +220,8 @@ s_init (hk_daemon_t *d)
     st->m_skipped = hk_metric_counter ("hk_messages_skipped_total",
                                        "Dispatched contacts no longer due");
     st->m_failed = hk_metric_counter ("hk_messages_failed_total", "Channel failures (retried)");
+    st->m_requeued = hk_metric_counter ("hk_messages_requeued_total",
+                                        "Another tenant's contacts moved to its queue");
     return 0;
 }
 

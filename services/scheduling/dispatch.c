@@ -390,7 +390,7 @@ sched_dispatch (hk_daemon_t *d)
     const char **streams = calloc ((size_t) n, sizeof *streams);
     const char **datas = calloc ((size_t) n, sizeof *datas);
     size_t *lens = calloc ((size_t) n, sizeof *lens);
-    char (*stream_buf)[96] = calloc ((size_t) n, sizeof *stream_buf);
+    char (*stream_buf)[160] = calloc ((size_t) n, sizeof *stream_buf);
     hk_event_t *evs = calloc ((size_t) n, sizeof *evs);
     Huikuan__V1__ContactDispatched *msgs = calloc ((size_t) n, sizeof *msgs);
     bool *bumped = calloc ((size_t) nd + 1, sizeof *bumped);
@@ -481,7 +481,10 @@ sched_dispatch (hk_daemon_t *d)
             x->k.last_contact_us = now;
             bumped[x - dv] = true;
         }
-        snprintf (stream_buf[ns], sizeof stream_buf[ns], "hk:notify:%s", channel);
+        char base[64];
+        snprintf (base, sizeof base, "hk:notify:%s", channel);
+        /* the tenant's own queue: another tenant's notification never sends it */
+        (void) hk_tenant_queue (base, d->tenant, stream_buf[ns], sizeof stream_buf[ns]);
         streams[ns] = stream_buf[ns];
         datas[ns] = id;
         lens[ns] = strlen (id);

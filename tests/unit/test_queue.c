@@ -420,13 +420,31 @@ s_test_trim (hk_redis_t *r, bool verbose)
     return failures;
 }
 
+/* Work queue names per tenant: the default tenant keeps the plain name. */
+static int
+s_test_tenant_queue (bool verbose)
+{
+    (void) verbose;
+    int failures = 0;
+    char buf[32];
+    CHECK_STR (hk_tenant_queue ("hk:notify:email", "default", buf, sizeof buf),
+               "hk:notify:email");
+    CHECK_STR (hk_tenant_queue ("hk:notify:email", "", buf, sizeof buf), "hk:notify:email");
+    CHECK_STR (hk_tenant_queue ("hk:notify:email", NULL, buf, sizeof buf), "hk:notify:email");
+    CHECK_STR (hk_tenant_queue ("hk:notify:sms", "acme", buf, sizeof buf), "hk:notify:sms@acme");
+    /* a name that does not fit is refused, never cut to another tenant's queue */
+    CHECK (hk_tenant_queue ("hk:notify:email", "acme-holdings-group", buf, sizeof buf) == NULL);
+    CHECK (hk_tenant_queue ("hk:notify:email", "default", buf, 15) == NULL);
+    return failures;
+}
+
 int
 hk_queue_test (bool verbose)
 {
     const char *url = hk_test_need ("queue", "REDIS_URL");
     if (!url)
         return 1;
-    int failures = 0;
+    int failures = s_test_tenant_queue (verbose);
     failures += s_test_urls (url, verbose);
     failures += s_test_dead_server (verbose);
 

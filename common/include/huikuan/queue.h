@@ -55,6 +55,12 @@ int64_t hk_stream_trim (hk_redis_t *r, const char *stream, int64_t keep_ms, bool
 
 typedef struct hk_queue hk_queue_t;
 
+/* The work queue of tenant named base ("hk:notify:email"): base itself for the tenant
+ * "default", "<base>@<tenant>" for any other, so tenants that share a Redis server never take
+ * each other's work (the consumer groups of event streams are named the same way). Returns
+ * buf, or NULL when it does not fit. */
+const char *hk_tenant_queue (const char *base, const char *tenant, char *buf, size_t len);
+
 typedef struct {
     char id[32];        /* stream entry id */
     char *data;         /* owned by the batch; valid until hk_queue_batch_clear() */
