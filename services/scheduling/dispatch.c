@@ -99,12 +99,32 @@ s_find_debt (s_debts_t *t, const char *invoice)
     }
 }
 
+/* The fast counters of one tenant-local day: a hash, one field per debtor contacted that day
+ * (a key per tenant and day, not per debtor: Redis keeps a few keys, and housekeeping's SCAN
+ * stays short, however many debtors are contacted). */
 static void
-s_counter_key (hk_daemon_t *d, const s_debtor_t *x, char *key, size_t len)
+s_counter_key (hk_daemon_t *d, int32_t today, char *key, size_t len)
 {
     char day[16];
-    hk_date_format (x->today, day, sizeof day);
-    snprintf (key, len, "hk:cap:%s:%s:%s", d->tenant, x->debtor, day);
+    hk_date_format (today, day, sizeof day);
+    snprintf (key, len, "hk:cap:%s:%s", d->tenant, day);
+}
+
+/* The distinct local days of the batch's debtors (a batch spans one or two: time zones). */
+static int
+s_days (const s_debtor_t *dv, int nd, const bool *only, int32_t *days)
+{
+    int n = 0;
+    for (int i = 0; i < nd; i++) {
+        if (only && !only[i])
+            continue;
+        int k = 0;
+        while (k < n && days[k] != dv[i].today)
+            k++;
+        if (k == n)
+            days[n++] = dv[i].today;
+    }
+    return n;
 }
 
 /* Local minute of the day of at_us in zone, -1 on an unknown zone. */
@@ -144,29 +164,41 @@ s_load_counts (hk_daemon_t *d, s_debtor_t *dv, int nd, int n_contacts, s_debts_t
                PGresult **log_out)
 {
     int64_t now = hk_clock_now (d->clock);
-    /* Redis: one MGET; a failure only loses the shortcut */
-    const char **argv = calloc ((size_t) nd + 1, sizeof *argv);
-    char (*keys)[256] = calloc ((size_t) nd, sizeof *keys);
-    if (!argv || !keys) {
+    /* Redis: one HMGET per local day; a failure only loses the shortcut */
+    const char **argv = calloc ((size_t) nd + 2, sizeof *argv);
+    int *idx = calloc ((size_t) nd + 1, sizeof *idx);
+    int32_t *days = calloc ((size_t) nd + 1, sizeof *days);
+    if (!argv || !idx || !days) {
         free (argv);
-        free (keys);
+        free (idx);
+        free (days);
         return HK_ENOMEM;
     }
-    argv[0] = "MGET";
-    for (int i = 0; i < nd; i++) {
-        s_counter_key (d, &dv[i], keys[i], sizeof keys[i]);
-        argv[i + 1] = keys[i];
+    for (int i = 0; i < nd; i++)
         dv[i].redis_today = -1;
-    }
-    redisReply *reply = hk_redis_cmd (d->redis, nd + 1, argv, NULL);
-    if (reply && reply->type == REDIS_REPLY_ARRAY && (int) reply->elements == nd)
+    int ndays = s_days (dv, nd, NULL, days);
+    for (int k = 0; k < ndays; k++) {
+        char key[192];
+        s_counter_key (d, days[k], key, sizeof key);
+        argv[0] = "HMGET";
+        argv[1] = key;
+        int m = 0;
         for (int i = 0; i < nd; i++)
-            if (reply->element[i]->type == REDIS_REPLY_STRING)
-                dv[i].redis_today = atoll (reply->element[i]->str);
-    if (reply)
-        freeReplyObject (reply);
+            if (dv[i].today == days[k]) {
+                idx[m] = i;
+                argv[2 + m++] = dv[i].debtor;
+            }
+        redisReply *reply = hk_redis_cmd (d->redis, m + 2, argv, NULL);
+        if (reply && reply->type == REDIS_REPLY_ARRAY && (int) reply->elements == m)
+            for (int j = 0; j < m; j++)
+                if (reply->element[j]->type == REDIS_REPLY_STRING)
+                    dv[idx[j]].redis_today = atoll (reply->element[j]->str);
+        if (reply)
+            freeReplyObject (reply);
+    }
     free (argv);
-    free (keys);
+    free (idx);
+    free (days);
 
     /* PostgreSQL: what was made, for these debtors */
     hk_pgarr_t list = { 0 };
@@ -224,36 +256,47 @@ s_load_counts (hk_daemon_t *d, s_debtor_t *dv, int nd, int n_contacts, s_debts_t
     return 0;
 }
 
-/* INCR (and a two-day expiry) of the day counters of the debtors this batch contacted. A
- * failure is logged: the log in PostgreSQL still decides. */
+/* HINCRBY of the day counters of the debtors this batch contacted, and a two-day expiry of
+ * each day's hash. A failure is logged: the log in PostgreSQL still decides. */
 static void
 s_bump_counters (hk_daemon_t *d, const s_debtor_t *dv, int nd, const bool *bumped)
 {
-    char (*keys)[256] = calloc ((size_t) nd + 1, sizeof *keys);
-    const char *(*cmds)[3] = calloc ((size_t) 2 * nd + 1, sizeof *cmds);
+    int32_t *days = calloc ((size_t) nd + 1, sizeof *days);
+    char (*keys)[192] = calloc ((size_t) nd + 1, sizeof *keys);
+    const char *(*cmds)[4] = calloc ((size_t) 2 * nd + 1, sizeof *cmds);
     const char *const **list = calloc ((size_t) 2 * nd + 1, sizeof *list);
     int *argcs = calloc ((size_t) 2 * nd + 1, sizeof *argcs);
     int nb = 0;
-    if (keys && cmds && list && argcs) {
+    if (days && keys && cmds && list && argcs) {
+        int ndays = s_days (dv, nd, bumped, days);
+        for (int k = 0; k < ndays; k++)
+            s_counter_key (d, days[k], keys[k], sizeof keys[k]);
         for (int i = 0; i < nd; i++) {
             if (!bumped[i])
                 continue;
-            s_counter_key (d, &dv[i], keys[i], sizeof keys[i]);
-            cmds[nb][0] = "INCR";
-            cmds[nb][1] = keys[i];
-            argcs[nb] = 2;
+            int k = 0;
+            while (days[k] != dv[i].today)
+                k++;
+            cmds[nb][0] = "HINCRBY";
+            cmds[nb][1] = keys[k];
+            cmds[nb][2] = dv[i].debtor;
+            cmds[nb][3] = "1";
+            argcs[nb] = 4;
             list[nb] = cmds[nb];
             nb++;
+        }
+        for (int k = 0; k < ndays; k++) {
             cmds[nb][0] = "EXPIRE";
-            cmds[nb][1] = keys[i];
+            cmds[nb][1] = keys[k];
             cmds[nb][2] = "172800";
             argcs[nb] = 3;
             list[nb] = cmds[nb];
             nb++;
         }
-        if (hk_redis_pipeline (d->redis, nb, argcs, list, NULL) != 0)
+        if (nb && hk_redis_pipeline (d->redis, nb, argcs, list, NULL) != 0)
             HK_LOG (HK_WARN, "caps.counter_failed", HK_S ("error", hk_redis_errstr (d->redis)));
     }
+    free (days);
     free (keys);
     free (cmds);
     free (list);
