@@ -24,9 +24,28 @@ hk_csvfeed_read (FILE *f, const hk_sink_t *sink, char *why, size_t whylen)
         hk_csv_destroy (&csv);
         return rc == 0 ? HK_EPARSE : rc;
     }
-    /* The header's names, trimmed and lower-cased, owned here. */
-    int ncols = n < HK_RECORD_MAX_FIELDS ? n : HK_RECORD_MAX_FIELDS;
-    char *names[HK_RECORD_MAX_FIELDS];
+    /* The header's names, trimmed and lower-cased, owned here. A record holds at most
+     * HK_RECORD_MAX_FIELDS fields: columns beyond that would be dropped unseen, so such a
+     * header fails the file (as would a name given twice: which column is meant?). */
+    int named = 0;
+    for (int i = 0; i < n; i++) {
+        const char *v = fields[i];
+        while (*v == ' ' || *v == '\t')
+            v++;
+        named += *v != 0;
+    }
+    if (named > HK_RECORD_MAX_FIELDS) {
+        snprintf (why, whylen, "header names %d columns; at most %d are read", named,
+                  HK_RECORD_MAX_FIELDS);
+        hk_csv_destroy (&csv);
+        return HK_EPARSE;
+    }
+    int ncols = n;
+    char **names = calloc ((size_t) ncols + 1, sizeof *names);
+    if (!names) {
+        hk_csv_destroy (&csv);
+        return HK_ENOMEM;
+    }
     int kind_col = -1;
     for (int i = 0; i < ncols; i++) {
         const char *v = fields[i];
@@ -36,6 +55,7 @@ hk_csvfeed_read (FILE *f, const hk_sink_t *sink, char *why, size_t whylen)
         if (!names[i]) {
             for (int j = 0; j < i; j++)
                 free (names[j]);
+            free (names);
             hk_csv_destroy (&csv);
             return HK_ENOMEM;
         }
@@ -47,9 +67,22 @@ hk_csvfeed_read (FILE *f, const hk_sink_t *sink, char *why, size_t whylen)
         if (strcmp (names[i], "kind") == 0)
             kind_col = i;
     }
-    hk_record_kind_t file_kind = HK_REC_UNKNOWN;
     rc = 0;
-    if (kind_col < 0) {
+    int col[HK_RECORD_MAX_FIELDS], ncol = 0; /* the named columns: at most that many */
+    for (int i = 0; i < ncols && rc == 0; i++) {
+        if (!*names[i])
+            continue;
+        for (int j = 0; j < ncol && rc == 0; j++)
+            if (strcmp (names[i], names[col[j]]) == 0) {
+                snprintf (why, whylen, "header names column \"%.64s\" twice (columns %d and %d)",
+                          names[i], col[j] + 1, i + 1);
+                rc = HK_EPARSE;
+            }
+        if (ncol < HK_RECORD_MAX_FIELDS)
+            col[ncol++] = i;
+    }
+    hk_record_kind_t file_kind = HK_REC_UNKNOWN;
+    if (rc == 0 && kind_col < 0) {
         char missing[200];
         file_kind = hk_feed_kind_of_header (names, ncols, missing, sizeof missing);
         if (file_kind == HK_REC_UNKNOWN) {
@@ -86,6 +119,7 @@ hk_csvfeed_read (FILE *f, const hk_sink_t *sink, char *why, size_t whylen)
         snprintf (why, whylen, "%s", hk_csv_error (csv));
     for (int i = 0; i < ncols; i++)
         free (names[i]);
+    free (names);
     hk_csv_destroy (&csv);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* Fuzz target: a pushed FeedBatch (protobuf-c unpacking, then the JSON Lines it becomes, then
  * the JSON Lines reader and record validation on that text through the checking sink of
- * jsonl_sink.h), trapping when an accepted batch yields text the reader cannot take line by
+ * record_sink.h), trapping when an accepted batch yields text the reader cannot take line by
  * line, or a name that is not a safe file name. */
 #include <stddef.h>
 #include <stdint.h>
@@ -9,7 +9,7 @@
 
 #include "huikuan/files.h"
 #include "jsonl.h"
-#include "jsonl_sink.h"
+#include "record_sink.h"
 #include "zpush.h"
 
 int
@@ -28,7 +28,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     FILE *f = fmemopen (text, len, "r");
     if (f) {
         char err[256] = "";
-        if (hk_jsonl_read (f, &s_jsonl_sink, err, sizeof err) != 0)
+        if (hk_jsonl_read (f, &s_record_sink, err, sizeof err) != 0)
             __builtin_trap (); /* the text we wrote is JSON Lines, whatever the batch held */
         fclose (f);
     }

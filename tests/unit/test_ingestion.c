@@ -132,6 +132,44 @@ s_csvfeed (void)
     f = fmemopen ((void *) empty, 1, "r");
     CHECK_INT (hk_csvfeed_read (f, &sink, why, sizeof why) < 0, 1);
     fclose (f);
+
+    /* a wrong header fails the file whole: a name twice (the case and spaces do not make
+     * it another), or more named columns than a record holds */
+    const char *twice = "invoice_id,debtor_id,Amount,currency,due_on, amount\n"
+                        "I1,D1,1.00,CNY,2026-03-10,2.00\n";
+    f = fmemopen ((void *) twice, strlen (twice), "r");
+    seen = (s_seen_t) { 0 };
+    CHECK_INT (hk_csvfeed_read (f, &sink, why, sizeof why), HK_EPARSE);
+    CHECK_STR (why, "header names column \"amount\" twice (columns 3 and 6)");
+    CHECK_INT (seen.records, 0);
+    fclose (f);
+    const char *kinds = "kind,kind,payment_id,currency,amount\npayment,x,P1,CNY,1.00\n";
+    f = fmemopen ((void *) kinds, strlen (kinds), "r");
+    CHECK_INT (hk_csvfeed_read (f, &sink, why, sizeof why), HK_EPARSE);
+    CHECK (strstr (why, "\"kind\" twice") != NULL);
+    fclose (f);
+    char wide[1024] = "invoice_id,debtor_id,currency,amount,due_on";
+    for (int i = 0; i < 28; i++)
+        snprintf (wide + strlen (wide), sizeof wide - strlen (wide), ",note%d", i);
+    strcat (wide, "\nI1,D1,CNY,1.00,2026-03-10\n");
+    f = fmemopen ((void *) wide, strlen (wide), "r");
+    CHECK_INT (hk_csvfeed_read (f, &sink, why, sizeof why), HK_EPARSE);
+    CHECK_STR (why, "header names 33 columns; at most 32 are read");
+    fclose (f);
+    /* unnamed columns do not count, and a named one after many of them is read */
+    char sparse[1024] = "invoice_id,debtor_id,currency";
+    for (int i = 0; i < 40; i++)
+        strcat (sparse, ",");
+    strcat (sparse, "amount,due_on\nI1,D1,CNY"); /* 39 unnamed columns before amount */
+    for (int i = 0; i < 39; i++)
+        strcat (sparse, ",x");
+    strcat (sparse, ",7.25,2026-03-10\n");
+    f = fmemopen ((void *) sparse, strlen (sparse), "r");
+    seen = (s_seen_t) { 0 };
+    CHECK_INT (hk_csvfeed_read (f, &sink, why, sizeof why), 0);
+    CHECK_INT (seen.records, 1);
+    CHECK_STR (seen.last_amount, "7.25");
+    fclose (f);
     return failures;
 }
 
