@@ -128,14 +128,14 @@ s_announce (hk_daemon_t *d)
                       != 0)
         snprintf (bus, sizeof bus, "%s", hk_bus_pub_endpoint (d->pub));
     const char *params[] = { d->instance, d->kind, host, pid, *bus ? bus : NULL,
-                             *http ? http : NULL };
+                             *http ? http : NULL, d->tenant };
     return hk_db_exec (d->db,
                        "INSERT INTO fleet_instance (instance, kind, host, pid, bus_endpoint,"
-                       " http_endpoint) VALUES ($1, $2, $3, $4::int, $5, $6)"
+                       " http_endpoint, tenant) VALUES ($1, $2, $3, $4::int, $5, $6, $7)"
                        " ON CONFLICT (instance) DO UPDATE SET kind = $2, host = $3, pid = $4::int,"
-                       " bus_endpoint = $5, http_endpoint = $6, started_at = now(),"
+                       " bus_endpoint = $5, http_endpoint = $6, tenant = $7, started_at = now(),"
                        " heartbeat_at = now()",
-                       6, params)
+                       7, params)
                    < 0
                ? HK_EDB
                : 0;

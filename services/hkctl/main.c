@@ -229,7 +229,8 @@ s_status (hk_db_t *db)
 {
     int rc = s_clock (db, 0, NULL);
     rc |= s_print_rows (db, "instances",
-                        "SELECT instance, kind, host, pid, bus_endpoint AS bus, http_endpoint AS http,"
+                        "SELECT instance, kind, tenant, host, pid, bus_endpoint AS bus,"
+                        " http_endpoint AS http,"
                         " round(extract(epoch FROM now() - heartbeat_at)) AS heartbeat_age_s"
                         " FROM fleet_instance ORDER BY kind, instance");
     rc |= s_print_rows (db, "intake",

@@ -356,40 +356,107 @@ s_next_allowed (hk_daemon_t *d, s_timing_memo_t *m, const hk_calendar_t *cal, co
     return slot.at_us;
 }
 
-int
-sched_dispatch (hk_daemon_t *d)
+void
+sched_dispatch_share (hk_daemon_t *d, int64_t mono_us)
 {
     sched_t *s = sched_of (d);
-    char limit[16];
+    if (s->share_n > 0 && mono_us - s->share_checked_us < 5 * HK_US_PER_SEC)
+        return;
+    s->share_checked_us = mono_us;
+    const char *p[] = { d->kind, d->tenant, d->instance };
+    PGresult *res = hk_db_query (d->db,
+                                 "SELECT count(*), count(*) FILTER (WHERE instance < $3),"
+                                 " count(*) FILTER (WHERE instance = $3)"
+                                 " FROM fleet_instance WHERE kind = $1 AND tenant = $2"
+                                 "  AND heartbeat_at > now () - interval '15 seconds'",
+                                 3, p);
+    if (!res) {
+        if (s->share_n == 0)
+            s->share_n = 1;
+        return;
+    }
+    int n = atoi (PQgetvalue (res, 0, 0)), k = atoi (PQgetvalue (res, 0, 1));
+    bool listed = atoi (PQgetvalue (res, 0, 2)) == 1;
+    PQclear (res);
+    if (!listed || n < 1)
+        n = 1, k = 0; /* not (yet) in the directory: every due contact is its share */
+    if (n != s->share_n || k != s->share_k)
+        HK_LOG (HK_INFO, "dispatch.share", HK_I ("instances", n), HK_I ("place", k));
+    s->share_n = n;
+    s->share_k = k;
+    static hk_metric_t *m_share;
+    if (!m_share)
+        m_share = hk_metric_gauge ("hk_dispatch_share_instances",
+                                   "Scheduler instances the due contacts are shared between");
+    hk_metric_set (m_share, n);
+}
+
+int
+sched_dispatch (hk_daemon_t *d, bool own_share, int *taken)
+{
+    sched_t *s = sched_of (d);
+    char limit[16], share_n[16], share_k[16];
+    if (taken)
+        *taken = 0;
+    own_share = own_share && s->share_n > 1;
     snprintf (limit, sizeof limit, "%lld", (long long) hk_config_int (d->config, "dispatch_batch"));
+    snprintf (share_n, sizeof share_n, "%d", own_share ? s->share_n : 1);
+    snprintf (share_k, sizeof share_k, "%d", own_share ? s->share_k : 0);
     int64_t now = hk_clock_now (d->clock);
     if (hk_db_begin (d->db) != 0)
         return HK_EDB;
-    const char *p[] = { d->tenant, sched_now_text (d), limit };
+    /* A share is a filter the planner cannot estimate (a hash of the debtor): left to itself
+     * it would read and sort every due contact for each batch rather than walk the due index
+     * until the batch is full. */
+    if (own_share
+        && hk_db_exec (d->db,
+                       "SELECT set_config ('enable_seqscan', 'off', true),"
+                       " set_config ('enable_bitmapscan', 'off', true)",
+                       0, NULL)
+               < 0) {
+        hk_db_rollback (d->db);
+        return HK_EDB;
+    }
+    const char *p[] = { d->tenant, sched_now_text (d), limit, share_n, share_k };
+    /* The due contacts (of this instance's share of the debtors, when asked), claimed (row
+     * locks, SKIP LOCKED: each goes to one batch), and of them those whose debtor this batch
+     * can lock: the lock is what makes the cap decision below safe (the log is read, and the
+     * made contacts written, by one batch at a time per debtor; promise 3). A debtor another
+     * scheduler instance's batch holds is left for a later batch rather than waited for, so
+     * instances work side by side instead of taking turns. The try-locks are taken on the
+     * claimed rows only (a materialized CTE): whatever plan the claim gets, no other debtor
+     * is locked. */
     PGresult *res = hk_db_query (d->db,
-                                 "SELECT ct.contact_id, ct.channel, ct.debtor_id, ct.invoice_id,"
-                                 "  ct.step, ct.kind, (extract (epoch FROM ct.due_at) * 1000000)::bigint,"
+                                 "WITH claimed AS MATERIALIZED ("
+                                 " SELECT ct.contact_id, ct.channel, ct.debtor_id, ct.invoice_id,"
+                                 "  ct.step, ct.kind, (extract (epoch FROM ct.due_at) * 1000000)::bigint AS due,"
                                  "  d.time_zone, d.calendar,"
                                  "  CASE WHEN d.do_not_contact THEN 'do not contact'"
                                  "   WHEN d.bankrupt THEN 'bankrupt'"
                                  "   WHEN EXISTS (SELECT 1 FROM dispute x WHERE x.tenant = ct.tenant"
                                  "    AND x.invoice_id = ct.invoice_id AND x.status = 'open'"
                                  "    AND x.amount_minor IS NULL)"
-                                 "   THEN 'R-C8 disputed: collection paused' ELSE '' END"
+                                 "   THEN 'R-C8 disputed: collection paused' ELSE '' END AS stop"
                                  " FROM contact ct JOIN debtor d ON d.tenant = ct.tenant"
                                  "  AND d.debtor_id = ct.debtor_id"
                                  " WHERE ct.status = 'planned' AND ct.due_at <= $2::timestamptz"
                                  "  AND ct.tenant = $1"
-                                 " ORDER BY ct.due_at LIMIT $3::int FOR UPDATE OF ct SKIP LOCKED",
-                                 3, p);
+                                 "  AND ($4::int = 1 OR (hashtext (ct.debtor_id) & 2147483647) % $4::int = $5::int)"
+                                 " ORDER BY ct.due_at LIMIT $3::int FOR UPDATE OF ct SKIP LOCKED)"
+                                 " SELECT * FROM claimed"
+                                 " WHERE pg_try_advisory_xact_lock (hashtextextended ($1 || '/' || debtor_id, 0))"
+                                 " ORDER BY due",
+                                 5, p);
     int n = res ? PQntuples (res) : 0;
+    if (taken)
+        *taken = n;
     if (!res || n == 0) {
         PQclear (res);
         hk_db_rollback (d->db);
         return res ? 0 : HK_EDB;
     }
 
-    /* the batch's debtors, sorted, locked in that order (no deadlock between instances) */
+    /* the batch's debtors, sorted */
     const char **names = calloc ((size_t) n, sizeof *names);
     s_debtor_t *dv = calloc ((size_t) n, sizeof *dv);
     s_debts_t debts = { 0 };
@@ -399,24 +466,11 @@ sched_dispatch (hk_daemon_t *d)
         names[r] = PQgetvalue (res, r, D_DEBTOR);
     if (rc == 0) {
         qsort (names, (size_t) n, sizeof *names, s_cmp_str);
-        hk_pgarr_t locks = { 0 };
         for (int r = 0; r < n; r++) {
             if (nd && strcmp (dv[nd - 1].debtor, names[r]) == 0)
                 continue;
-            dv[nd].debtor = names[r];
-            hk_pgarr_text (&locks, names[r]);
-            nd++;
+            dv[nd++].debtor = names[r];
         }
-        char *lit = hk_pgarr_finish (&locks);
-        const char *lp[] = { d->tenant, lit };
-        if (!lit
-            || hk_db_exec (d->db,
-                           "SELECT pg_advisory_xact_lock (hashtextextended ($1 || '/' || u.debtor, 0))"
-                           " FROM unnest ($2::text[]) WITH ORDINALITY AS u (debtor, ord) ORDER BY ord",
-                           2, lp)
-                   < 0)
-            rc = lit ? HK_EDB : HK_ENOMEM;
-        free (lit);
     }
     for (int r = 0; r < n && rc == 0; r++) {
         s_debtor_t *x = s_find_debtor (dv, nd, PQgetvalue (res, r, D_DEBTOR));

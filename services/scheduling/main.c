@@ -719,14 +719,30 @@ s_on_tick (hk_daemon_t *d)
     done += rc;
     /* a burst of due contacts goes out batch after batch (each its own transaction) for up to
      * dispatch_slice, rather than one batch per turn of the daemon's loop, whose relay and
-     * queue reads would otherwise come between every two batches */
+     * queue reads would otherwise come between every two batches; a batch short of
+     * dispatch_batch does not end the burst (another instance may hold some of its debtors) */
     int64_t batch = hk_config_int (d->config, "dispatch_batch");
     int64_t until = s_mono_us () + hk_config_int (d->config, "dispatch_slice");
+    sched_t *s = sched_of (d);
+    sched_dispatch_share (d, s_mono_us ());
+    int taken;
     do {
-        if ((rc = sched_dispatch (d)) < 0)
+        /* Scheduler instances of a tenant split the debtors between them (a share each, by
+         * the directory), so that in a burst each walks its own contacts rather than the
+         * same ones, skipping what the other claimed; once its share is short of a batch it
+         * takes any due contact, so contacts in the share of an instance that died (or of one
+         * not yet seen) still go out. The locks, not the shares, keep contacts once each. */
+        if ((rc = sched_dispatch (d, true, &taken)) < 0)
             return rc;
         done += rc;
-    } while (rc >= batch && s_mono_us () < until);
+        if (taken < batch && s->share_n > 1) {
+            int more;
+            if ((rc = sched_dispatch (d, false, &more)) < 0)
+                return rc;
+            done += rc;
+            taken += more;
+        }
+    } while (taken > 0 && s_mono_us () < until);
     return done;
 }
 

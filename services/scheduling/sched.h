@@ -30,6 +30,10 @@ typedef struct {
     char now_text[40];
     int cadence_weekday;       /* R-S6: ISO weekday of the regular statement, 0 = none */
     int cadence_nth;           /* 1..5, -1 = last */
+    /* This instance's share of the due contacts: debtors whose hash modulo share_n is
+     * share_k (sched_dispatch_share); share_n 1 when it is the only live instance. */
+    int share_n, share_k;
+    int64_t share_checked_us;  /* monotonic time of the last look at the directory */
 } sched_t;
 
 static inline sched_t *
@@ -105,9 +109,15 @@ const char *sched_now_text (hk_daemon_t *d);
 
 /* Passes, each in its own transaction; return how much was done or negative. sched_dispatch
  * takes one batch (dispatch_batch) and returns the due contacts it handled: dispatched,
- * deferred or cancelled; a full batch means more may be due. */
+ * deferred or cancelled. With own_share, only contacts of this instance's share of the
+ * debtors are taken (sched_dispatch_share); *taken (may be NULL) receives how many contacts
+ * the batch took, which is 0 when none was left for it. */
 int sched_review (hk_daemon_t *d);
-int sched_dispatch (hk_daemon_t *d);
+int sched_dispatch (hk_daemon_t *d, bool own_share, int *taken);
+/* Looks up the live scheduler instances of this tenant in the directory (heartbeat within
+ * 15 s), at most every 5 s: sched_t.share_n and share_k, this instance's place among them by
+ * name. On a database error the share is left as it was. */
+void sched_dispatch_share (hk_daemon_t *d, int64_t mono_us);
 int sched_check_promises (hk_daemon_t *d);
 int sched_cadence (hk_daemon_t *d);
 

@@ -13,10 +13,12 @@ many invoices as debtors, due dates before AS_OF).
   plan       every open invoice enters collection (one INSERT .. SELECT, as the invoice events
              would; not timed), then huikuan-scheduling is started and timed until every debt
              has its next step planned: the target is <= 2 x aging
-  dispatch   the fleet clock moves a week on, so every planned contact is due; timed until
-             none is left planned: contacts per second (target >= 20,000/s), beside raw
+  dispatch   --schedulers instances (default 2: the first, which planned, and more started
+             after planning, each waited for until it shares the due contacts with the
+             others); the fleet clock moves a week on, so every planned contact is due; timed
+             until none is left planned: contacts per second (target >= 20,000/s), beside raw
              `redis-cli --pipe` XADDs of as many entries (the same Redis, the same run);
-             then, not a target, the seconds until the scheduler's outbox is relayed
+             then, not a target, the seconds until the schedulers' outboxes are relayed
 
 Exit status: 0 when measured (whatever PASS/MISS says), 1 when something broke, 2 on bad
 usage. Standard library plus Debian's python3-psycopg2.
@@ -31,11 +33,13 @@ import sys
 import tempfile
 import time
 import urllib.parse
+import urllib.request
 
 from aging_bench import (AS_OF, CLOCK, generate_csvs, psql_copy, time_reage, vacuum_analyze)
 from ingest_bench import HARNESS_DIR, SOURCE_DIR, Broken, verdict
 
 POLL = 0.2
+POLL_DISPATCH = 0.05   # the burst takes seconds: a coarser poll would add up to 7 % to it
 TARGET_PLAN = 2.0
 TARGET_DISPATCH = 20000
 DISPATCH_CLOCK = "2026-07-08T10:00:00+08:00"   # a week after AS_OF: every contact is due
@@ -46,7 +50,7 @@ def log(msg):
     sys.stderr.flush()
 
 
-def wait_for(fleet, daemon, sql, what, timeout, t0=None, count_sql=None):
+def wait_for(fleet, daemon, sql, what, timeout, t0=None, count_sql=None, interval=POLL):
     """Polls sql (a count) until it is 0; returns the seconds taken since t0 (default now).
     count_sql, when sql only tells whether anything is left: the count for progress lines."""
     t0 = t0 or time.monotonic()
@@ -66,7 +70,21 @@ def wait_for(fleet, daemon, sql, what, timeout, t0=None, count_sql=None):
         if now - last >= 30:
             log("%s: %d left after %.0f s" % (what, n, now - t0))
             last = now
-        time.sleep(POLL)
+        time.sleep(interval)
+
+
+def share_of(daemon):
+    """The daemon's hk_dispatch_share_instances gauge, or 0 when it cannot be read."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % daemon.http_port,
+                                    timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                name = line.split("{")[0].split(" ")[0]
+                if name == "hk_dispatch_share_instances":
+                    return int(float(line.rsplit(" ", 1)[1]))
+    except OSError:
+        pass
+    return 0
 
 
 def raw_xadd_rate(fleet, n):
@@ -91,6 +109,8 @@ def main(argv):
     p = argparse.ArgumentParser(prog="plan_bench.py", description=__doc__.split("\n")[0])
     p.add_argument("--debtors", type=int, default=100000,
                    help="overdue debtors, one invoice each (default 100000)")
+    p.add_argument("--schedulers", type=int, default=2,
+                   help="scheduler instances dispatching (default 2)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeout", type=float, default=3600.0)
     p.add_argument("--build-dir", default=os.environ.get("HK_BUILD_DIR")
@@ -98,8 +118,8 @@ def main(argv):
     p.add_argument("--json", action="store_true")
     p.add_argument("--keep", action="store_true")
     a = p.parse_args(argv)
-    if a.debtors < 1 or a.timeout <= 0:
-        p.error("--debtors and --timeout must be positive")
+    if a.debtors < 1 or a.timeout <= 0 or a.schedulers < 1:
+        p.error("--debtors, --schedulers and --timeout must be positive")
     build_dir = os.path.abspath(a.build_dir)
     os.environ["HK_BUILD_DIR"] = build_dir
     os.environ.pop("HK_TESTENV", None)
@@ -158,10 +178,18 @@ def main(argv):
         planned = fleet.scalar("SELECT count(*) FROM contact WHERE status = 'planned'")
         log("planning: %.1f s, %d contacts" % (plan_s, planned))
 
-        # 3. dispatch: a week later every contact is due
+        # 3. dispatch: a week later every contact is due, for every scheduler instance
         fleet.query("ANALYZE contact; SELECT 1")
-        unpublished = ("SELECT count(*) FROM event_unpublished WHERE producer = '%s'"
-                       % sched.instance)
+        scheds = [sched] + [fleet.start("scheduling", "scheduling-%d" % k)
+                            for k in range(2, a.schedulers + 1)]
+        t_share = time.monotonic()
+        while a.schedulers > 1 and any(share_of(d) != a.schedulers for d in scheds):
+            if time.monotonic() - t_share > 30:
+                raise Broken("the schedulers did not see each other in 30 s: %s"
+                             % [share_of(d) for d in scheds])
+            time.sleep(POLL)
+        unpublished = ("SELECT count(*) FROM event_unpublished WHERE producer IN (%s)"
+                       % ", ".join("'%s'" % d.instance for d in scheds))
         backlog = fleet.scalar(unpublished)
         fleet.clock_set(DISPATCH_CLOCK)
         t_disp = time.monotonic()
@@ -172,13 +200,15 @@ def main(argv):
         due = ("FROM contact WHERE status = 'planned' AND due_at <= '%s'" % DISPATCH_CLOCK)
         disp_s = wait_for(fleet, sched,
                           "SELECT count(*) FROM (SELECT 1 %s ORDER BY due_at LIMIT 1) AS first"
-                          % due, "dispatch", a.timeout, t_disp, "SELECT count(*) " + due)
+                          % due, "dispatch", a.timeout, t_disp, "SELECT count(*) " + due,
+                          interval=POLL_DISPATCH)
         dispatched = fleet.scalar("SELECT count(*) FROM contact WHERE status = 'dispatched'")
         deferred = fleet.scalar("SELECT count(*) FROM contact WHERE cap_deferrals > 0")
         # not part of the target: until the scheduler's events (contact.dispatched, and what
         # planning left) are relayed from its outbox to Redis and the bus
         relay_s = wait_for(fleet, sched, unpublished, "relay", a.timeout, t_disp)
-        sched.stop()
+        for d in scheds:
+            d.stop()
         raw = raw_xadd_rate(fleet, max(dispatched, 1))
         rate = dispatched / disp_s if disp_s > 0 else 0
         ratio = plan_s / aging_s
@@ -188,7 +218,8 @@ def main(argv):
             "plan": {"seconds": round(plan_s, 3), "contacts": planned,
                      "ratio": round(ratio, 2), "target": "<= %g x aging" % TARGET_PLAN,
                      "verdict": verdict(ratio <= TARGET_PLAN)},
-            "dispatch": {"seconds": round(disp_s, 3), "contacts": dispatched,
+            "dispatch": {"schedulers": a.schedulers, "seconds": round(disp_s, 3),
+                         "contacts": dispatched,
                          "deferred_by_caps": deferred, "per_s": round(rate),
                          "target": ">= %d/s" % TARGET_DISPATCH,
                          "verdict": verdict(rate >= TARGET_DISPATCH),
@@ -197,9 +228,11 @@ def main(argv):
                          "outbox_backlog_at_start": backlog},
             "notes": ["planning starts from collection rows seeded in SQL; the aging run's "
                       "events are not fed to the scheduler (event consumption is not timed); "
-                      "polled every %.1f s" % POLL,
+                      "polled every %.1f s (dispatch: %.2f s)" % (POLL, POLL_DISPATCH),
                       "dispatch writes, per contact: the contact row, its ladder state, one "
                       "outbox event and one Redis stream entry, under the caps",
+                      "dispatch by %d scheduler instance%s on this machine, sharing the due "
+                      "contacts by debtor" % (a.schedulers, "s" if a.schedulers > 1 else ""),
                       "outbox drained: seconds from the clock move until the scheduler's "
                       "outbox holds no unpublished event (its relay runs between dispatch "
                       "slices and after the burst); measured after the dispatch, not a target"],

@@ -670,6 +670,53 @@ def test_dispatch_burst_across_batches_two_schedulers(fleet):
     assert fleet.outbox_count("contact.dispatched") == len(made)
 
 
+def test_dispatch_shares_and_a_killed_scheduler(fleet):
+    """Scheduler instances of a tenant share the due contacts by debtor (a share each, from
+    the directory of live instances), so that in a burst each walks its own; the locks, not
+    the shares, keep each contact once (promise 3). When one instance is killed, its share
+    goes out at once all the same: the directory still lists it for up to 15 s, and the other
+    takes any due contact once its own share is done."""
+    env = {"HUIKUAN_SCHEDULING_DISPATCH_BATCH": "4"}
+    start(fleet, "2026-03-03T08:00:00+08:00", "ingestion")
+    debtors = ["S%02d" % i for i in range(40)]
+    feed(fleet, "share-debtors.csv", DEBTORS.format(
+        rows="".join("%s,Debtor %s Co.,large,Asia/Shanghai,CN\n" % (b, b) for b in debtors)))
+    import uuid
+
+    def plan(group):
+        for b in group:
+            cid = str(uuid.uuid4())
+            fleet.query("INSERT INTO contact (contact_id, tenant, debtor_id, invoice_id, channel,"
+                        " step, due_at, plan_key, kind, reason) VALUES (%s, 'default', %s, %s,"
+                        " 'email', 'written_notice', '2026-03-03T01:00:00Z', %s, 'ladder',"
+                        " 'share') RETURNING 1", (cid, b, b + "-INV", "share:" + cid))
+
+    one = fleet.start("scheduling", **env)
+    two = fleet.start("scheduling", instance="scheduling-2", **env)
+    for daemon, place in ((one, 0), (two, 1)):
+        wait_until(lambda d=daemon, k=place: "dispatch.share instances=2 place=%d" % k
+                   in d.log(lines=None), 20, what=daemon.instance + " sees its share")
+    plan(debtors[:20])
+    at(fleet, "2026-03-03T09:05:00+08:00")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM contact WHERE status = 'dispatched'")
+               == 20, 20, what="the first burst dispatched")
+
+    two.kill9()
+    plan(debtors[20:])
+    t0 = time.monotonic()
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM contact WHERE status = 'dispatched'")
+               == 40, 6, what="the killed instance's share dispatched by the other")
+    assert time.monotonic() - t0 < 6
+    # still listed as live while that happened: the share alone would have left half waiting
+    assert fleet.scalar("SELECT count(*) FROM fleet_instance WHERE instance = 'scheduling-2'"
+                        " AND heartbeat_at > now () - interval '15 seconds'") == 1
+    q = queued(fleet, "email")
+    assert len(q) == len(set(q)) == 40, q
+    assert fleet.query("SELECT debtor_id FROM contact WHERE status <> 'dispatched'") == []
+    two.start()
+    fleet.stop_all()
+
+
 OUTCOME = "outcome_id,task_id,outcome,occurred_at,note\n{rows}"
 
 
