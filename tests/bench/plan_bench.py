@@ -237,8 +237,8 @@ def main(argv):
                       "outbox event and one Redis stream entry, under the caps",
                       "dispatch by %d scheduler instance%s on this machine, sharing the due "
                       "contacts by debtor" % (a.schedulers, "s" if a.schedulers > 1 else ""),
-                      "outbox drained: seconds from the clock move until the scheduler's "
-                      "outbox holds no unpublished event (its relay runs between dispatch "
+                      "outbox drained: seconds from the clock move until the schedulers' "
+                      "outboxes hold no unpublished event (each relay runs between dispatch "
                       "slices and after the burst); measured after the dispatch, not a target"],
         }
     except Broken as e:
