@@ -1021,7 +1021,23 @@ s_trim (char *v)
     return v;
 }
 
-/* Column ids → header positions; HK_EPARSE naming the missing ones. */
+/* The position of the nth (1-based) header column named name, case aside; -1 when there is
+ * none; *count gets how many columns have that name. */
+static int
+s_find_column (char **header, int n, const char *name, size_t namelen, int nth, int *count)
+{
+    int pos = -1;
+    *count = 0;
+    for (int i = 0; i < n; i++)
+        if (strlen (header[i]) == namelen && strncasecmp (header[i], name, namelen) == 0
+            && ++*count == nth)
+            pos = i;
+    return pos;
+}
+
+/* Column ids → header positions (names compared case aside); HK_EPARSE naming the missing
+ * ones. A column the header names more than once is ambiguous: the mapping names one of them
+ * as "Name#2" (the second), and a plain "Name" fails the file rather than taking either. */
 static int
 s_resolve (const hk_mapping_t *m, char **header, int n, int *pos, char *why, size_t whylen)
 {
@@ -1030,17 +1046,25 @@ s_resolve (const hk_mapping_t *m, char **header, int n, int *pos, char *why, siz
     char missing[200] = "";
     int nmissing = 0;
     for (int c = 0; c < m->ncolumns; c++) {
-        pos[c] = -1;
-        for (int i = 0; i < n && pos[c] < 0; i++)
-            if (strcmp (header[i], m->columns[c]) == 0)
-                pos[c] = i;
-        for (int i = 0; i < n && pos[c] < 0; i++)
-            if (strcasecmp (header[i], m->columns[c]) == 0)
-                pos[c] = i;
+        const char *name = m->columns[c];
+        int count;
+        pos[c] = s_find_column (header, n, name, strlen (name), 1, &count);
+        if (count > 1) {
+            snprintf (why, whylen,
+                      "the header names column \"%.64s\" %d times; the mapping must say which:"
+                      " \"%.64s#1\" … \"%.64s#%d\"",
+                      name, count, name, name, count);
+            return HK_EPARSE;
+        }
+        const char *hash = strrchr (name, '#');
+        if (count == 0 && hash && hash > name && hash[1] >= '1' && hash[1] <= '9'
+            && strspn (hash + 1, "0123456789") == strlen (hash + 1) && strlen (hash + 1) < 4)
+            pos[c] = s_find_column (header, n, name, (size_t) (hash - name), atoi (hash + 1),
+                                    &count);
         if (pos[c] < 0) {
             size_t used = strlen (missing);
             snprintf (missing + used, sizeof missing - used, "%s%s", nmissing ? ", " : "",
-                      m->columns[c]);
+                      name);
             nmissing++;
         }
     }

@@ -12,7 +12,9 @@
  *                    "when": { "column": "X", "not_empty": true, "equals": "Yes" },
  *                    "fields": { "<canonical field>": <source>, ... } }, ... ] }
  *
- * A source is {"column": "Name"} (the header's column, trimmed), {"const": "USD"} or
+ * A source is {"column": "Name"} (the header's column, trimmed, case aside; "Name#2" for the
+ * second of two columns of that name: a plain "Name" the header has twice fails the file),
+ * {"const": "USD"} or
  * {"template": "SETTLE-{invoiceNumber}"} ({column} placeholders, "{{" and "}}" for braces; a
  * placeholder whose cell is empty makes the field absent), plus for columns: "default" (fills
  * an empty cell), "map" (translates whole values, after the default: {"RMB": "CNY"}), and for
@@ -49,7 +51,8 @@ const char *hk_mapping_encoding (const hk_mapping_t *m);
  * the call returns). A value that cannot be converted → sink->reject (line, canonical field,
  * reason) and that record is skipped; the row's other records and the file go on.
  * Returns 0; a negative code from sink->record (reading stops); HK_ENOMEM; HK_EPARSE with why
- * for no header, a column the mapping uses missing from the header (named), broken quoting,
+ * for no header, a column the mapping uses missing from the header or named there twice
+ * (named), broken quoting,
  * or an encoding error of the stream; HK_EIO on another read error. m may be used by several
  * threads at once. */
 int hk_mapping_read (const hk_mapping_t *m, FILE *f, const hk_sink_t *sink, char *why,

@@ -440,12 +440,48 @@ s_mapping_european (s_tmp_t *t, bool verbose)
     fclose (f);
     CHECK (strstr (why, "Fällig") && strstr (why, "Strittig"));
     CHECK_INT (got.records, 0);
+    /* a column the mapping uses named twice (the case aside) is ambiguous: the file fails
+     * whole, saying how the mapping can name one */
+    const char *twice = "Rechnung;Kunde;Name;Währung;Betrag;Datum;Fällig;Bezahlt;Strittig;BETRAG\n"
+                        "R-1;K1;N;;1,00;20260105;05.02.2026;;nein;2,00\n";
+    f = s_mem (twice, strlen (twice));
+    CHECK_INT (hk_mapping_read (m, f, &sink, why, sizeof why), HK_EPARSE);
+    fclose (f);
+    CHECK (strstr (why, "\"Betrag\" 2 times") && strstr (why, "\"Betrag#2\""));
+    CHECK_INT (got.records, 0);
     f = s_mem ("", 0);
     CHECK_INT (hk_mapping_read (m, f, &sink, why, sizeof why), HK_EPARSE);
     fclose (f);
     CHECK (strstr (why, "no header") != NULL);
     hk_mapping_destroy (&m);
     CHECK (m == NULL);
+
+    /* "Name#2": the second column of that name; "Name#1" also reads a name given once */
+    const char *nth = "{ \"separator\": \";\", \"time_zone\": \"Europe/Berlin\",\n"
+                      "  \"records\": [ { \"kind\": \"payment\", \"fields\": {\n"
+                      "    \"payment_id\": {\"column\": \"Nr#1\"}, \"currency\": {\"const\": \"EUR\"},\n"
+                      "    \"amount\": {\"column\": \"Betrag#2\"},\n"
+                      "    \"received_at\": {\"column\": \"Am\", \"time\": \"09:00\"} } } ] }\n";
+    m = hk_mapping_load (s_write (t, "nth.mapping.json", nth, strlen (nth)), why, sizeof why);
+    CHECK (m != NULL);
+    if (m) {
+        const char *two = "Nr;Betrag;betrag;Am\nP1;9.99;1.50;2026-03-01\n";
+        f = s_mem (two, strlen (two));
+        CHECK_INT (hk_mapping_read (m, f, &sink, why, sizeof why), 0);
+        fclose (f);
+        CHECK_INT (got.records, 1);
+        CHECK_STR (s_get (&got, 0, "amount"), "1.50");
+        CHECK_STR (s_get (&got, 0, "payment_id"), "P1");
+        s_got_reset (&got);
+        /* the header has one Betrag only: there is no second */
+        const char *one = "Nr;Betrag;Am\nP1;9.99;2026-03-01\n";
+        f = s_mem (one, strlen (one));
+        CHECK_INT (hk_mapping_read (m, f, &sink, why, sizeof why), HK_EPARSE);
+        fclose (f);
+        CHECK (strstr (why, "lacks column the mapping uses: Betrag#2") != NULL);
+        hk_mapping_destroy (&m);
+    }
+    s_got_reset (&got);
     return failures;
 }
 
