@@ -62,7 +62,7 @@ static const char s_people_sql[] =
     " email IS NOT NULL AND" S_FAILED ("o.outcome = 'returned' AND o.channel = 'email'") ","
     " postal_address IS NOT NULL AND" S_FAILED ("o.outcome = 'returned' AND o.channel = 'letter'")
     " FROM contact_person p WHERE tenant = $1 AND debtor_id = ANY ($2::text[])"
-    " ORDER BY debtor_id, contact_id";
+    " ORDER BY debtor_id COLLATE \"C\", contact_id"; /* s_first_row: byte order */
 
 /* R-C3 roles of the feed mapped to strategy.c's names. */
 static const char *
@@ -75,6 +75,23 @@ s_role (const char *feed_role)
     return feed_role; /* finance, owner, other */
 }
 
+/* The first row of res whose debtor (column 0, rows in byte order) is debtor, or the row
+ * after where it would be: a binary search, so a batch's debts do not each read every row of
+ * the batch's people. */
+static int
+s_first_row (PGresult *res, const char *debtor)
+{
+    int lo = 0, hi = PQntuples (res);
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp (PQgetvalue (res, mid, 0), debtor) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* Whom to address for channel, among the debtor's people (rows of res with that debtor). */
 static const char *
 s_pick_person (PGresult *res, const char *debtor, const char *size_class, const char *channel,
@@ -82,9 +99,9 @@ s_pick_person (PGresult *res, const char *debtor, const char *size_class, const 
 {
     hk_person_t people[32];
     int rows[32], n = 0;
-    for (int r = 0; r < PQntuples (res) && n < 32; r++) {
+    for (int r = s_first_row (res, debtor); r < PQntuples (res) && n < 32; r++) {
         if (strcmp (PQgetvalue (res, r, 0), debtor) != 0)
-            continue;
+            break;
         bool phone = PQgetvalue (res, r, 3)[0] == 't', email = PQgetvalue (res, r, 4)[0] == 't',
              post = PQgetvalue (res, r, 5)[0] == 't';
         bool reachable = strcmp (channel, "email") == 0                                 ? email

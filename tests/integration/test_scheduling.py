@@ -509,6 +509,33 @@ def test_three_call_cap_two_schedulers_redis_restart(fleet, tmp_path):
     assert made(fleet, "phone", "INV-1") == 3
 
 
+def test_people_of_many_debtors_in_one_review(fleet):
+    """R-C3 across a batch: debts of many debtors reviewed together each address a person of
+    their own debtor (the payment contact of a large enterprise, the owner of a small one),
+    whatever the order of the debtors' names."""
+    names = ["D%02d" % i for i in range(12)] + ["a-%d" % i for i in range(6)] + \
+        ["Zeta", "zeta", "B_1", "b.2"]
+    start(fleet, "2026-03-05T08:00:00+08:00", "ingestion")
+    feed(fleet, "many-debtors.csv", DEBTORS.format(rows="".join(
+        "%s,Debtor %s Co.,%s,Asia/Shanghai,CN\n" % (b, b, "large" if i % 2 else "small")
+        for i, b in enumerate(names))))
+    feed(fleet, "many-people.csv", PEOPLE.format(rows="".join(
+        "%s-PAY,%s,payment_contact,Pay Clerk,+8613800000001,pay@%d.example\n"
+        "%s-OWN,%s,owner,Owner,+8613800000002,boss@%d.example\n" % (b, b, i, b, b, i)
+        for i, b in enumerate(names))))
+    feed(fleet, "many-invoices.csv", INVOICE.format(rows="".join(
+        "INV-%s,%s,CNY,100.00,2026-01-31,2026-03-02\n" % (b, b) for b in names)))
+    for k in ("aging", "scheduling"):
+        fleet.start(k, HUIKUAN_SCHEDULING_CHALLENGER="false")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM contact WHERE step ="
+                                    " 'written_notice'") == len(names), 30, what="notices")
+    got = dict(fleet.query("SELECT debtor_id, person_id FROM contact"
+                           " WHERE step = 'written_notice'"))
+    want = {b: b + ("-PAY" if i % 2 else "-OWN") for i, b in enumerate(names)}
+    assert got == want, got
+    fleet.stop_all()
+
+
 def test_champion_challenger_split(fleet):
     """Champion/challenger: a fixed share of debtors (20%) runs the challenger (SMS first),
     assigned deterministically, so the split is the same after a restart on another instance;
