@@ -222,15 +222,15 @@ static char s_current[72];
 static int
 s_tz_enter (const char *zone)
 {
+    if (zone && *s_current && strcmp (s_current, zone) == 0)
+        return 0; /* checked when it was entered: no look at the zone file per conversion */
     if (!hk_tz_valid (zone))
         return HK_EINVAL;
-    if (strcmp (s_current, zone) != 0) {
-        char spec[80];
-        snprintf (spec, sizeof spec, ":%s", zone);
-        setenv ("TZ", spec, 1);
-        tzset ();
-        snprintf (s_current, sizeof s_current, "%s", zone);
-    }
+    char spec[80];
+    snprintf (spec, sizeof spec, ":%s", zone);
+    setenv ("TZ", spec, 1);
+    tzset ();
+    snprintf (s_current, sizeof s_current, "%s", zone);
     return 0;
 }
 
