@@ -3,11 +3,12 @@
  *
  * Reads its tenant's e-mail queue (hk:notify:email for the tenant "default",
  * hk:notify:email@<tenant> for another; hk_tenant_queue) through a Redis consumer group (work
- * held by a dead instance is claimed by another). Each contact is sent once: the contact row is locked, a contact that is
- * no longer 'dispatched' (cancelled by a payment, or sent already) is skipped, and the delivery
- * row, the status change and the contact.sent event commit together before the queue entry
- * is acknowledged. The file channel rewrites the same <contact_id>.eml if a crash comes
- * between writing and committing, so a retry never makes a second message. */
+ * held by a dead instance is claimed by another). Each contact is sent once: the contact row
+ * is locked, a contact that is no longer 'dispatched' (cancelled by a payment, or sent
+ * already) is skipped, and the delivery row, the status change and the contact.sent event
+ * commit together before the queue entry is acknowledged. The file channel rewrites the same
+ * <contact_id>.eml if a crash comes between writing and committing, so a retry never makes a
+ * second message. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -429,7 +429,8 @@ sched_dispatch (hk_daemon_t *d, bool own_share, int *taken)
     PGresult *res = hk_db_query (d->db,
                                  "WITH claimed AS MATERIALIZED ("
                                  " SELECT ct.contact_id, ct.channel, ct.debtor_id, ct.invoice_id,"
-                                 "  ct.step, ct.kind, (extract (epoch FROM ct.due_at) * 1000000)::bigint AS due,"
+                                 "  ct.step, ct.kind,"
+                                 "  (extract (epoch FROM ct.due_at) * 1000000)::bigint AS due,"
                                  "  d.time_zone, d.calendar,"
                                  "  CASE WHEN d.do_not_contact THEN 'do not contact'"
                                  "   WHEN d.bankrupt THEN 'bankrupt'"
@@ -441,10 +442,12 @@ sched_dispatch (hk_daemon_t *d, bool own_share, int *taken)
                                  "  AND d.debtor_id = ct.debtor_id"
                                  " WHERE ct.status = 'planned' AND ct.due_at <= $2::timestamptz"
                                  "  AND ct.tenant = $1"
-                                 "  AND ($4::int = 1 OR (hashtext (ct.debtor_id) & 2147483647) % $4::int = $5::int)"
+                                 "  AND ($4::int = 1"
+                                 "   OR (hashtext (ct.debtor_id) & 2147483647) % $4::int = $5::int)"
                                  " ORDER BY ct.due_at LIMIT $3::int FOR UPDATE OF ct SKIP LOCKED)"
                                  " SELECT * FROM claimed"
-                                 " WHERE pg_try_advisory_xact_lock (hashtextextended ($1 || '/' || debtor_id, 0))"
+                                 " WHERE pg_try_advisory_xact_lock"
+                                 "  (hashtextextended ($1 || '/' || debtor_id, 0))"
                                  " ORDER BY due",
                                  5, p);
     int n = res ? PQntuples (res) : 0;
