@@ -66,6 +66,14 @@ hk_dates_test (bool verbose)
     CHECK_INT (loc.date, hk_date_from_ymd (2026, 3, 11));
     CHECK_INT (loc.utc_offset_min, -240); /* DST began 2026-03-08 */
     CHECK_INT (hk_tz_local ("Nowhere/City", us, &loc), HK_EINVAL);
+    /* the zone in force is not checked again, but another one is: a bad or empty zone after
+     * a good one is still refused, and the good one still converts after it */
+    CHECK_INT (hk_tz_local ("America/New_York", us, &loc), 0);
+    CHECK_INT (hk_tz_local ("", us, &loc), HK_EINVAL);
+    CHECK_INT (hk_tz_local (NULL, us, &loc), HK_EINVAL);
+    CHECK_INT (hk_tz_local ("America/New_York/..", us, &loc), HK_EINVAL);
+    CHECK_INT (hk_tz_local ("America/New_York", us, &loc), 0);
+    CHECK_INT (loc.utc_offset_min, -240);
 
     CHECK_INT (hk_tz_instant ("Asia/Shanghai", hk_date_from_ymd (2026, 3, 12), 9 * 60 + 15, &us), 0);
     hk_time_parse ("2026-03-12T09:15:00+08:00", &us2);
