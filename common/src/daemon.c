@@ -271,7 +271,7 @@ s_consume (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *q, hk_queue_m
         if (!env)
             continue;
         if (*env->tenant && strcmp (env->tenant, d->tenant) != 0) {
-            /* another tenant's: its own instances read it in their group (s_group_name) */
+            /* another tenant's: its own instances read it in their group (hk_tenant_name) */
             hk_queue_ack (q, msgs[i].id);
             hk_metric_add (s_m_other_tenant, 1);
             hk_envelope_destroy (&env);
@@ -294,19 +294,6 @@ s_consume (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *q, hk_queue_m
         s_apply_batch (d, def, q, bm, envs, m);
     for (int k = 0; k < m; k++)
         hk_envelope_destroy (&envs[k]);
-}
-
-/* The consumer group of this instance: its kind, and for a tenant other than "default" the
- * kind and the tenant ("aging@acme"). Instances of several tenants may share streams and
- * servers; each tenant's group sees every event and applies its own tenant's, so an event is
- * neither applied by another tenant's instance nor lost to it. */
-static void
-s_group_name (const hk_daemon_t *d, char *out, size_t len)
-{
-    if (strcmp (d->tenant, "default") == 0)
-        snprintf (out, len, "%s", d->kind);
-    else
-        snprintf (out, len, "%s@%s", d->kind, d->tenant);
 }
 
 /* Retention (retention.h), when this instance has the fleet's turn for the interval. */
@@ -463,10 +450,14 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
         HK_LOG (HK_ERROR, "bus.failed", HK_S ("error", err));
         goto done;
     }
+    /* the consumer group: the kind, the tenant's own for a tenant other than "default"
+     * ("aging@acme"); each tenant's group sees every event and applies its own tenant's, so
+     * none is applied by another tenant's instance or lost to it */
+    char group[160];
+    hk_tenant_name (d->kind, d->tenant, group, sizeof group);
     if (def->consumes)
         for (const char *const *t = def->consumes; *t && nqueues < HK_MAX_CONSUMED; t++) {
-            char stream[128], group[160];
-            s_group_name (d, group, sizeof group);
+            char stream[128];
             queues[nqueues++] = hk_queue_new (d->redis, hk_event_stream (*t, stream, sizeof stream),
                                               group, d->instance,
                                               hk_config_int (d->config, "claim_idle") / 1000);

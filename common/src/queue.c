@@ -612,12 +612,20 @@ hk_stream_add_many (hk_redis_t *r, const char *const *streams, const char *const
  */
 
 const char *
-hk_tenant_queue (const char *base, const char *tenant, char *buf, size_t len)
+hk_tenant_name (const char *base, const char *tenant, char *buf, size_t len)
 {
     int n = !tenant || !*tenant || strcmp (tenant, "default") == 0
                 ? snprintf (buf, len, "%s", base)
                 : snprintf (buf, len, "%s@%s", base, tenant);
     return n >= 0 && (size_t) n < len ? buf : NULL;
+}
+
+const char *
+hk_notify_queue (const char *channel, const char *tenant, char *buf, size_t len)
+{
+    char base[80];
+    int n = snprintf (base, sizeof base, "hk:notify:%s", channel);
+    return n >= 0 && (size_t) n < sizeof base ? hk_tenant_name (base, tenant, buf, len) : NULL;
 }
 
 hk_queue_t *

@@ -2,7 +2,7 @@
  * delivery (R-N3: channel, template, recipient, content hash, status).
  *
  * Reads its tenant's e-mail queue (hk:notify:email for the tenant "default",
- * hk:notify:email@<tenant> for another; hk_tenant_queue) through a Redis consumer group (work
+ * hk:notify:email@<tenant> for another; hk_notify_queue) through a Redis consumer group (work
  * held by a dead instance is claimed by another). Each contact is sent once: the contact row
  * is locked, a contact that is no longer 'dispatched' (cancelled by a payment, or sent
  * already) is skipped, and the delivery row, the status change and the contact.sent event
@@ -76,9 +76,9 @@ s_send (hk_daemon_t *d, notification_t *st, const char *contact_id)
         /* Another tenant's contact (queued before queues were per tenant): it is sent by that
          * tenant's instances, with that tenant's sender and transport, so it moves to that
          * tenant's queue; never sent from here, never dropped. */
-        char base[64], queue[192];
-        snprintf (base, sizeof base, "hk:notify:%s", PQgetvalue (res, 0, 1));
-        int rc = hk_tenant_queue (base, PQgetvalue (res, 0, 2), queue, sizeof queue)
+        char queue[192];
+        int rc = hk_notify_queue (PQgetvalue (res, 0, 1), PQgetvalue (res, 0, 2), queue,
+                                  sizeof queue)
                          && hk_stream_add (d->redis, queue, contact_id, strlen (contact_id),
                                            NULL, 0)
                                 == 0
@@ -211,7 +211,7 @@ s_init (hk_daemon_t *d)
         return HK_EIO;
     }
     char queue[192];
-    if (!hk_tenant_queue ("hk:notify:email", d->tenant, queue, sizeof queue))
+    if (!hk_notify_queue ("email", d->tenant, queue, sizeof queue))
         return HK_EINVAL;
     st->email = hk_queue_new (d->redis, queue, "notification", d->instance,
                               hk_config_int (d->config, "claim_idle") / 1000);

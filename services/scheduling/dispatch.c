@@ -581,10 +581,8 @@ sched_dispatch (hk_daemon_t *d, bool own_share, int *taken)
             x->k.last_contact_us = now;
             bumped[x - dv] = true;
         }
-        char base[64];
-        snprintf (base, sizeof base, "hk:notify:%s", channel);
         /* the tenant's own queue: another tenant's notification never sends it */
-        (void) hk_tenant_queue (base, d->tenant, stream_buf[ns], sizeof stream_buf[ns]);
+        (void) hk_notify_queue (channel, d->tenant, stream_buf[ns], sizeof stream_buf[ns]);
         streams[ns] = stream_buf[ns];
         datas[ns] = id;
         lens[ns] = strlen (id);

@@ -420,21 +420,25 @@ s_test_trim (hk_redis_t *r, bool verbose)
     return failures;
 }
 
-/* Work queue names per tenant: the default tenant keeps the plain name. */
+/* Names per tenant (work queues, consumer groups): the default tenant keeps the plain name. */
 static int
 s_test_tenant_queue (bool verbose)
 {
     (void) verbose;
     int failures = 0;
     char buf[32];
-    CHECK_STR (hk_tenant_queue ("hk:notify:email", "default", buf, sizeof buf),
+    CHECK_STR (hk_tenant_name ("hk:notify:email", "default", buf, sizeof buf),
                "hk:notify:email");
-    CHECK_STR (hk_tenant_queue ("hk:notify:email", "", buf, sizeof buf), "hk:notify:email");
-    CHECK_STR (hk_tenant_queue ("hk:notify:email", NULL, buf, sizeof buf), "hk:notify:email");
-    CHECK_STR (hk_tenant_queue ("hk:notify:sms", "acme", buf, sizeof buf), "hk:notify:sms@acme");
+    CHECK_STR (hk_tenant_name ("hk:notify:email", "", buf, sizeof buf), "hk:notify:email");
+    CHECK_STR (hk_tenant_name ("hk:notify:email", NULL, buf, sizeof buf), "hk:notify:email");
+    CHECK_STR (hk_tenant_name ("hk:notify:sms", "acme", buf, sizeof buf), "hk:notify:sms@acme");
     /* a name that does not fit is refused, never cut to another tenant's queue */
-    CHECK (hk_tenant_queue ("hk:notify:email", "acme-holdings-group", buf, sizeof buf) == NULL);
-    CHECK (hk_tenant_queue ("hk:notify:email", "default", buf, 15) == NULL);
+    CHECK (hk_tenant_name ("hk:notify:email", "acme-holdings-group", buf, sizeof buf) == NULL);
+    CHECK (hk_tenant_name ("hk:notify:email", "default", buf, 15) == NULL);
+    /* the channels' queues */
+    CHECK_STR (hk_notify_queue ("email", "default", buf, sizeof buf), "hk:notify:email");
+    CHECK_STR (hk_notify_queue ("sms", "acme", buf, sizeof buf), "hk:notify:sms@acme");
+    CHECK (hk_notify_queue ("letter", "acme-holdings-group", buf, sizeof buf) == NULL);
     return failures;
 }
 

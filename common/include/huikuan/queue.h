@@ -55,11 +55,14 @@ int64_t hk_stream_trim (hk_redis_t *r, const char *stream, int64_t keep_ms, bool
 
 typedef struct hk_queue hk_queue_t;
 
-/* The work queue of tenant named base ("hk:notify:email"): base itself for the tenant
- * "default", "<base>@<tenant>" for any other, so tenants that share a Redis server never take
- * each other's work (the consumer groups of event streams are named the same way). Returns
- * buf, or NULL when it does not fit. */
-const char *hk_tenant_queue (const char *base, const char *tenant, char *buf, size_t len);
+/* The tenant's own copy of a name shared by the fleet (a work queue, an event stream's
+ * consumer group): base itself for the tenant "default" (or none), "<base>@<tenant>" for any
+ * other, so tenants that share a Redis server never take each other's work. Returns buf, or
+ * NULL when it does not fit. */
+const char *hk_tenant_name (const char *base, const char *tenant, char *buf, size_t len);
+/* The tenant's work queue of a dispatch channel: hk_tenant_name of "hk:notify:<channel>"
+ * ("hk:notify:email", "hk:notify:sms@acme"). Returns buf, or NULL when it does not fit. */
+const char *hk_notify_queue (const char *channel, const char *tenant, char *buf, size_t len);
 
 typedef struct {
     char id[32];        /* stream entry id */
