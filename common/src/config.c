@@ -61,25 +61,35 @@ s_valid_time_zone (const char *value, char *err, size_t errlen)
     return -1;
 }
 
+/* At most max bytes of letters, digits and the characters of extra; otherwise err says so
+ * (bad: what the value may contain). */
+static int
+s_check_chars (const char *value, size_t max, const char *extra, const char *bad, char *err,
+               size_t errlen)
+{
+    size_t n = strlen (value);
+    if (n > max) {
+        snprintf (err, errlen, "too long (%zu bytes, at most %zu)", n, max);
+        return -1;
+    }
+    for (const char *p = value; *p; p++)
+        if (!isalnum ((unsigned char) *p) && !strchr (extra, *p)) {
+            snprintf (err, errlen, "%s", bad);
+            return -1;
+        }
+    return 0;
+}
+
 /* Names that end up in Redis keys, database rows and log lines: printable, no blanks. */
 static int
 s_check_name (const char *value, bool allow_empty, char *err, size_t errlen)
 {
-    size_t n = strlen (value);
-    if (n == 0 && !allow_empty) {
+    if (!*value && !allow_empty) {
         snprintf (err, errlen, "must not be empty");
         return -1;
     }
-    if (n > 100) {
-        snprintf (err, errlen, "too long (%zu bytes, at most 100)", n);
-        return -1;
-    }
-    for (const char *p = value; *p; p++)
-        if (!isalnum ((unsigned char) *p) && !strchr ("._-:@", *p)) {
-            snprintf (err, errlen, "may only contain letters, digits and . _ - : @");
-            return -1;
-        }
-    return 0;
+    return s_check_chars (value, 100, "._-:@", "may only contain letters, digits and . _ - : @",
+                          err, errlen);
 }
 
 /* A host name or address others can connect to: empty (this host's name), a DNS name, an
@@ -87,17 +97,9 @@ s_check_name (const char *value, bool allow_empty, char *err, size_t errlen)
 static int
 s_valid_host (const char *value, char *err, size_t errlen)
 {
-    size_t n = strlen (value);
-    if (n > 253) {
-        snprintf (err, errlen, "too long (%zu bytes, at most 253)", n);
-        return -1;
-    }
-    for (const char *p = value; *p; p++)
-        if (!isalnum ((unsigned char) *p) && !strchr (".-:[]", *p)) {
-            snprintf (err, errlen, "a host name or address: letters, digits and . - : [ ] only");
-            return -1;
-        }
-    return 0;
+    return s_check_chars (value, 253, ".-:[]",
+                          "a host name or address: letters, digits and . - : [ ] only", err,
+                          errlen);
 }
 
 static int
