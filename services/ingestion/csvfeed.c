@@ -27,20 +27,7 @@ hk_csvfeed_read (FILE *f, const hk_sink_t *sink, char *why, size_t whylen)
     /* The header's names, trimmed and lower-cased, owned here. A record holds at most
      * HK_RECORD_MAX_FIELDS fields: columns beyond that would be dropped unseen, so such a
      * header fails the file (as would a name given twice: which column is meant?). */
-    int named = 0;
-    for (int i = 0; i < n; i++) {
-        const char *v = fields[i];
-        while (*v == ' ' || *v == '\t')
-            v++;
-        named += *v != 0;
-    }
-    if (named > HK_RECORD_MAX_FIELDS) {
-        snprintf (why, whylen, "header names %d columns; at most %d are read", named,
-                  HK_RECORD_MAX_FIELDS);
-        hk_csv_destroy (&csv);
-        return HK_EPARSE;
-    }
-    int ncols = n;
+    int ncols = n, named = 0;
     char **names = calloc ((size_t) ncols + 1, sizeof *names);
     if (!names) {
         hk_csv_destroy (&csv);
@@ -66,9 +53,15 @@ hk_csvfeed_read (FILE *f, const hk_sink_t *sink, char *why, size_t whylen)
             *c = (char) tolower ((unsigned char) *c);
         if (strcmp (names[i], "kind") == 0)
             kind_col = i;
+        named += *names[i] != 0;
     }
     rc = 0;
-    int col[HK_RECORD_MAX_FIELDS], ncol = 0; /* the named columns: at most that many */
+    if (named > HK_RECORD_MAX_FIELDS) {
+        snprintf (why, whylen, "header names %d columns; at most %d are read", named,
+                  HK_RECORD_MAX_FIELDS);
+        rc = HK_EPARSE;
+    }
+    int col[HK_RECORD_MAX_FIELDS], ncol = 0; /* the named columns, at most that many here */
     for (int i = 0; i < ncols && rc == 0; i++) {
         if (!*names[i])
             continue;
@@ -78,8 +71,7 @@ hk_csvfeed_read (FILE *f, const hk_sink_t *sink, char *why, size_t whylen)
                           names[i], col[j] + 1, i + 1);
                 rc = HK_EPARSE;
             }
-        if (ncol < HK_RECORD_MAX_FIELDS)
-            col[ncol++] = i;
+        col[ncol++] = i;
     }
     hk_record_kind_t file_kind = HK_REC_UNKNOWN;
     if (rc == 0 && kind_col < 0) {
