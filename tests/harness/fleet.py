@@ -356,6 +356,13 @@ class Fleet:
         rows = self.query(sql, params)
         return rows[0][0] if rows else None
 
+    def redis(self, *args):
+        """Runs one redis-cli command against the fleet's Redis; its output (text)."""
+        r = subprocess.run(["redis-cli", "-u", self.redis_url] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0, "redis-cli %s: %s" % (args[:1], r.stderr)
+        return r.stdout
+
     def outbox_count(self, type_prefix=""):
         return self.scalar("SELECT count(*) FROM event_outbox WHERE type LIKE %s",
                            (type_prefix + "%",))

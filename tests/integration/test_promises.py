@@ -25,12 +25,6 @@ def invoices(prefix, n, debtor="D1", due="2026-03-10", email="ap@acme.example", 
                             % (prefix, i, debtor, name, email, 100 + i, due) for i in range(n))
 
 
-def redis_cli(fleet, *args):
-    port = fleet.redis_url.rsplit(":", 1)[1]
-    return subprocess.run(["redis-cli", "-p", port] + [str(a) for a in args],
-                          capture_output=True, text=True, timeout=10, check=True).stdout
-
-
 def http_get(port, path):
     try:
         with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
@@ -92,15 +86,15 @@ def test_malformed_stream_entries_are_dropped_not_fatal(fleet):
     aging = fleet.start("aging")
     fleet.start("ingestion")
     time.sleep(0.5)  # the consumer group exists once aging has read once
-    redis_cli(fleet, "XADD", "hk:ev:invoice.recorded", "*", "d", "\x08\x01garbage\xff")
-    redis_cli(fleet, "XADD", "hk:ev:invoice.recorded", "*", "other", "field")
+    fleet.redis("XADD", "hk:ev:invoice.recorded", "*", "d", "\x08\x01garbage\xff")
+    fleet.redis("XADD", "hk:ev:invoice.recorded", "*", "other", "field")
     wait_until(lambda: re.search(r'hk_events_malformed_total\{[^}]*\} 2',
                                  http_get(aging.http_port, "/metrics")[1]), 20,
                what="two malformed entries counted")
     assert aging.running()
     fleet.drop("ok.csv", invoices("OK", 2))
     fleet.wait_events("invoice.aged", 2)
-    pending = redis_cli(fleet, "XPENDING", "hk:ev:invoice.recorded", "aging")
+    pending = fleet.redis("XPENDING", "hk:ev:invoice.recorded", "aging")
     assert pending.split()[0] == "0", pending
 
 

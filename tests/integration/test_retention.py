@@ -5,7 +5,6 @@ age leave PostgreSQL, and an instance that died without its clean stop leaves fl
 unit.retention covers unpublished events, the row limit and the turn; unit.queue the trim
 rules one by one."""
 
-import subprocess
 
 from fleet import wait_until
 
@@ -17,14 +16,8 @@ def invoices(prefix, n):
                             % (prefix, i, i % 7, i % 7, i % 7, 10 + i) for i in range(n))
 
 
-def redis(fleet, *args):
-    r = subprocess.run(["redis-cli", "-u", fleet.redis_url] + [str(a) for a in args],
-                       capture_output=True, text=True, timeout=10, check=True)
-    return r.stdout.strip()
-
-
 def xlen(fleet, stream):
-    return int(redis(fleet, "XLEN", stream))
+    return int(fleet.redis("XLEN", stream))
 
 
 HOUSEKEEPING = {"HUIKUAN_HOUSEKEEPING_INTERVAL": "1s", "HUIKUAN_STREAM_RETENTION": "0s",

@@ -6,7 +6,6 @@ the notification daemon would consume."""
 import json
 import os
 import re
-import subprocess
 import time
 import urllib.parse
 from datetime import date, datetime, timedelta
@@ -37,20 +36,12 @@ def local(at_us, zone):
     return datetime.fromtimestamp(at_us / 1_000_000, ZoneInfo(zone))
 
 
-def redis_cli(fleet, *args):
-    port = str(urllib.parse.urlsplit(fleet.redis_url).port)
-    r = subprocess.run(["redis-cli", "-p", port] + [str(a) for a in args], capture_output=True,
-                       text=True, timeout=10)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
-
-
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def queued(fleet, channel):
     """Contact ids in the channel's work queue, in order."""
-    out = redis_cli(fleet, "XRANGE", "hk:notify:" + channel, "-", "+")
+    out = fleet.redis("XRANGE", "hk:notify:" + channel, "-", "+")
     return [line.strip() for line in out.splitlines() if UUID.match(line.strip())]
 
 
@@ -467,14 +458,14 @@ def test_three_call_cap_two_schedulers_redis_restart(fleet, tmp_path):
                 "SELECT count(*) FROM contact WHERE dispatched_at IS NOT NULL"
                 " AND (dispatched_at AT TIME ZONE 'Asia/Shanghai')::date = %s", (d.date(),))
             assert made_today >= 1
-            assert redis_cli(fleet, "HGET", "hk:cap:default:%s" % d.date(), "D1").strip() \
+            assert fleet.redis("HGET", "hk:cap:default:%s" % d.date(), "D1").strip() \
                 == str(made_today)
             # Redis restart in the middle, its counters gone (as after a failover)
             port = urllib.parse.urlsplit(fleet.redis_url).port
-            keys = [k for k in redis_cli(fleet, "--scan", "--pattern", "hk:cap:*").split()]
+            keys = [k for k in fleet.redis("--scan", "--pattern", "hk:cap:*").split()]
             assert "hk:cap:default:%s" % d.date() in keys, keys
             if keys:
-                redis_cli(fleet, "DEL", *keys)
+                fleet.redis("DEL", *keys)
             servers.stop_redis(fleet.redis_dir)
             servers.start_redis(fleet.redis_dir, port=port)
             restarted = True

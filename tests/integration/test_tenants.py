@@ -10,8 +10,6 @@ sender and transport."""
 
 import os
 import re
-import subprocess
-import urllib.parse
 import urllib.request
 
 from fleet import message_text, wait_until
@@ -54,12 +52,8 @@ def test_each_tenant_applies_its_own_events(fleet):
     fleet.stop_all()
 
 
-def redis_cli(fleet, *args):
-    port = str(urllib.parse.urlsplit(fleet.redis_url).port)
-    r = subprocess.run(["redis-cli", "-p", port] + [str(a) for a in args], capture_output=True,
-                       text=True, timeout=10)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.split()
+def redis_words(fleet, *args):
+    return fleet.redis(*args).split()
 
 
 def test_each_tenant_sends_its_own_contacts(fleet):
@@ -89,14 +83,14 @@ def test_each_tenant_sends_its_own_contacts(fleet):
     n = fleet.scalar("SELECT count(*) FROM contact WHERE tenant = 'acme' AND channel = 'email'")
     assert n >= 2, fleet.query("SELECT debtor_id, channel, variant FROM contact")
     fleet.clock_set("2026-03-13T09:05:00+08:00")
-    wait_until(lambda: len(redis_cli(fleet, "XRANGE", "hk:notify:email@acme", "-", "+")) >= 3 * n,
+    wait_until(lambda: len(redis_words(fleet, "XRANGE", "hk:notify:email@acme", "-", "+")) >= 3 * n,
                30, what="acme's notices in acme's queue")
-    entries = redis_cli(fleet, "XRANGE", "hk:notify:email@acme", "-", "+")
-    assert redis_cli(fleet, "XLEN", "hk:notify:email") == ["0"]
+    entries = redis_words(fleet, "XRANGE", "hk:notify:email@acme", "-", "+")
+    assert redis_words(fleet, "XLEN", "hk:notify:email") == ["0"]
     # one entry moved to the shared queue, as a queue written before this change would hold
     moved_id, moved_contact = entries[0], entries[2]
-    redis_cli(fleet, "XDEL", "hk:notify:email@acme", moved_id)
-    redis_cli(fleet, "XADD", "hk:notify:email", "*", "d", moved_contact)
+    redis_words(fleet, "XDEL", "hk:notify:email@acme", moved_id)
+    redis_words(fleet, "XADD", "hk:notify:email", "*", "d", moved_contact)
     wait_until(lambda: metric(default, "hk_messages_requeued_total") == 1, 20,
                what="the default tenant's notification moved acme's contact")
     acme = fleet.start("notification", "notification-acme", HUIKUAN_TENANT="acme",
