@@ -33,7 +33,6 @@ import sys
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 
 from aging_bench import (AS_OF, CLOCK, generate_csvs, psql_copy, time_reage, vacuum_analyze)
 from ingest_bench import HARNESS_DIR, SOURCE_DIR, Broken, admin_exec, verdict
@@ -71,20 +70,6 @@ def wait_for(fleet, daemon, sql, what, timeout, t0=None, count_sql=None, interva
             log("%s: %d left after %.0f s" % (what, n, now - t0))
             last = now
         time.sleep(interval)
-
-
-def share_of(daemon):
-    """The daemon's hk_dispatch_share_instances gauge, or 0 when it cannot be read."""
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % daemon.http_port,
-                                    timeout=5) as r:
-            for line in r.read().decode().splitlines():
-                name = line.split("{")[0].split(" ")[0]
-                if name == "hk_dispatch_share_instances":
-                    return int(float(line.rsplit(" ", 1)[1]))
-    except OSError:
-        pass
-    return 0
 
 
 def raw_xadd_rate(fleet, n):
@@ -186,10 +171,13 @@ def main(argv):
         scheds = [sched] + [fleet.start("scheduling", "scheduling-%d" % k)
                             for k in range(2, a.schedulers + 1)]
         t_share = time.monotonic()
-        while a.schedulers > 1 and any(share_of(d) != a.schedulers for d in scheds):
+
+        def shares():
+            return [d.metric("hk_dispatch_share_instances") for d in scheds]
+        while a.schedulers > 1 and any(n != a.schedulers for n in shares()):
             if time.monotonic() - t_share > 30:
                 raise Broken("the schedulers did not see each other in 30 s: %s"
-                             % [share_of(d) for d in scheds])
+                             % shares())
             time.sleep(POLL)
         unpublished = ("SELECT count(*) FROM event_unpublished WHERE producer IN (%s)"
                        % ", ".join("'%s'" % d.instance for d in scheds))

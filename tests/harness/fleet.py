@@ -18,6 +18,7 @@ import email
 import email.policy
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -151,6 +152,18 @@ class Daemon:
             return e.code
         except OSError:
             return None
+
+    def metric(self, name):
+        """The value of a metric on /metrics, summed over its label sets; 0 when absent."""
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.http_port,
+                                    timeout=5) as r:
+            text = r.read().decode()
+        total = 0
+        for line in text.splitlines():
+            m = re.match(r"^%s(\{[^}]*\})? (\S+)$" % re.escape(name), line)
+            if m:
+                total += float(m.group(2))
+        return total
 
     def wait_ready(self, timeout=READY_TIMEOUT):
         deadline = time.monotonic() + timeout

@@ -161,16 +161,6 @@ def redis_add(fleet, stream, data):
     assert r.returncode == 0 and b"ERR" not in r.stdout, (r.stdout, r.stderr)
 
 
-def metric(daemon, name):
-    import re
-    import urllib.request
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % daemon.http_port,
-                                timeout=5) as r:
-        text = r.read().decode()
-    m = re.search(r"^%s\{[^}]*\} (\d+)" % name, text, re.M)
-    return int(m.group(1)) if m else 0
-
-
 def test_events_consumed_together_a_bad_one_neither_lost_nor_blocking(fleet, proto):
     """The scaffold applies the events of one read in one transaction (daemon.c): each event
     once per consumer kind (an event twice in the same read is applied once), and when one of
@@ -208,8 +198,8 @@ def test_events_consumed_together_a_bad_one_neither_lost_nor_blocking(fleet, pro
     wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of ="
                                     " '2026-03-01' AND outstanding_minor = 9000") == 20, 30,
                what="paid invoices aged again")
-    assert metric(aging, "hk_events_consumed_total") == 20
-    assert metric(aging, "hk_events_duplicate_total") == 1
+    assert aging.metric("hk_events_consumed_total") == 20
+    assert aging.metric("hk_events_duplicate_total") == 1
     assert "event.batch_split" in aging.log(400)
     # the bad one alone is delivered again (claim_idle 1s) until it is parked
     wait_until(lambda: subprocess.run(
@@ -219,16 +209,16 @@ def test_events_consumed_together_a_bad_one_neither_lost_nor_blocking(fleet, pro
         ["redis-cli", "-u", fleet.redis_url, "XPENDING", "hk:ev:payment.recorded", "aging"],
         capture_output=True, text=True, timeout=10).stdout.split()[0] == "0", 20,
         what="nothing pending")
-    assert metric(aging, "hk_events_parked_total") == 1
-    assert metric(aging, "hk_events_consumed_total") == 20
+    assert aging.metric("hk_events_parked_total") == 1
+    assert aging.metric("hk_events_consumed_total") == 20
     # a batch that goes through: a new event twice and a consumed one twice, in one read
     fresh = envelope_pb2.Envelope.FromString(first)
     fresh.event_id = str(uuid.uuid4())
     for data in (fresh.SerializeToString(), first, fresh.SerializeToString(), first):
         redis_add(fleet, "hk:ev:payment.recorded", data)
-    wait_until(lambda: metric(aging, "hk_events_duplicate_total") == 4, 20,
+    wait_until(lambda: aging.metric("hk_events_duplicate_total") == 4, 20,
                what="three duplicates more")
-    assert metric(aging, "hk_events_consumed_total") == 21
+    assert aging.metric("hk_events_consumed_total") == 21
     assert fleet.scalar("SELECT count(*) FROM consumed_event WHERE consumer = 'aging'"
                         " AND event_id = %s", (fresh.event_id,)) == 1
     assert aging.log(400).count("event.batch_split") == 1

@@ -9,25 +9,11 @@ hk:notify:<channel>@acme, and only acme's notification instances send them, with
 sender and transport."""
 
 import os
-import re
-import urllib.request
 
 from fleet import message_text, wait_until
 
 HEADER = "invoice_id,debtor_id,debtor_name,debtor_email,currency,amount,issued_on,due_on\n"
 N = 60
-
-
-def metric(daemon, name):
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % daemon.http_port,
-                                timeout=5) as r:
-        text = r.read().decode()
-    total = 0
-    for line in text.splitlines():
-        m = re.match(r"^%s(\{[^}]*\})? (\S+)$" % re.escape(name), line)
-        if m:
-            total += float(m.group(2))
-    return total
 
 
 def test_each_tenant_applies_its_own_events(fleet):
@@ -41,12 +27,12 @@ def test_each_tenant_applies_its_own_events(fleet):
     wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE tenant = 'acme'")
                == N, 30, what="acme's invoices")
     # every invoice.recorded reaches acme's aging, and none is applied by the default tenant's
-    wait_until(lambda: metric(acme, "hk_events_consumed_total") >= N, 30,
+    wait_until(lambda: acme.metric("hk_events_consumed_total") >= N, 30,
                what="acme's aging applied all %d events:\n%s" % (N, fleet.logs()))
-    wait_until(lambda: metric(default, "hk_events_other_tenant_total") >= N, 30,
+    wait_until(lambda: default.metric("hk_events_other_tenant_total") >= N, 30,
                what="the default tenant's aging left all %d to acme" % N)
-    assert metric(default, "hk_events_consumed_total") == 0
-    assert metric(acme, "hk_events_other_tenant_total") == 0
+    assert default.metric("hk_events_consumed_total") == 0
+    assert acme.metric("hk_events_other_tenant_total") == 0
     wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE tenant = 'acme'"
                                     " AND aged_as_of IS NOT NULL") == N, 30, what="aged")
     fleet.stop_all()
@@ -91,7 +77,7 @@ def test_each_tenant_sends_its_own_contacts(fleet):
     moved_id, moved_contact = entries[0], entries[2]
     redis_words(fleet, "XDEL", "hk:notify:email@acme", moved_id)
     redis_words(fleet, "XADD", "hk:notify:email", "*", "d", moved_contact)
-    wait_until(lambda: metric(default, "hk_messages_requeued_total") == 1, 20,
+    wait_until(lambda: default.metric("hk_messages_requeued_total") == 1, 20,
                what="the default tenant's notification moved acme's contact")
     acme = fleet.start("notification", "notification-acme", HUIKUAN_TENANT="acme",
                        HUIKUAN_NOTIFICATION_SENDER="ar@acme.example",
@@ -101,8 +87,8 @@ def test_each_tenant_sends_its_own_contacts(fleet):
                what="acme's contacts sent")
     assert fleet.scalar("SELECT count(*) FROM delivery d JOIN contact c USING (contact_id)"
                         " WHERE c.tenant = 'acme'") == n
-    assert metric(acme, "hk_messages_sent_total") == n
-    assert metric(default, "hk_messages_sent_total") == 0
+    assert acme.metric("hk_messages_sent_total") == n
+    assert default.metric("hk_messages_sent_total") == 0
     assert not os.path.isdir(outbox["default"]) or not os.listdir(outbox["default"])
     files = sorted(os.listdir(outbox["acme"]))
     assert len(files) == n and moved_contact + ".eml" in files, files
