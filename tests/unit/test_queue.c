@@ -422,7 +422,7 @@ s_test_trim (hk_redis_t *r, bool verbose)
 
 /* Names per tenant (work queues, consumer groups): the default tenant keeps the plain name. */
 static int
-s_test_tenant_queue (bool verbose)
+s_test_tenant_names (bool verbose)
 {
     (void) verbose;
     int failures = 0;
@@ -448,7 +448,7 @@ hk_queue_test (bool verbose)
     const char *url = hk_test_need ("queue", "REDIS_URL");
     if (!url)
         return 1;
-    int failures = s_test_tenant_queue (verbose);
+    int failures = s_test_tenant_names (verbose);
     failures += s_test_urls (url, verbose);
     failures += s_test_dead_server (verbose);
 
