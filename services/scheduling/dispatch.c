@@ -219,7 +219,7 @@ s_load_counts (hk_daemon_t *d, s_debtor_t *dv, int nd, int n_contacts, s_debts_t
                                  "   (extract (epoch FROM dispatched_at) * 1000000)::bigint AS at"
                                  "  FROM contact WHERE tenant = $1 AND debtor_id = u.debtor"
                                  "   AND dispatched_at IS NOT NULL"
-                                 "   AND channel IN ('email', 'sms', 'phone', 'letter', 'visit')"
+                                 "   AND " SCHED_FACING_SQL
                                  "   AND (dispatched_at >= $3::timestamptz"
                                  "        OR step IN ('phone', 'visit')) OFFSET 0) AS k",
                                  3, p);

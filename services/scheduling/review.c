@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "huikuan/dates.h"
+#include "huikuan/digest.h"
 #include "huikuan/errcodes.h"
 #include "huikuan/log.h"
 #include "sched.h"
@@ -63,6 +64,78 @@ static const char s_people_sql[] =
     " postal_address IS NOT NULL AND" S_FAILED ("o.outcome = 'returned' AND o.channel = 'letter'")
     " FROM contact_person p WHERE tenant = $1 AND debtor_id = ANY ($2::text[])"
     " ORDER BY debtor_id COLLATE \"C\", contact_id"; /* s_first_row: byte order */
+
+/* The debtors' contacts with them that count toward the caps (R-C2): those planned, and those
+ * made since the week before (the gap is at most a week). One index probe per debtor. */
+static const char s_known_sql[] =
+    "SELECT u.debtor, k.at FROM (SELECT DISTINCT unnest ($2::text[])) AS u (debtor),"
+    " LATERAL (SELECT (extract (epoch FROM coalesce (dispatched_at, due_at)) * 1000000)::bigint"
+    "   AS at FROM contact WHERE tenant = $1 AND debtor_id = u.debtor AND " SCHED_FACING_SQL
+    "   AND (status = 'planned' OR dispatched_at >= $3::timestamptz) OFFSET 0) AS k";
+
+/* Those contacts' times by debtor, and those the batch plans: an open-addressing table over
+ * the batch's debtors (sized for all of them, so it never fills). */
+typedef struct {
+    const char *debtor;
+    int64_t *t;
+    int n, cap;
+} s_known_debtor_t;
+
+typedef struct {
+    s_known_debtor_t *v;
+    unsigned mask;
+} s_known_t;
+
+static int
+s_known_init (s_known_t *k, int debtors)
+{
+    unsigned size = 64;
+    while (size < (unsigned) debtors * 2u)
+        size <<= 1;
+    k->v = calloc (size, sizeof *k->v);
+    k->mask = size - 1;
+    return k->v ? 0 : HK_ENOMEM;
+}
+
+static void
+s_known_free (s_known_t *k)
+{
+    for (unsigned i = 0; k->v && i <= k->mask; i++)
+        free (k->v[i].t);
+    free (k->v);
+}
+
+/* The debtor's entry, added when create and new; NULL when absent (or out of memory). */
+static s_known_debtor_t *
+s_known_find (s_known_t *k, const char *debtor, bool create)
+{
+    for (unsigned i = hk_str_hash (debtor) & k->mask;; i = (i + 1) & k->mask) {
+        if (!k->v[i].debtor) {
+            if (!create)
+                return NULL;
+            k->v[i].debtor = debtor;
+            return &k->v[i];
+        }
+        if (strcmp (k->v[i].debtor, debtor) == 0)
+            return &k->v[i];
+    }
+}
+
+static int
+s_known_add (s_known_t *k, const char *debtor, int64_t at)
+{
+    s_known_debtor_t *e = s_known_find (k, debtor, true);
+    if (e->n == e->cap) {
+        int cap = e->cap ? e->cap * 2 : 4;
+        int64_t *t = realloc (e->t, (size_t) cap * sizeof *t);
+        if (!t)
+            return HK_ENOMEM;
+        e->t = t;
+        e->cap = cap;
+    }
+    e->t[e->n++] = at;
+    return 0;
+}
 
 /* R-C3 roles of the feed mapped to strategy.c's names. */
 static const char *
@@ -170,8 +243,9 @@ s_finish_updates (hk_daemon_t *d, s_updates_t *u, bool write)
 
 /* Plans the decided step of one debt into the batch; returns 0 and the pending contact id. */
 static int
-s_plan_step (hk_daemon_t *d, PGresult *row, int r, PGresult *people, const hk_decision_t *dec,
-             int32_t due, int32_t today, sched_batch_t *batch, char *pending)
+s_plan_step (hk_daemon_t *d, PGresult *row, int r, PGresult *people, s_known_t *known,
+             const hk_decision_t *dec, int32_t due, int32_t today, sched_batch_t *batch,
+             char *pending)
 {
     sched_t *s = sched_of (d);
     const char *invoice = PQgetvalue (row, r, C_INVOICE), *debtor = PQgetvalue (row, r, C_DEBTOR);
@@ -191,6 +265,25 @@ s_plan_step (hk_daemon_t *d, PGresult *row, int r, PGresult *people, const hk_de
         rc = hk_timing_best_slot (cal, zone, &s->timing, from, &slot);
     else
         snprintf (slot.why, sizeof slot.why, "hand-over, not a contact with the debtor");
+    /* R-C2: not where the debtor's other contacts would only make dispatch defer it (the
+     * same minute as another debt's notice, a third that day), but where dispatch would have
+     * deferred it to: the next allowed minute after them (R-S2) */
+    char timing[sizeof slot.why + 128];
+    snprintf (timing, sizeof timing, "%s", slot.why);
+    s_known_debtor_t *k = s_known_find (known, debtor, false);
+    if (rc == 0 && debtor_facing && dec->step != HK_STEP_PRE_DUE && k) {
+        char cap[120];
+        int64_t next;
+        for (int i = 0; i < 8 && rc == 0
+                        && (next = hk_caps_next_free (&s->caps, zone, k->t, k->n, slot.at_us,
+                                                      cap, sizeof cap))
+                               != 0;
+             i++) {
+            rc = hk_timing_next_allowed (cal, zone, &s->timing, next, &slot);
+            snprintf (timing, sizeof timing, "%s; after the debtor's other contacts: %s",
+                      slot.why, cap);
+        }
+    }
     if (rc != 0) {
         HK_LOG (HK_WARN, "plan.bad_zone", HK_S ("debtor", debtor), HK_S ("zone", zone));
         return 1; /* the debt waits for a fixed zone; reviewed again tomorrow */
@@ -209,10 +302,11 @@ s_plan_step (hk_daemon_t *d, PGresult *row, int r, PGresult *people, const hk_de
     sched_contact_t c = {
         .kind = "ladder", .debtor_id = debtor, .invoice_id = invoice,
         .step = hk_step_name (dec->step), .channel = dec->channel, .due_at_us = slot.at_us,
-        .rules = dec->rule_ids, .reason = reason, .timing = slot.why, .person_id = person,
+        .rules = dec->rule_ids, .reason = reason, .timing = timing, .person_id = person,
         .caller_role = caller, .variant = dec->variant,
     };
-    if ((rc = sched_batch_add (batch, &c, pending)) != 0)
+    if ((rc = sched_batch_add (batch, &c, pending)) != 0
+        || (debtor_facing && (rc = s_known_add (known, debtor, c.due_at_us)) != 0))
         return rc;
     if (dec->step == HK_STEP_PRE_DUE) {
         /* R-S4: and early on the contractual collection date itself, before other creditors */
@@ -227,7 +321,8 @@ s_plan_step (hk_daemon_t *d, PGresult *row, int r, PGresult *people, const hk_de
             c.timing = day.why;
             c.rules = "R-S4,R-C1";
             c.reason = "the contractual collection date: act early in the day";
-            if ((rc = sched_batch_add (batch, &c, NULL)) != 0)
+            if ((rc = sched_batch_add (batch, &c, NULL)) != 0
+                || (debtor_facing && (rc = s_known_add (known, debtor, c.due_at_us)) != 0))
                 return rc;
         }
     }
@@ -254,16 +349,23 @@ sched_review (hk_daemon_t *d)
     hk_pgarr_t debtors = { 0 };
     for (int r = 0; r < n; r++)
         hk_pgarr_text (&debtors, PQgetvalue (res, r, C_DEBTOR));
-    char *dl = hk_pgarr_finish (&debtors);
-    const char *pp[] = { d->tenant, dl };
+    char *dl = hk_pgarr_finish (&debtors), since[40];
+    int64_t now = hk_clock_now (d->clock);
+    hk_time_format (now - 8 * HK_US_PER_DAY, since, sizeof since);
+    const char *pp[] = { d->tenant, dl, since };
     PGresult *people = dl ? hk_db_query (d->db, s_people_sql, 2, pp) : NULL;
+    PGresult *made = people ? hk_db_query (d->db, s_known_sql, 3, pp) : NULL;
     free (dl);
-    int rc = people ? 0 : HK_EDB;
+    int rc = people && made ? 0 : HK_EDB;
+    s_known_t known = { 0 };
+    if (rc == 0 && s_known_init (&known, n) != 0)
+        rc = HK_ENOMEM;
+    for (int i = 0; rc == 0 && i < PQntuples (made); i++)
+        rc = s_known_add (&known, PQgetvalue (made, i, 0), atoll (PQgetvalue (made, i, 1)));
     sched_batch_t *batch = sched_batch_new ();
     s_updates_t up = { 0 };
     if (!batch)
         rc = HK_ENOMEM;
-    int64_t now = hk_clock_now (d->clock);
     for (int r = 0; r < n && rc == 0; r++) {
         const char *invoice = PQgetvalue (res, r, C_INVOICE);
         const char *stop = PQgetvalue (res, r, C_STOP);
@@ -339,7 +441,7 @@ sched_review (hk_daemon_t *d)
             continue;
         }
         char pending[40] = "";
-        rc = s_plan_step (d, res, r, people, &dec, due, local.date, batch, pending);
+        rc = s_plan_step (d, res, r, people, &known, &dec, due, local.date, batch, pending);
         if (rc == 1) {
             rc = 0;
             s_update (&up, invoice, "active", NULL, NULL, now + HK_US_PER_DAY);
@@ -355,6 +457,8 @@ sched_review (hk_daemon_t *d)
     if (rc == 0)
         rc = urc;
     sched_batch_destroy (&batch);
+    s_known_free (&known);
+    PQclear (made);
     PQclear (people);
     PQclear (res);
     if (rc == 0 && hk_db_commit (d->db) == 0)

@@ -98,6 +98,8 @@ int sched_variant (hk_daemon_t *d, const char *debtor);
 /* True for the channels that reach the debtor (email, sms, phone, letter, visit); agency,
  * legal and tracing are hand-overs, outside the timing rules and the caps. */
 bool sched_debtor_facing (const char *channel);
+/* The same channels as an SQL condition on a contact's channel column. */
+#define SCHED_FACING_SQL "channel IN ('email', 'sms', 'phone', 'letter', 'visit')"
 
 /* contact_outcome.recorded: what came of a dispatched contact (outcome.c). Returns 0 or
  * negative. */

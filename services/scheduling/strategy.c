@@ -1183,3 +1183,45 @@ hk_caps_allow (const hk_caps_t *c, const hk_contact_counts_t *k, hk_step_t step,
     s_why (why, len, "within the caps (R-C2)");
     return true;
 }
+
+int64_t
+hk_caps_next_free (const hk_caps_t *c, const char *zone, const int64_t *times, int n,
+                   int64_t at_us, char *why, size_t len)
+{
+    hk_local_t at;
+    if (!c || !zone || (n > 0 && !times) || hk_tz_local (zone, at_us, &at) != 0)
+        return 0;
+    /* the gap: past the latest contact less than min_gap away on either side */
+    int64_t after = 0;
+    for (int i = 0; i < n; i++)
+        if (times[i] > at_us - c->min_gap_us && times[i] < at_us + c->min_gap_us
+            && times[i] + c->min_gap_us > after)
+            after = times[i] + c->min_gap_us;
+    if (after) {
+        char gap[24];
+        s_fmt_dur (c->min_gap_us, gap, sizeof gap);
+        s_why (why, len, "R-C2 gap: %s after the debtor's other contact", gap);
+        return after;
+    }
+    int32_t monday = at.date - (hk_date_weekday (at.date) - 1);
+    int day = 0, week = 0;
+    for (int i = 0; i < n; i++) {
+        hk_local_t l;
+        if (hk_tz_local (zone, times[i], &l) != 0)
+            continue;
+        day += l.date == at.date;
+        week += l.date >= monday && l.date < monday + 7;
+    }
+    int64_t next;
+    if (day >= c->max_per_debtor_day && hk_tz_instant (zone, at.date + 1, 0, &next) == 0) {
+        s_why (why, len, "R-C2 daily cap: %d contacts of this debtor that day, at most %d", day,
+               c->max_per_debtor_day);
+        return next;
+    }
+    if (week >= c->max_per_debtor_week && hk_tz_instant (zone, monday + 7, 0, &next) == 0) {
+        s_why (why, len, "R-C2 weekly cap: %d contacts of this debtor that week, at most %d",
+               week, c->max_per_debtor_week);
+        return next;
+    }
+    return 0;
+}

@@ -184,4 +184,14 @@ typedef struct {
 bool hk_caps_allow (const hk_caps_t *c, const hk_contact_counts_t *k, hk_step_t step,
                     int64_t at_us, char *why, size_t len);
 
+/* R-C2 when planning: whether a contact of the debtor at at_us keeps the caps against the
+ * debtor's other contacts, planned or made, at times[0..n): at least min_gap from each, at
+ * most max_per_debtor_day on its local day and max_per_debtor_week in its ISO week (zone).
+ * 0 when it does; else the earliest instant worth trying instead (the end of the gap, the
+ * next local midnight or the next Monday's), with why (may be NULL) naming the cap. The
+ * planner asks so that a debtor's contacts are not planned where dispatch would only defer
+ * them; dispatch still decides (hk_caps_allow). 0 too on an unknown zone. */
+int64_t hk_caps_next_free (const hk_caps_t *c, const char *zone, const int64_t *times, int n,
+                           int64_t at_us, char *why, size_t len);
+
 #endif

@@ -649,6 +649,49 @@ def test_contact_person_and_stops(fleet):
     assert contacts(fleet, status="planned") == []
 
 
+def test_debtor_contacts_spaced_when_planned(fleet):
+    """R-C2 when planning: three overdue debts of one debtor reviewed together do not get
+    their notices at the same minute, for dispatch to defer two of them; they are planned at
+    least the 4-hour gap apart, at most two a local day, each at an allowed minute (R-S2), as
+    dispatch would have deferred them. A fourth debt reviewed later is planned after the three
+    already planned (read from the log, not only from its own batch). Each then goes out at
+    its planned minute with no cap deferral, and the caps still hold at dispatch."""
+    zone = "Asia/Shanghai"
+    start(fleet, "2026-03-02T08:00:00+08:00")
+    one_debtor(fleet)
+    feed(fleet, "inv3.csv", INVOICE.format(rows="".join(
+        "INV-%d,D1,CNY,%d00.00,2026-01-31,2026-02-20\n" % (k, k) for k in (1, 2, 3))))
+    wait_contacts(fleet, lambda c: c["step"] == "written_notice", "three notices")
+    wait_until(lambda: len([c for c in contacts(fleet)
+                            if c["step"] == "written_notice"]) == 3, 20, what="three notices")
+    feed(fleet, "inv4.csv", INVOICE.format(rows="INV-4,D1,CNY,400.00,2026-01-31,2026-02-20\n"))
+    wait_until(lambda: len([c for c in contacts(fleet)
+                            if c["step"] == "written_notice"]) == 4, 20, what="fourth notice")
+    notices = [c for c in contacts(fleet) if c["step"] == "written_notice"]
+    assert notices[-1]["invoice"] == "INV-4", notices
+    times = [local(c["due_us"], zone) for c in notices]
+    assert_r_s2(notices[0], zone)
+    for a, b in zip(times, times[1:]):
+        assert b - a >= timedelta(hours=4), (a, b, notices)
+    per_day = {}
+    for t, c in zip(times, notices):
+        per_day[t.date()] = per_day.get(t.date(), 0) + 1
+        assert t.weekday() < 5 and 9 <= t.hour < 18, (t, c)
+        assert not (11 * 60 + 30 <= t.hour * 60 + t.minute < 14 * 60), (t, c)   # lunch
+    assert max(per_day.values()) <= 2, per_day
+    for c in notices[1:]:
+        assert "after the debtor's other contacts: R-C2" in c["timing"], c
+
+    # each goes out at its minute, none deferred by the caps
+    for c, t in zip(notices, times):
+        at(fleet, (t + timedelta(minutes=1)).isoformat())
+        wait_until(lambda c=c: c["id"] in queued(fleet, "email"), 20,
+                   what="%s dispatched" % c["invoice"])
+    assert fleet.query("SELECT invoice_id, cap_deferrals FROM contact"
+                       " WHERE step = 'written_notice' AND cap_deferrals > 0") == []
+    assert sorted(queued(fleet, "email")) == sorted(c["id"] for c in notices)
+
+
 def test_dispatch_burst_across_batches_two_schedulers(fleet):
     """Promise 3 and R-C2 through a burst larger than a batch: two scheduler instances take
     due contacts two at a time, batch after batch within a tick (dispatch_batch, dispatch_slice),

@@ -1098,6 +1098,49 @@ s_test_caps (void)
     CHECK (hk_caps_allow (&c, &k, HK_STEP_LEGAL, t, NULL, 0));
     CHECK (hk_caps_allow (&c, &k, HK_STEP_TRACE, t, why, sizeof why));
     CHECK (!hk_caps_allow (&c, &k, HK_STEP_NONE, t, why, sizeof why));
+
+    /* R-C2 when planning (hk_caps_next_free), in Shanghai: Friday 2026-07-03 09:00 local is
+     * 01:00 UTC */
+    const char *zone = "Asia/Shanghai";
+    int32_t fri;
+    CHECK_INT (hk_date_parse ("2026-07-03", &fri), 0);
+    int64_t nine, midnight_sat, monday;
+    CHECK_INT (hk_tz_instant (zone, fri, 9 * 60, &nine), 0);
+    CHECK_INT (hk_tz_instant (zone, fri + 1, 0, &midnight_sat), 0);
+    CHECK_INT (hk_tz_instant (zone, fri + 3, 0, &monday), 0);
+    /* nothing else planned: free */
+    CHECK (hk_caps_next_free (&c, zone, NULL, 0, nine, why, sizeof why) == 0);
+    /* another contact at the same minute: after the gap */
+    int64_t other[4] = { nine };
+    CHECK (hk_caps_next_free (&c, zone, other, 1, nine, why, sizeof why) == nine + 4 * HOUR);
+    CHECK (strstr (why, "R-C2 gap") != NULL);
+    /* a later one within the gap pushes past it too; exactly the gap apart is free */
+    other[0] = nine + HOUR;
+    CHECK (hk_caps_next_free (&c, zone, other, 1, nine, why, sizeof why) == nine + 5 * HOUR);
+    other[0] = nine + 4 * HOUR;
+    CHECK (hk_caps_next_free (&c, zone, other, 1, nine, why, sizeof why) == 0);
+    other[0] = nine - 4 * HOUR + 1;
+    CHECK (hk_caps_next_free (&c, zone, other, 1, nine, why, sizeof why) == nine + 1);
+    /* two that day already (05:00 and 13:00 local, each 4 h away): the next local midnight */
+    other[0] = nine - 4 * HOUR;
+    other[1] = nine + 4 * HOUR;
+    CHECK (hk_caps_next_free (&c, zone, other, 2, nine, why, sizeof why) == midnight_sat);
+    CHECK (strstr (why, "R-C2 daily cap") != NULL);
+    /* one of them the day before instead: free */
+    other[0] = nine - DAY;
+    CHECK (hk_caps_next_free (&c, zone, other, 2, nine, why, sizeof why) == 0);
+    /* five that ISO week (Monday to Thursday at 09:00, and Friday 13:00): the next Monday's
+     * midnight */
+    int64_t week[5];
+    for (int i = 0; i < 4; i++)
+        week[i] = nine - (4 - i) * DAY;
+    week[4] = nine + 4 * HOUR;
+    CHECK (hk_caps_next_free (&c, zone, week, 5, nine, why, sizeof why) == monday);
+    CHECK (strstr (why, "R-C2 weekly cap") != NULL);
+    /* the week before does not count */
+    week[0] = nine - 7 * DAY;
+    CHECK (hk_caps_next_free (&c, zone, week, 5, nine, why, sizeof why) == 0);
+    CHECK (hk_caps_next_free (&c, "Nowhere/Null", other, 2, nine, why, sizeof why) == 0);
     return failures;
 }
 
