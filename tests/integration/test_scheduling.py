@@ -731,6 +731,44 @@ def test_dispatch_burst_across_batches_two_schedulers(fleet):
     assert fleet.outbox_count("contact.dispatched") == len(made)
 
 
+def test_dispatch_leaves_a_debtor_another_batch_holds(fleet):
+    """Promise 3: the caps of a debtor are decided by one batch at a time, under the debtor's
+    transaction lock. While another session holds that lock (as another scheduler's batch
+    would), dispatch leaves the debtor's due contact planned and goes on with the others; once
+    the lock is released, the contact goes out. A dispatch that decided without the lock
+    would send it while the lock is held."""
+    import psycopg2
+    import uuid
+    start(fleet, "2026-03-03T08:00:00+08:00", "ingestion")
+    feed(fleet, "held-debtors.csv", DEBTORS.format(
+        rows="H1,Debtor H1 Co.,large,Asia/Shanghai,CN\nH2,Debtor H2 Co.,large,Asia/Shanghai,CN\n"))
+    ids = {}
+    for b in ("H1", "H2"):
+        ids[b] = str(uuid.uuid4())
+        fleet.query("INSERT INTO contact (contact_id, tenant, debtor_id, invoice_id, channel,"
+                    " step, due_at, plan_key, kind, reason) VALUES (%s, 'default', %s, %s,"
+                    " 'email', 'written_notice', '2026-03-03T01:00:00Z', %s, 'ladder',"
+                    " 'held') RETURNING 1", (ids[b], b, b + "-INV", "held:" + b))
+    holder = psycopg2.connect(fleet.database_url)
+    try:
+        cur = holder.cursor()
+        cur.execute("BEGIN")
+        cur.execute("SELECT pg_advisory_xact_lock (hashtextextended ('default/H1', 0))")
+        fleet.start("scheduling")
+        at(fleet, "2026-03-03T09:05:00+08:00")
+        wait_until(lambda: ids["H2"] in queued(fleet, "email"), 20, what="H2 dispatched")
+        settle(fleet)
+        assert fleet.scalar("SELECT status FROM contact WHERE contact_id = %s",
+                            (ids["H1"],)) == "planned"
+        assert ids["H1"] not in queued(fleet, "email")
+        cur.execute("COMMIT")
+    finally:
+        holder.close()
+    wait_until(lambda: ids["H1"] in queued(fleet, "email"), 20, what="H1 dispatched")
+    assert fleet.scalar("SELECT cap_deferrals FROM contact WHERE contact_id = %s",
+                        (ids["H1"],)) == 0
+
+
 def test_dispatch_shares_and_a_killed_scheduler(fleet):
     """Scheduler instances of a tenant share the due contacts by debtor (a share each, from
     the directory of live instances), so that in a burst each walks its own; the locks, not
