@@ -175,7 +175,9 @@ hkctl_why (hk_db_t *db, int argc, char **argv)
         " coalesce ((SELECT string_agg (to_char (o.occurred_at AT TIME ZONE d.time_zone,"
         "   'YYYY-MM-DD HH24:MI') || ' ' || o.outcome || coalesce (' (' || o.note || ')', ''),"
         "   '; ' ORDER BY o.occurred_at) FROM contact_outcome o"
-        "   WHERE o.tenant = c.tenant AND o.task_id = c.contact_id), '')"
+        "   WHERE o.tenant = c.tenant AND o.task_id = c.contact_id), ''),"
+        " CASE WHEN c.wanted_at <> c.due_at THEN to_char (c.wanted_at AT TIME ZONE d.time_zone,"
+        "  'YYYY-MM-DD Dy HH24:MI') ELSE '' END"
         " FROM contact c JOIN debtor d USING (tenant, debtor_id)"
         " LEFT JOIN delivery x ON x.contact_id = c.contact_id"
         " WHERE c.tenant = $1 AND c.contact_id::text = $2",
@@ -192,6 +194,8 @@ hkctl_why (hk_db_t *db, int argc, char **argv)
     printf ("  debtor %s, invoice %s\n", V (0), V (1));
     printf ("  %s: %s by %s, %s\n", V (2), V (3), V (4), V (5));
     printf ("  when: %s (%s)\n", V (6), V (7));
+    if (*V (21))
+        printf ("  wanted: %s, moved clear of the debtor's other contacts (R-C2)\n", V (21));
     if (*V (10))
         printf ("  timing: %s\n", V (10));
     printf ("  reason: %s\n", V (9));

@@ -9,7 +9,7 @@
 #include "huikuan/log.h"
 #include "sched.h"
 
-#define S_COLS 16
+#define S_COLS 17
 
 struct sched_batch {
     sched_contact_t *items;
@@ -110,7 +110,7 @@ sched_batch_add (sched_batch_t *b, const sched_contact_t *c, char *id_out)
         .rules = s_dup (c->rules ? c->rules : ""), .reason = s_dup (c->reason),
         .timing = s_dup (c->timing), .person_id = s_dup (c->person_id),
         .caller_role = s_dup (c->caller_role), .promise_id = s_dup (c->promise_id),
-        .variant = c->variant, .trace_id = s_dup (c->trace_id),
+        .variant = c->variant, .trace_id = s_dup (c->trace_id), .wanted_at_us = c->wanted_at_us,
     };
     if (!t->plan_key || !t->kind || !t->debtor_id || !t->invoice_id || !t->step || !t->channel
         || !t->rules) {
@@ -175,6 +175,10 @@ sched_batch_flush (hk_daemon_t *d, sched_batch_t *b)
         hk_pgarr_text (&col[13], c->promise_id);
         hk_pgarr_text (&col[14], c->timing);
         hk_pgarr_int (&col[15], i);
+        char wanted[40];
+        if (c->wanted_at_us)
+            hk_time_format (c->wanted_at_us, wanted, sizeof wanted);
+        hk_pgarr_text (&col[16], c->wanted_at_us ? wanted : NULL);
     }
     char *arr[S_COLS];
     bool ok = true;
@@ -187,25 +191,27 @@ sched_batch_flush (hk_daemon_t *d, sched_batch_t *b)
         snprintf (version, sizeof version, "%d", s->strategy_version);
         const char *p[] = { d->tenant, version, arr[0],  arr[1],  arr[2],  arr[3],
                             arr[4],    arr[5],  arr[6],  arr[7],  arr[8],  arr[9],
-                            arr[10],   arr[11], arr[12], arr[13], arr[14], arr[15] };
+                            arr[10],   arr[11], arr[12], arr[13], arr[14], arr[15],
+                            arr[16] };
         /* rules travel as text literals of text[] (an array of arrays must be rectangular) */
         res = hk_db_query (d->db,
                            "INSERT INTO contact (contact_id, tenant, debtor_id, invoice_id, channel,"
                            " step, due_at, rules, reason, plan_key, kind, person_id, caller_role,"
-                           " variant, promise_id, timing, strategy_version)"
+                           " variant, promise_id, timing, strategy_version, wanted_at)"
                            " SELECT u.id::uuid, $1, u.debtor, u.invoice, u.channel, u.step,"
                            "  u.due::timestamptz, u.rules::text[], u.reason, u.plan_key, u.kind,"
                            "  u.person, u.caller, u.variant::smallint, u.promise, u.timing,"
-                           "  $2::int"
+                           "  $2::int, u.wanted::timestamptz"
                            " FROM unnest ($3::text[], $4::text[], $5::text[], $6::text[],"
                            "  $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],"
                            "  $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],"
-                           "  $17::text[], $18::int[])"
+                           "  $17::text[], $18::int[], $19::text[])"
                            "  AS u (id, debtor, invoice, channel, step, due, rules, reason,"
-                           "  plan_key, kind, person, caller, variant, promise, timing, ord)"
+                           "  plan_key, kind, person, caller, variant, promise, timing, ord,"
+                           "  wanted)"
                            " ORDER BY u.ord"
                            " ON CONFLICT (tenant, plan_key) DO NOTHING RETURNING contact_id",
-                           18, p);
+                           19, p);
         if (!res)
             rc = HK_EDB;
     }
@@ -303,9 +309,10 @@ sched_cancel (hk_daemon_t *d, sched_scope_t scope, const char *id, const char *d
      * notification daemon sends a contact only while it is still 'dispatched' */
     char sql[512];
     snprintf (sql, sizeof sql,
-              "UPDATE contact SET status = 'cancelled', updated_at = now(), reason = $3"
-              " WHERE tenant = $1 AND %s AND status IN ('planned'%s)"
-              " RETURNING contact_id, invoice_id, debtor_id",
+              "WITH c AS (UPDATE contact SET status = 'cancelled', updated_at = now(),"
+              " reason = $3 WHERE tenant = $1 AND %s AND status IN ('planned'%s)"
+              " RETURNING contact_id, invoice_id, debtor_id, channel)"
+              " SELECT * FROM c ORDER BY debtor_id COLLATE \"C\"",
               where[scope], whole ? ", 'dispatched'" : "");
     const char *p[] = { d->tenant, id, reason };
     PGresult *res = hk_db_query (d->db, sql, 3, p);
@@ -324,6 +331,18 @@ sched_cancel (hk_daemon_t *d, sched_scope_t scope, const char *id, const char *d
         rc = hk_daemon_emit (d, "contact.cancelled", debtor_id ? debtor_id : PQgetvalue (res, i, 2),
                              NULL, &cc.base);
         hk_pgarr_text (&ids, cc.contact_id);
+    }
+    /* what the caps moved to make way for a cancelled contact comes back towards its minute
+     * (R-C2), once per debtor (the rows come in debtor order) */
+    const char *respaced = NULL;
+    for (int i = 0; i < n && rc == 0; i++) {
+        const char *debtor = PQgetvalue (res, i, 2);
+        if (!sched_debtor_facing (PQgetvalue (res, i, 3))
+            || (respaced && strcmp (respaced, debtor) == 0))
+            continue;
+        int m = sched_respace (d, debtor);
+        rc = m < 0 ? m : 0;
+        respaced = debtor;
     }
     PQclear (res);
     /* a cancelled pending contact no longer holds its debt's review back */

@@ -137,6 +137,29 @@ s_known_add (s_known_t *k, const char *debtor, int64_t at)
     return 0;
 }
 
+/* R-C2: a contact not where the debtor's other contacts (k, may be NULL) would only make
+ * dispatch defer it (the same minute as another debt's notice, a third that day), but where
+ * dispatch would have deferred it to: the next allowed minute after them (R-S2). Moves *slot,
+ * and says so in timing (its why so far, rewritten when moved). 0 or HK_EINVAL (bad zone). */
+static int
+s_clear_of (hk_daemon_t *d, const hk_calendar_t *cal, const char *zone,
+            const s_known_debtor_t *k, hk_slot_t *slot, char *timing, size_t len)
+{
+    sched_t *s = sched_of (d);
+    char cap[120];
+    int64_t next;
+    int rc = 0;
+    for (int i = 0; i < 8 && rc == 0 && k
+                    && (next = hk_caps_next_free (&s->caps, zone, k->t, k->n, slot->at_us, cap,
+                                                  sizeof cap))
+                           != 0;
+         i++) {
+        rc = hk_timing_next_allowed (cal, zone, &s->timing, next, slot);
+        snprintf (timing, len, "%s; after the debtor's other contacts: %s", slot->why, cap);
+    }
+    return rc;
+}
+
 /* R-C3 roles of the feed mapped to strategy.c's names. */
 static const char *
 s_role (const char *feed_role)
@@ -265,25 +288,12 @@ s_plan_step (hk_daemon_t *d, PGresult *row, int r, PGresult *people, s_known_t *
         rc = hk_timing_best_slot (cal, zone, &s->timing, from, &slot);
     else
         snprintf (slot.why, sizeof slot.why, "hand-over, not a contact with the debtor");
-    /* R-C2: not where the debtor's other contacts would only make dispatch defer it (the
-     * same minute as another debt's notice, a third that day), but where dispatch would have
-     * deferred it to: the next allowed minute after them (R-S2) */
     char timing[sizeof slot.why + 128];
     snprintf (timing, sizeof timing, "%s", slot.why);
-    s_known_debtor_t *k = s_known_find (known, debtor, false);
-    if (rc == 0 && debtor_facing && dec->step != HK_STEP_PRE_DUE && k) {
-        char cap[120];
-        int64_t next;
-        for (int i = 0; i < 8 && rc == 0
-                        && (next = hk_caps_next_free (&s->caps, zone, k->t, k->n, slot.at_us,
-                                                      cap, sizeof cap))
-                               != 0;
-             i++) {
-            rc = hk_timing_next_allowed (cal, zone, &s->timing, next, &slot);
-            snprintf (timing, sizeof timing, "%s; after the debtor's other contacts: %s",
-                      slot.why, cap);
-        }
-    }
+    int64_t wanted = slot.at_us;
+    if (rc == 0 && debtor_facing && dec->step != HK_STEP_PRE_DUE)
+        rc = s_clear_of (d, cal, zone, s_known_find (known, debtor, false), &slot, timing,
+                         sizeof timing);
     if (rc != 0) {
         HK_LOG (HK_WARN, "plan.bad_zone", HK_S ("debtor", debtor), HK_S ("zone", zone));
         return 1; /* the debt waits for a fixed zone; reviewed again tomorrow */
@@ -304,6 +314,7 @@ s_plan_step (hk_daemon_t *d, PGresult *row, int r, PGresult *people, s_known_t *
         .step = hk_step_name (dec->step), .channel = dec->channel, .due_at_us = slot.at_us,
         .rules = dec->rule_ids, .reason = reason, .timing = timing, .person_id = person,
         .caller_role = caller, .variant = dec->variant,
+        .wanted_at_us = slot.at_us != wanted ? wanted : 0,
     };
     if ((rc = sched_batch_add (batch, &c, pending)) != 0
         || (debtor_facing && (rc = s_known_add (known, debtor, c.due_at_us)) != 0))
@@ -321,6 +332,7 @@ s_plan_step (hk_daemon_t *d, PGresult *row, int r, PGresult *people, s_known_t *
             c.timing = day.why;
             c.rules = "R-S4,R-C1";
             c.reason = "the contractual collection date: act early in the day";
+            c.wanted_at_us = 0;
             if ((rc = sched_batch_add (batch, &c, NULL)) != 0
                 || (debtor_facing && (rc = s_known_add (known, debtor, c.due_at_us)) != 0))
                 return rc;
@@ -466,6 +478,83 @@ sched_review (hk_daemon_t *d)
     hk_db_rollback (d->db);
     HK_LOG (HK_WARN, "review.failed", HK_S ("error", hk_db_errstr (d->db)));
     return rc ? rc : HK_EDB;
+}
+
+int
+sched_respace (hk_daemon_t *d, const char *debtor_id)
+{
+    const char *p[] = { d->tenant, debtor_id };
+    PGresult *moved = hk_db_query (
+        d->db,
+        "SELECT c.contact_id, (extract (epoch FROM c.wanted_at) * 1000000)::bigint,"
+        "  (extract (epoch FROM c.due_at) * 1000000)::bigint, d.time_zone, d.calendar"
+        " FROM contact c JOIN debtor d ON d.tenant = c.tenant AND d.debtor_id = c.debtor_id"
+        " WHERE c.tenant = $1 AND c.debtor_id = $2 AND c.status = 'planned'"
+        "  AND c.wanted_at < c.due_at ORDER BY c.wanted_at, c.contact_id",
+        2, p);
+    if (!moved)
+        return HK_EDB;
+    int n = PQntuples (moved), back = 0, rc = 0;
+    if (n == 0) {
+        PQclear (moved);
+        return 0;
+    }
+    int64_t now = hk_clock_now (d->clock);
+    char since[40];
+    hk_pgarr_t one = { 0 };
+    hk_pgarr_text (&one, debtor_id);
+    char *list = hk_pgarr_finish (&one);
+    hk_time_format (now - 8 * HK_US_PER_DAY, since, sizeof since);
+    const char *kp[] = { d->tenant, list, since };
+    PGresult *made = list ? hk_db_query (d->db, s_known_sql, 3, kp) : NULL;
+    free (list);
+    s_known_t known = { 0 };
+    rc = made ? s_known_init (&known, 1) : HK_EDB;
+    for (int i = 0; rc == 0 && i < PQntuples (made); i++)
+        rc = s_known_add (&known, debtor_id, atoll (PQgetvalue (made, i, 1)));
+    s_known_debtor_t *k = rc == 0 ? s_known_find (&known, debtor_id, true) : NULL;
+    for (int r = 0; r < n && rc == 0; r++) {
+        int64_t wanted = atoll (PQgetvalue (moved, r, 1)), due = atoll (PQgetvalue (moved, r, 2));
+        const char *zone = PQgetvalue (moved, r, 3);
+        const hk_calendar_t *cal = sched_calendar (d, PQgetvalue (moved, r, 4));
+        /* the others than this one: its own time out of the list */
+        for (int i = 0; i < k->n; i++)
+            if (k->t[i] == due) {
+                k->t[i] = k->t[--k->n];
+                break;
+            }
+        hk_slot_t slot = { .at_us = wanted };
+        if (wanted < now && hk_timing_next_allowed (cal, zone, &sched_of (d)->timing, now, &slot)
+                                != 0)
+            slot.at_us = due;
+        char timing[sizeof slot.why + 128] = "";
+        if (slot.at_us < due && s_clear_of (d, cal, zone, k, &slot, timing, sizeof timing) != 0)
+            slot.at_us = due;
+        if (slot.at_us < due) {
+            char at[40], note[120];
+            hk_time_format (slot.at_us, at, sizeof at);
+            snprintf (note, sizeof note, "; moved back to %s: a contact it made way for was"
+                                         " cancelled (R-C2)", at);
+            const char *up[] = { d->tenant, PQgetvalue (moved, r, 0), at, note };
+            int m = hk_db_exec (d->db,
+                                "UPDATE contact SET due_at = $3::timestamptz, updated_at = now(),"
+                                " timing = left (coalesce (timing, '') || $4, 1000)"
+                                " WHERE tenant = $1 AND contact_id = $2::uuid"
+                                "  AND status = 'planned'",
+                                4, up);
+            if (m < 0)
+                rc = HK_EDB;
+            back += m > 0;
+            due = slot.at_us;
+        }
+        if (rc == 0)
+            rc = s_known_add (&known, debtor_id, due);
+        k = s_known_find (&known, debtor_id, true);
+    }
+    s_known_free (&known);
+    PQclear (made);
+    PQclear (moved);
+    return rc == 0 ? back : rc;
 }
 
 /* R-S6: debtors who owe get the regular statement on the configured day of each month (the

@@ -60,6 +60,7 @@ typedef struct {
     const char *rules;         /* "R-C1,R-S2" */
     const char *reason;
     const char *timing;        /* hk_slot_t.why */
+    int64_t wanted_at_us;      /* the minute it wanted, when the caps moved it (R-C2); 0 */
     const char *person_id;     /* NULL: none */
     const char *caller_role;   /* NULL: none */
     const char *promise_id;    /* NULL: none */
@@ -90,6 +91,12 @@ typedef enum {
 } sched_scope_t;
 int sched_cancel (hk_daemon_t *d, sched_scope_t scope, const char *id, const char *debtor_id,
                   const char *reason, const char *rule);
+
+/* After a debtor's contact was cancelled: the debtor's planned contacts that the caps moved
+ * away from the minute they wanted (R-C2, contact.wanted_at) come back as near to it as the
+ * debtor's other contacts allow, never later than they are (review.c). Returns how many
+ * moved, or negative. */
+int sched_respace (hk_daemon_t *d, const char *debtor_id);
 
 /* The debtor's variant for a new debt: the strategy's split, or 0 when the challenger is
  * switched off (config "challenger"). */

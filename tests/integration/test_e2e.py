@@ -56,21 +56,24 @@ def test_walking_skeleton(fleet):
 
     # Two days past due (Thursday): aged 1-30, a written notice planned on the best-ranked of
     # the next three working days (Thu, Fri, Mon: Friday, R-S1) at the start of the debtor's
-    # working day, 09:00 local: inside the first 15 minutes after it starts (R-S2).
+    # working day, 09:00 local: inside the first 15 minutes after it starts (R-S2). The same
+    # debtor's second notice waits the 4-hour gap (R-C2): 13:00 is lunch, so 14:00.
     fleet.clock_set("2026-03-12T08:00:00+08:00")
     for invoice_id in ("INV-A", "INV-B"):
         aged = fleet.wait_events("invoice.aged", 1, lambda p, e, i=invoice_id:
                                  p.get("invoice_id") == i and p.get("as_of") == "2026-03-12")
         assert int(aged[0]["payload"]["dpd"]) == 2
         assert aged[0]["payload"]["bucket"] == "1-30"
-    planned = {}
+    planned, due = {}, {}
     for invoice_id in ("INV-A", "INV-B"):
         evs = fleet.wait_events("contact.planned", 1, lambda p, e, i=invoice_id:
                                 p.get("invoice_id") == i and p.get("step") == "written_notice")
         p = evs[0]["payload"]
         assert p["channel"] == "email"
-        assert int(p["due_at_us"]) == us("2026-03-13T09:00:00+08:00")
         planned[invoice_id] = p["contact_id"]
+        due[invoice_id] = int(p["due_at_us"])
+    assert sorted(due.values()) == [us("2026-03-13T09:00:00+08:00"),
+                                    us("2026-03-13T14:00:00+08:00")], due
 
     # INV-B paid in full before its reminder is due: settled, reminder cancelled.
     fleet.clock_set("2026-03-12T08:45:00+08:00")
@@ -82,6 +85,10 @@ def test_walking_skeleton(fleet):
                       lambda p, e: p.get("contact_id") == planned["INV-B"])
     assert fleet.query("SELECT status, outstanding_minor FROM invoice WHERE invoice_id = 'INV-B'") \
         == [("settled", 0)]
+    # INV-A's notice, had it made way for INV-B's, takes its minute back (R-C2)
+    wait_until(lambda: fleet.scalar("SELECT due_at FROM contact WHERE contact_id = %s",
+                                    (planned["INV-A"],)).timestamp() * 1_000_000
+               == us("2026-03-13T09:00:00+08:00"), 10, what="INV-A's notice at 09:00")
 
     # Friday 09:20: INV-A's reminder goes out by e-mail (R-N3), INV-B's does not.
     fleet.clock_set("2026-03-13T09:20:00+08:00")

@@ -681,6 +681,9 @@ def test_debtor_contacts_spaced_when_planned(fleet):
     assert max(per_day.values()) <= 2, per_day
     for c in notices[1:]:
         assert "after the debtor's other contacts: R-C2" in c["timing"], c
+    why = fleet.hkctl("why", notices[1]["id"]).stdout
+    assert "wanted: 2026-" in why and "(R-C2)" in why, why
+    assert "wanted:" not in fleet.hkctl("why", notices[0]["id"]).stdout
 
     # each goes out at its minute, none deferred by the caps
     for c, t in zip(notices, times):
@@ -690,6 +693,36 @@ def test_debtor_contacts_spaced_when_planned(fleet):
     assert fleet.query("SELECT invoice_id, cap_deferrals FROM contact"
                        " WHERE step = 'written_notice' AND cap_deferrals > 0") == []
     assert sorted(queued(fleet, "email")) == sorted(c["id"] for c in notices)
+
+
+def test_contact_moved_back_when_the_one_before_is_cancelled(fleet):
+    """R-C2 when planning, undone: a notice the caps moved four hours on to make way for the
+    same debtor's other notice takes its minute back when that notice is cancelled (its debt
+    paid), and goes out then; the timing says why."""
+    zone = "Asia/Shanghai"
+    start(fleet, "2026-03-02T08:00:00+08:00")
+    one_debtor(fleet)
+    feed(fleet, "inv2.csv", INVOICE.format(rows="INV-1,D1,CNY,100.00,2026-01-31,2026-02-20\n"
+                                                "INV-2,D1,CNY,200.00,2026-01-31,2026-02-20\n"))
+    wait_until(lambda: len([c for c in contacts(fleet)
+                            if c["step"] == "written_notice"]) == 2, 20, what="two notices")
+    first, second = [c for c in contacts(fleet) if c["step"] == "written_notice"]
+    assert second["due_us"] - first["due_us"] >= 4 * 3600 * 1_000_000, (first, second)
+    assert fleet.scalar("SELECT wanted_at FROM contact WHERE contact_id = %s",
+                        (second["id"],)).timestamp() * 1_000_000 == first["due_us"]
+    # the first one's debt is paid in full: its notice cancelled, the second takes its minute
+    feed(fleet, "pay.csv", PAYMENT.format(rows="P1,D1,%s,CNY,%s,2026-03-02T09:00:00+08:00\n"
+                                          % (first["invoice"],
+                                             "100.00" if first["invoice"] == "INV-1"
+                                             else "200.00")))
+    wait_until(lambda: [c["status"] for c in contacts(fleet) if c["id"] == first["id"]]
+               == ["cancelled"], 20, what="first notice cancelled")
+    wait_until(lambda: [c["due_us"] for c in contacts(fleet) if c["id"] == second["id"]]
+               == [first["due_us"]], 20, what="second notice moved back")
+    moved = [c for c in contacts(fleet) if c["id"] == second["id"]][0]
+    assert "moved back" in moved["timing"] and "R-C2" in moved["timing"], moved
+    at(fleet, (local(first["due_us"], zone) + timedelta(minutes=1)).isoformat())
+    wait_until(lambda: second["id"] in queued(fleet, "email"), 20, what="sent at that minute")
 
 
 def test_dispatch_burst_across_batches_two_schedulers(fleet):
