@@ -161,10 +161,14 @@ def main(argv):
         admin_exec(pg["ADMIN_URL"], "CHECKPOINT")
         t0 = time.monotonic()
         sched = fleet.start("scheduling", wait=False)
+        # asked as "is there still one", as the dispatch poll below: a count read every
+        # collection row each time (22 ms every 0.2 s beside the daemon on the same cores)
+        unplanned = ("FROM collection WHERE state = 'active' AND pending_contact IS NULL"
+                     " AND next_review_at <= '%s'" % CLOCK)
         plan_s = wait_for(fleet, sched,
-                          "SELECT count(*) FROM collection WHERE state = 'active'"
-                          " AND pending_contact IS NULL AND next_review_at <= '%s'" % CLOCK,
-                          "planning", a.timeout, t0)
+                          "SELECT count(*) FROM (SELECT 1 %s ORDER BY next_review_at LIMIT 1)"
+                          " AS first" % unplanned, "planning", a.timeout, t0,
+                          "SELECT count(*) " + unplanned)
         planned = fleet.scalar("SELECT count(*) FROM contact WHERE status = 'planned'")
         log("planning: %.1f s, %d contacts" % (plan_s, planned))
 
