@@ -105,7 +105,7 @@ s_known_free (s_known_t *k)
     free (k->v);
 }
 
-/* The debtor's entry, added when create and new; NULL when absent (or out of memory). */
+/* The debtor's entry, added when create and new; NULL when absent and not create. */
 static s_known_debtor_t *
 s_known_find (s_known_t *k, const char *debtor, bool create)
 {
@@ -527,8 +527,8 @@ sched_respace (hk_daemon_t *d, const char *debtor_id)
         if (wanted < now && hk_timing_next_allowed (cal, zone, &sched_of (d)->timing, now, &slot)
                                 != 0)
             slot.at_us = due;
-        char timing[sizeof slot.why + 128] = "";
-        if (slot.at_us < due && s_clear_of (d, cal, zone, k, &slot, timing, sizeof timing) != 0)
+        char unused[sizeof slot.why + 128]; /* the note below says why instead */
+        if (slot.at_us < due && s_clear_of (d, cal, zone, k, &slot, unused, sizeof unused) != 0)
             slot.at_us = due;
         if (slot.at_us < due) {
             char at[40], note[120];
