@@ -784,8 +784,7 @@ def test_dispatch_leaves_a_debtor_another_batch_holds(fleet):
                     " 'held') RETURNING 1", (ids[b], b, b + "-INV", "held:" + b))
     holder = psycopg2.connect(fleet.database_url)
     try:
-        cur = holder.cursor()
-        cur.execute("BEGIN")
+        cur = holder.cursor()   # psycopg2 opens the transaction the lock lives in
         cur.execute("SELECT pg_advisory_xact_lock (hashtextextended ('default/H1', 0))")
         fleet.start("scheduling")
         at(fleet, "2026-03-03T09:05:00+08:00")
@@ -794,7 +793,7 @@ def test_dispatch_leaves_a_debtor_another_batch_holds(fleet):
         assert fleet.scalar("SELECT status FROM contact WHERE contact_id = %s",
                             (ids["H1"],)) == "planned"
         assert ids["H1"] not in queued(fleet, "email")
-        cur.execute("COMMIT")
+        holder.commit()
     finally:
         holder.close()
     wait_until(lambda: ids["H1"] in queued(fleet, "email"), 20, what="H1 dispatched")
