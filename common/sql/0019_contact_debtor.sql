@@ -8,9 +8,3 @@
 DROP INDEX contact_debtor_made;
 CREATE INDEX contact_debtor ON contact (tenant, debtor_id, dispatched_at);
 ALTER TABLE contact ADD COLUMN wanted_at timestamptz;   -- NULL: planned where it wanted
-
--- A debt's review time is set when its step is planned (the step's minute plus the gap), so a
--- step made on time changes no indexed column of its debt. Half of each page is kept free so
--- that this write stays on the row's page (a HOT update: no index entries): at 80 % only about
--- half of a burst's writes found room. The table takes twice the pages for it.
-ALTER TABLE collection SET (fillfactor = 50);

@@ -345,15 +345,14 @@ sched_cancel (hk_daemon_t *d, sched_scope_t scope, const char *id, const char *d
         respaced = debtor;
     }
     PQclear (res);
-    /* a cancelled pending contact no longer holds its debt's review back: it is reviewed
-     * now, not when the contact would have been made */
+    /* a cancelled pending contact no longer holds its debt's review back */
     char *list = hk_pgarr_finish (&ids);
     if (rc == 0 && !list)
         rc = HK_ENOMEM;
     if (rc == 0 && n > 0
         && hk_db_exec (d->db,
                        "UPDATE collection SET pending_contact = NULL, updated_at = now(),"
-                       " next_review_at = $3::timestamptz"
+                       " next_review_at = coalesce (next_review_at, $3::timestamptz)"
                        " WHERE tenant = $1 AND pending_contact = ANY ($2::uuid[])",
                        3, (const char *[]) { d->tenant, list, sched_now_text (d) })
                < 0)

@@ -304,7 +304,7 @@ s_bump_counters (hk_daemon_t *d, const s_debtor_t *dv, int nd, const bool *bumpe
 }
 
 typedef struct {
-    hk_pgarr_t id, due, note, invoice, review;
+    hk_pgarr_t id, due, note;
     int n;
 } s_defer_t;
 
@@ -567,14 +567,11 @@ sched_dispatch (hk_daemon_t *d, bool own_share, int *taken)
                     next = s_next_allowed (d, &memo, cal, zone, retry);
                 else
                     (void) hk_timing_quiet_until (zone, &s->timing, retry, &next);
-                char at[40], review[40];
+                char at[40];
                 hk_time_format (next, at, sizeof at);
-                hk_time_format (sched_review_after (s, next), review, sizeof review);
                 hk_pgarr_text (&defer.id, id);
                 hk_pgarr_text (&defer.due, at);
                 hk_pgarr_text (&defer.note, why);
-                hk_pgarr_text (&defer.invoice, PQgetvalue (res, r, D_INVOICE));
-                hk_pgarr_text (&defer.review, review);
                 defer.n++;
                 refused++;
                 continue;
@@ -605,20 +602,12 @@ sched_dispatch (hk_daemon_t *d, bool own_share, int *taken)
 
     char *sent_l = hk_pgarr_finish (&sent);
     char *sent_inv = hk_pgarr_finish (&sent_invoices), *sent_step = hk_pgarr_finish (&sent_steps);
-    char *dl[5] = { hk_pgarr_finish (&defer.id), hk_pgarr_finish (&defer.due),
-                    hk_pgarr_finish (&defer.note), hk_pgarr_finish (&defer.invoice),
-                    hk_pgarr_finish (&defer.review) };
-    bool lists = sent_l && sent_inv && sent_step;
-    for (int i = 0; i < 5; i++)
-        lists = lists && dl[i];
-    if (rc == 0 && !lists)
+    char *dl[3] = { hk_pgarr_finish (&defer.id), hk_pgarr_finish (&defer.due),
+                    hk_pgarr_finish (&defer.note) };
+    if (rc == 0 && !(sent_l && sent_inv && sent_step && dl[0] && dl[1] && dl[2]))
         rc = HK_ENOMEM;
     if (rc == 0 && defer.n) {
         const char *dp[] = { dl[0], dl[1], dl[2] };
-        const char *rp[] = { d->tenant, dl[0], dl[3], dl[4] };
-        /* and the debts they are the pending step of wait for them: their review, set for
-         * when the step should have been made, is not left behind to be read past by every
-         * review until the step is made */
         if (hk_db_exec (d->db,
                         "UPDATE contact c SET due_at = u.due::timestamptz, updated_at = now(),"
                         " cap_deferrals = cap_deferrals + 1,"
@@ -626,26 +615,15 @@ sched_dispatch (hk_daemon_t *d, bool own_share, int *taken)
                         " FROM unnest ($1::text[], $2::text[], $3::text[]) AS u (id, due, note)"
                         " WHERE c.contact_id = u.id::uuid",
                         3, dp)
-                < 0
-            || hk_db_exec (d->db,
-                           "UPDATE collection c SET next_review_at = u.review::timestamptz,"
-                           " updated_at = now()"
-                           " FROM unnest ($2::text[], $3::text[], $4::text[])"
-                           "  AS u (id, invoice, review)"
-                           " WHERE c.tenant = $1 AND c.invoice_id = ANY ($3::text[])"
-                           "  AND c.invoice_id = u.invoice AND c.pending_contact = u.id::uuid"
-                           "  AND c.next_review_at IS DISTINCT FROM u.review::timestamptz",
-                           4, rp)
-                   < 0)
+            < 0)
             rc = HK_EDB;
     }
     if (rc == 0 && ns) {
         /* the debt's next step is decided when its debtor may next be contacted (min_gap),
-         * not in the middle of the dispatch burst: the review time planning set (the step's
-         * minute plus the gap) stands when still ahead, so a step made on time rewrites no
-         * indexed column of its debt (a HOT update); a step made late moves it */
+         * not in the middle of the dispatch burst */
         char review_s[40];
-        hk_time_format (sched_review_after (s, now), review_s, sizeof review_s);
+        int64_t gap = s->caps.min_gap_us > HK_US_PER_MIN ? s->caps.min_gap_us : HK_US_PER_MIN;
+        hk_time_format (now + gap, review_s, sizeof review_s);
         const char *sp[] = { sent_l, now_s, d->tenant, sent_inv, sent_step, review_s };
         /* made: the contact, and the ladder state of the debt it was the pending step of
          * (the ANY lets the debts be found by key, where a join on the unnest alone may be
@@ -660,9 +638,7 @@ sched_dispatch (hk_daemon_t *d, bool own_share, int *taken)
                            " last_step_at = $2::timestamptz,"
                            " phone_count = phone_count + (u.step = 'phone')::int,"
                            " visit_count = visit_count + (u.step = 'visit')::int,"
-                           " pending_contact = NULL,"
-                           " next_review_at = CASE WHEN c.next_review_at > $2::timestamptz"
-                           "  THEN c.next_review_at ELSE $6::timestamptz END,"
+                           " pending_contact = NULL, next_review_at = $6::timestamptz,"
                            " updated_at = now()"
                            " FROM unnest ($1::uuid[], $4::text[], $5::text[]) AS u (id, invoice, step)"
                            " WHERE c.tenant = $3 AND c.invoice_id = ANY ($4::text[])"
@@ -690,7 +666,7 @@ sched_dispatch (hk_daemon_t *d, bool own_share, int *taken)
     free (sent_l);
     free (sent_inv);
     free (sent_step);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 3; i++)
         free (dl[i]);
     free (streams);
     free (datas);

@@ -264,12 +264,11 @@ s_finish_updates (hk_daemon_t *d, s_updates_t *u, bool write)
     return rc;
 }
 
-/* Plans the decided step of one debt into the batch; returns 0, the pending contact id and
- * its minute. */
+/* Plans the decided step of one debt into the batch; returns 0 and the pending contact id. */
 static int
 s_plan_step (hk_daemon_t *d, PGresult *row, int r, PGresult *people, s_known_t *known,
              const hk_decision_t *dec, int32_t due, int32_t today, sched_batch_t *batch,
-             char *pending, int64_t *pending_at)
+             char *pending)
 {
     sched_t *s = sched_of (d);
     const char *invoice = PQgetvalue (row, r, C_INVOICE), *debtor = PQgetvalue (row, r, C_DEBTOR);
@@ -320,7 +319,6 @@ s_plan_step (hk_daemon_t *d, PGresult *row, int r, PGresult *people, s_known_t *
     if ((rc = sched_batch_add (batch, &c, pending)) != 0
         || (debtor_facing && (rc = s_known_add (known, debtor, c.due_at_us)) != 0))
         return rc;
-    *pending_at = c.due_at_us;
     if (dec->step == HK_STEP_PRE_DUE) {
         /* R-S4: and early on the contractual collection date itself, before other creditors */
         hk_slot_t day;
@@ -455,19 +453,14 @@ sched_review (hk_daemon_t *d)
             continue;
         }
         char pending[40] = "";
-        int64_t pending_at = now;
-        rc = s_plan_step (d, res, r, people, &known, &dec, due, local.date, batch, pending,
-                          &pending_at);
+        rc = s_plan_step (d, res, r, people, &known, &dec, due, local.date, batch, pending);
         if (rc == 1) {
             rc = 0;
             s_update (&up, invoice, "active", NULL, NULL, now + HK_US_PER_DAY);
             continue;
         }
-        /* reviewed again once the step is made and its debtor may be contacted again: set
-         * now, so that dispatch, making the step on time, leaves the indexed review time as
-         * it is and its write of the ladder state can stay on the row's page (HOT) */
         if (rc == 0)
-            s_update (&up, invoice, "active", NULL, pending, sched_review_after (s, pending_at));
+            s_update (&up, invoice, "active", NULL, pending, 0);
     }
     int planned = 0;
     if (rc == 0 && (planned = sched_batch_flush (d, batch)) < 0)

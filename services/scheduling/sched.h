@@ -11,7 +11,6 @@
 
 #include "calendar.h"
 #include "huikuan/daemon.h"
-#include "huikuan/dates.h"
 #include "strategy.h"
 
 #define SCHED_MAX_CALENDARS 16
@@ -41,14 +40,6 @@ static inline sched_t *
 sched_of (hk_daemon_t *d)
 {
     return (sched_t *) d->state;
-}
-
-/* When a debt whose step is made at at_us is next reviewed: once its debtor may be contacted
- * again (min_gap, at least a minute), not in the middle of a dispatch burst. */
-static inline int64_t
-sched_review_after (const sched_t *s, int64_t at_us)
-{
-    return at_us + (s->caps.min_gap_us > HK_US_PER_MIN ? s->caps.min_gap_us : HK_US_PER_MIN);
 }
 
 /* The debtor's calendar by name ("CN"); an unknown one falls back to Monday..Friday with a

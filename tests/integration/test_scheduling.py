@@ -355,9 +355,6 @@ def test_holiday_and_make_up_day(fleet):
     assert notice["id"] not in queued(fleet, notice["channel"])
     due = fleet.scalar("SELECT due_at FROM contact WHERE contact_id = %s", (notice["id"],))
     assert due.astimezone(ZoneInfo(zone)) == datetime(2026, 10, 8, 9, 0, tzinfo=ZoneInfo(zone))
-    # its debt waits for it: reviewed the 4-hour gap after the new minute, not before
-    review = fleet.scalar("SELECT next_review_at FROM collection WHERE invoice_id = 'INV-1'")
-    assert review == due + timedelta(hours=4), (review, due)
     at(fleet, "2026-10-08T09:01:00+08:00")
     wait_until(lambda: notice["id"] in queued(fleet, notice["channel"]), 20, what="dispatched")
 
@@ -684,11 +681,6 @@ def test_debtor_contacts_spaced_when_planned(fleet):
     assert max(per_day.values()) <= 2, per_day
     for c in notices[1:]:
         assert "after the debtor's other contacts: R-C2" in c["timing"], c
-    # each debt is reviewed once its step is made and the gap has passed
-    for c in notices:
-        review = fleet.scalar("SELECT next_review_at FROM collection WHERE invoice_id = %s",
-                              (c["invoice"],))
-        assert review.timestamp() * 1_000_000 == c["due_us"] + 4 * 3600 * 1_000_000, (review, c)
     why = fleet.hkctl("why", notices[1]["id"]).stdout
     assert "wanted: 2026-" in why and "(R-C2)" in why, why
     assert "wanted:" not in fleet.hkctl("why", notices[0]["id"]).stdout
