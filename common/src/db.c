@@ -38,6 +38,8 @@ struct hk_db {
     bool in_tx;
     bool tx_lost;
     bool pending;          /* a statement sent by hk_db_send_bin / hk_db_copy_send, not collected */
+    hk_db_tx_end_fn tx_end;   /* hk_db_on_tx_end */
+    void *tx_end_arg;
     char sqlstate[6];
     char errstr[HK_DB_ERRLEN];
 };
@@ -267,6 +269,8 @@ hk_db_destroy (hk_db_t **self_p)
     if (!self_p || !*self_p)
         return;
     hk_db_t *self = *self_p;
+    if (self->tx_end)
+        self->tx_end (self->tx_end_arg, HK_DB_CLOSED);
     if (self->conn)
         PQfinish (self->conn);
     free (self->conninfo);
@@ -682,11 +686,47 @@ hk_db_begin (hk_db_t *self)
     return 0;
 }
 
+void
+hk_db_on_tx_end (hk_db_t *self, hk_db_tx_end_fn fn, void *arg)
+{
+    if (!self)
+        return;
+    self->tx_end = fn;
+    self->tx_end_arg = arg;
+}
+
+static int
+s_tx_ended (hk_db_t *self, bool committed, int rc)
+{
+    if (self->tx_end)
+        self->tx_end (self->tx_end_arg, committed ? HK_DB_COMMITTED : HK_DB_ROLLED_BACK);
+    return rc;
+}
+
+static int s_commit (hk_db_t *self);
+
 int
 hk_db_commit (hk_db_t *self)
 {
     if (!self)
         return HK_EINVAL;
+    if (self->pending && self->in_tx && !self->tx_lost && hk_db_ok (self)) {
+        /* A statement sent ahead failed: the transaction is rolled back (which says so to the
+         * hook), its error kept. */
+        PGresult *prev = hk_db_collect (self);
+        if (!prev) {
+            hk_db_rollback (self);
+            return HK_EDB;
+        }
+        PQclear (prev);
+    }
+    int rc = s_commit (self);
+    return s_tx_ended (self, rc == 0, rc);
+}
+
+static int
+s_commit (hk_db_t *self)
+{
     if (self->tx_lost || (self->in_tx && !hk_db_ok (self))) {
         self->in_tx = false;
         self->tx_lost = false;
@@ -696,15 +736,6 @@ hk_db_commit (hk_db_t *self)
     if (!self->in_tx) {
         s_set_error (self, "25000", "commit without an open transaction");
         return HK_EDB;
-    }
-    if (self->pending) {
-        /* A statement sent ahead failed: the transaction is rolled back, its error kept. */
-        PGresult *prev = hk_db_collect (self);
-        if (!prev) {
-            hk_db_rollback (self);
-            return HK_EDB;
-        }
-        PQclear (prev);
     }
     PGresult *res = s_run (self, "COMMIT", 0, NULL, NULL, NULL, 0, false);
     if (!res) {
@@ -729,11 +760,20 @@ hk_db_commit (hk_db_t *self)
     return 0;
 }
 
+static int s_rollback (hk_db_t *self);
+
 int
 hk_db_rollback (hk_db_t *self)
 {
     if (!self)
         return HK_EINVAL;
+    int rc = s_rollback (self);
+    return s_tx_ended (self, false, rc);
+}
+
+static int
+s_rollback (hk_db_t *self)
+{
     if (self->tx_lost || !hk_db_ok (self)) {
         /* The server discards a transaction whose session ended. */
         self->in_tx = false;

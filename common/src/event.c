@@ -105,6 +105,141 @@ s_pack_envelope (const char *producer, uint64_t seq, const hk_event_t *ev,
     return 0;
 }
 
+/* ---------------------------------------------------------------------------------------
+ * Kept envelopes: what this process wrote to the outbox, so that its relay publishes them
+ * without reading them back. The outbox stays the record; this is only a shortcut, taken
+ * when the kept envelopes are exactly the next ones to publish, and anything else (another
+ * connection or producer, a rolled-back transaction, more than S_KEPT_MAX bytes) only falls
+ * back to reading. Kept entries are staged with their transaction and become ready when it
+ * commits (sequence numbers of a rolled-back transaction are used again by the next one).
+ */
+
+#define S_KEPT_MAX (4u << 20)   /* bytes of envelopes kept: a dispatch slice's worth, not a file's */
+
+typedef struct {
+    uint64_t seq;
+    char *type;
+    uint8_t *bytes;
+    size_t len;
+} s_kept_t;
+
+typedef struct {
+    s_kept_t *v;
+    int n, cap, head;   /* entries v[head..n) */
+} s_kept_list_t;
+
+static struct {
+    hk_db_t *db;             /* the connection whose transactions are followed */
+    char producer[128];
+    s_kept_list_t staged;    /* written in the open transaction */
+    s_kept_list_t ready;     /* committed and not yet published, in sequence order */
+    size_t bytes;            /* of both */
+    bool full;               /* S_KEPT_MAX reached in this transaction: keep no more of it */
+} s_kept;
+
+static void
+s_kept_clear (s_kept_list_t *l, int upto)
+{
+    for (int i = l->head; i < upto; i++) {
+        s_kept.bytes -= l->v[i].len;
+        free (l->v[i].type);
+        free (l->v[i].bytes);
+    }
+    l->head = upto;
+    if (l->head == l->n)
+        l->head = l->n = 0;
+}
+
+static bool
+s_kept_push (s_kept_list_t *l, s_kept_t k)
+{
+    if (l->n == l->cap) {
+        if (l->head > 0) { /* reuse the published front */
+            memmove (l->v, l->v + l->head, (size_t) (l->n - l->head) * sizeof *l->v);
+            l->n -= l->head;
+            l->head = 0;
+        }
+        if (l->n == l->cap) {
+            int cap = l->cap ? 2 * l->cap : 1024;
+            s_kept_t *v = realloc (l->v, (size_t) cap * sizeof *v);
+            if (!v)
+                return false;
+            l->v = v;
+            l->cap = cap;
+        }
+    }
+    l->v[l->n++] = k;
+    return true;
+}
+
+static void
+s_kept_tx_end (void *arg, hk_db_tx_end_t end)
+{
+    (void) arg;
+    bool committed = end == HK_DB_COMMITTED;
+    if (end == HK_DB_CLOSED) {
+        /* the connection goes: so does all that was kept of it */
+        s_kept_clear (&s_kept.staged, s_kept.staged.n);
+        s_kept_clear (&s_kept.ready, s_kept.ready.n);
+        free (s_kept.staged.v);
+        free (s_kept.ready.v);
+        memset (&s_kept, 0, sizeof s_kept);
+        return;
+    }
+    for (int i = s_kept.staged.head; committed && i < s_kept.staged.n; i++)
+        if (!s_kept_push (&s_kept.ready, s_kept.staged.v[i])) {
+            committed = false; /* out of memory: the rest is read back */
+            s_kept.staged.head = i;
+            break;
+        } else
+            s_kept.staged.v[i] = (s_kept_t) { 0 };
+    if (committed)
+        s_kept.staged.head = s_kept.staged.n = 0;
+    else
+        s_kept_clear (&s_kept.staged, s_kept.staged.n);
+    s_kept.full = false;
+}
+
+/* Drops what was staged since mark (a write that failed before reaching the server), and
+ * keeps nothing more of this transaction. */
+static void
+s_unstage (hk_db_t *db, int mark)
+{
+    if (db != s_kept.db)
+        return;
+    for (int i = mark; i < s_kept.staged.n; i++) {
+        s_kept.bytes -= s_kept.staged.v[i].len;
+        free (s_kept.staged.v[i].type);
+        free (s_kept.staged.v[i].bytes);
+    }
+    if (mark < s_kept.staged.n)
+        s_kept.staged.n = mark;
+    s_kept.full = true;
+}
+
+/* Keeps a copy of the envelope of seq, written through db as producer in its open
+ * transaction; takes bytes (freed here when not kept). */
+static void
+s_keep (hk_db_t *db, const char *producer, uint64_t seq, const char *type, uint8_t *bytes,
+        size_t len)
+{
+    if (!s_kept.db && strlen (producer) < sizeof s_kept.producer) {
+        s_kept.db = db;
+        snprintf (s_kept.producer, sizeof s_kept.producer, "%s", producer);
+        hk_db_on_tx_end (db, s_kept_tx_end, NULL);
+    }
+    char *t = NULL;
+    if (s_kept.db != db || strcmp (s_kept.producer, producer) != 0 || s_kept.full
+        || s_kept.bytes + len > S_KEPT_MAX || !(t = strdup (type))
+        || !s_kept_push (&s_kept.staged, (s_kept_t) { seq, t, bytes, len })) {
+        s_kept.full = s_kept.db == db; /* a gap: nothing after it in this transaction */
+        free (t);
+        free (bytes);
+        return;
+    }
+    s_kept.bytes += len;
+}
+
 /* Reserves n gapless sequence numbers of producer; returns the last, or 0 on error. */
 static uint64_t
 s_reserve (hk_db_t *db, const char *producer, int n)
@@ -154,9 +289,11 @@ hk_outbox_append (hk_db_t *db, const char *producer, const hk_event_t *ev,
                                      " VALUES ($1, $2::bigint, $3::uuid, $4, $5, $6, $7::bigint,"
                                      " $8::bytea)",
                                      8, values, lengths, formats, 0);
-    free (bytes);
-    if (!res)
+    if (!res) {
+        free (bytes);
         return HK_EDB;
+    }
+    s_keep (db, producer, seq, ev->type, bytes, env_len);
     PQclear (res);
     if (event_id_out)
         memcpy (event_id_out, event_id, HK_UUID_LEN);
@@ -182,6 +319,7 @@ s_outbox_copy (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
     uint64_t last = s_reserve (db, producer, n);
     if (last == 0)
         return HK_EDB;
+    int mark = s_kept.staged.n;
     b->len = 0;
     int rc = hk_copy_bin_header (b) ? 0 : HK_ENOMEM;
     for (int i = 0; i < n && rc == 0; i++) {
@@ -199,9 +337,11 @@ s_outbox_copy (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
                   && hk_copy_bin_text (b, evs[i].aggregate_id)
                   && hk_copy_bin_i64 (b, evs[i].occurred_at_us)
                   && hk_copy_bin_bytes (b, bytes, len);
-        free (bytes);
-        if (!ok)
+        if (!ok) {
+            free (bytes);
             rc = HK_ENOMEM;
+        } else /* staged with the transaction: a COPY that fails rolls it back, and them */
+            s_keep (db, producer, seq, evs[i].type, bytes, len);
     }
     if (rc == 0 && !hk_copy_bin_trailer (b))
         rc = HK_ENOMEM;
@@ -212,6 +352,8 @@ s_outbox_copy (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
                           : hk_db_copy_in (db, copy_sql, b->data, b->len))
                        != 0)
         rc = HK_EDB;
+    if (rc != 0)
+        s_unstage (db, mark);
     return rc;
 }
 
@@ -244,6 +386,61 @@ s_get_u64 (const PGresult *res, int row, int col)
     return x;
 }
 
+/* Publishes the kept envelopes from the next one to publish on (at most max, consecutive
+ * sequence numbers), inside the relay's transaction (the cursor locked), and marks them. */
+static int
+s_relay_kept (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_t *redis, int max)
+{
+    s_kept_list_t *l = &s_kept.ready;
+    int rows = 0;
+    while (rows < max && l->head + rows < l->n
+           && l->v[l->head + rows].seq == l->v[l->head].seq + (uint64_t) rows)
+        rows++;
+    char (*streams)[128] = redis ? malloc ((size_t) rows * sizeof *streams) : NULL;
+    const char **stream_p = redis ? malloc ((size_t) rows * sizeof *stream_p) : NULL;
+    const char **datas = redis ? malloc ((size_t) rows * sizeof *datas) : NULL;
+    size_t *lens = redis ? malloc ((size_t) rows * sizeof *lens) : NULL;
+    int rc = redis && (!streams || !stream_p || !datas || !lens) ? HK_ENOMEM : 0;
+    for (int i = 0; redis && rc == 0 && i < rows; i++) {
+        const s_kept_t *k = &l->v[l->head + i];
+        stream_p[i] = hk_event_stream (k->type, streams[i], sizeof streams[i]);
+        datas[i] = (const char *) k->bytes;
+        lens[i] = k->len;
+    }
+    if (rc == 0 && redis && hk_stream_add_many (redis, stream_p, datas, lens, rows) != 0) {
+        HK_LOG (HK_WARN, "outbox.relay_failed", HK_S ("producer", producer),
+                HK_I ("seq", l->v[l->head].seq), HK_S ("error", hk_redis_errstr (redis)));
+        rc = HK_EREDIS;
+    }
+    free (streams);
+    free (stream_p);
+    free (datas);
+    free (lens);
+    if (rc != 0) {
+        hk_db_rollback (db);
+        return rc;
+    }
+    for (int i = 0; pub && i < rows; i++) {
+        const s_kept_t *k = &l->v[l->head + i];
+        if (hk_bus_pub_send (pub, k->type, k->bytes, k->len) != 0)
+            HK_LOG (HK_WARN, "outbox.bus_send_failed", HK_S ("producer", producer),
+                    HK_I ("seq", k->seq));
+    }
+    char last[24];
+    snprintf (last, sizeof last, "%llu", (unsigned long long) l->v[l->head + rows - 1].seq);
+    const char *mark[] = { producer, last };
+    if (hk_db_exec (db, "UPDATE producer_sequence SET published_seq = $2::bigint"
+                        " WHERE producer = $1",
+                    2, mark)
+            < 0
+        || hk_db_commit (db) < 0) {
+        hk_db_rollback (db);
+        return HK_EDB;
+    }
+    s_kept_clear (l, l->head + rows);
+    return rows;
+}
+
 int
 hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_t *redis,
                  int max)
@@ -272,12 +469,23 @@ hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_
     bool pending = PQntuples (cur) == 1
                    && strtoll (PQgetvalue (cur, 0, 0), NULL, 10)
                           < strtoll (PQgetvalue (cur, 0, 1), NULL, 10);
+    uint64_t published = PQntuples (cur) == 1 ? strtoull (PQgetvalue (cur, 0, 0), NULL, 10) : 0;
     char after[24] = "";
     if (pending)
         snprintf (after, sizeof after, "%s", PQgetvalue (cur, 0, 0));
     PQclear (cur);
     if (!pending)
         return hk_db_commit (db) < 0 ? HK_EDB : 0;
+    if (db == s_kept.db && strcmp (producer, s_kept.producer) == 0) {
+        /* what was published already (by an earlier relay, or one that read it back) goes */
+        s_kept_list_t *l = &s_kept.ready;
+        int k = l->head;
+        while (k < l->n && l->v[k].seq <= published)
+            k++;
+        s_kept_clear (l, k);
+        if (l->head < l->n && l->v[l->head].seq == published + 1)
+            return s_relay_kept (db, producer, pub, redis, max);
+    }
 
     char maxs[16];
     snprintf (maxs, sizeof maxs, "%d", max);

@@ -442,6 +442,89 @@ s_test_batch (hk_db_t *db)
     return failures;
 }
 
+/* The relay publishes what this process wrote from memory, not read back: the outbox rows'
+ * envelopes are spoilt after the commits and what reaches Redis is still the envelopes
+ * written; a rolled-back transaction's envelope (its sequence number used again by the next)
+ * is not among them; a sequence number written through another connection makes the relay
+ * read back from the outbox, in order. */
+static int
+s_test_kept (hk_db_t *admin, const char *redis_url)
+{
+    int failures = 0;
+    char name[64], producer[64], type[64], stream[96];
+    hk_db_t *db = hk_test_db_fresh (admin, "unit_kept", name, sizeof name);
+    CHECK (db);
+    if (!db)
+        return failures;
+    char *url = hk_test_db_url (name);
+    hk_db_t *other = url ? hk_db_new (url) : NULL;
+    free (url);
+    CHECK (other && hk_db_connect (other) == 0);
+    snprintf (producer, sizeof producer, "kept-%d", (int) getpid ());
+    snprintf (type, sizeof type, "kept%d.recorded", (int) getpid ());
+    hk_event_stream (type, stream, sizeof stream);
+    Huikuan__V1__InvoiceSettled msgs[6];
+    hk_event_t evs[6];
+    const char *ids[] = { "A1", "A2", "RB", "A3", "O4", "A5" };
+    for (int i = 0; i < 6; i++) {
+        huikuan__v1__invoice_settled__init (&msgs[i]);
+        msgs[i].invoice_id = (char *) ids[i];
+        evs[i] = (hk_event_t) { .type = type, .tenant = "t", .aggregate_id = ids[i],
+                                .occurred_at_us = 1000 + i, .payload = &msgs[i].base };
+    }
+    CHECK_INT (hk_db_begin (db), 0);
+    CHECK_INT (hk_outbox_append_batch (db, producer, evs, 2), 0);        /* 1, 2 */
+    CHECK_INT (hk_db_commit (db), 0);
+    CHECK_INT (hk_db_begin (db), 0);
+    CHECK_INT (hk_outbox_append (db, producer, &evs[2], NULL, NULL), 0); /* 3, rolled back */
+    CHECK_INT (hk_db_rollback (db), 0);
+    CHECK_INT (hk_db_begin (db), 0);
+    uint64_t seq = 0;
+    CHECK_INT (hk_outbox_append (db, producer, &evs[3], NULL, &seq), 0); /* 3 again */
+    CHECK_INT (seq, 3);
+    CHECK_INT (hk_db_commit (db), 0);
+    const char *pp[] = { producer };
+    CHECK_INT (hk_db_exec (db, "UPDATE event_outbox SET envelope = '\\x00'::bytea"
+                               " WHERE producer = $1", 1, pp), 3);
+
+    hk_redis_t *redis = hk_redis_new (redis_url);
+    CHECK_INT (hk_redis_connect (redis), 0);
+    CHECK_INT (hk_outbox_relay (db, producer, NULL, redis, 10), 3);
+    /* another connection writes 4, this one 5: read back, in order */
+    CHECK_INT (hk_db_begin (other), 0);
+    CHECK_INT (hk_outbox_append (other, producer, &evs[4], NULL, &seq), 0);
+    CHECK_INT (seq, 4);
+    CHECK_INT (hk_db_commit (other), 0);
+    CHECK_INT (hk_db_begin (db), 0);
+    CHECK_INT (hk_outbox_append (db, producer, &evs[5], NULL, &seq), 0);
+    CHECK_INT (seq, 5);
+    CHECK_INT (hk_db_commit (db), 0);
+    CHECK_INT (hk_outbox_relay (db, producer, NULL, redis, 10), 2);
+    CHECK_INT (hk_outbox_relay (db, producer, NULL, redis, 10), 0);
+
+    hk_queue_t *q = hk_queue_new (redis, stream, "unit", "c1", 60000);
+    hk_queue_msg_t got[8];
+    int n = hk_queue_read (q, got, 8, 0);
+    CHECK_INT (n, 5);
+    const char *want[] = { "A1", "A2", "A3", "O4", "A5" };
+    for (int i = 0; i < n && i < 5; i++) {
+        Huikuan__V1__Envelope *env = hk_envelope_unpack (got[i].data, got[i].len);
+        CHECK (env && env->sequence == (uint64_t) i + 1);
+        CHECK (env && strcmp (env->aggregate_id, want[i]) == 0);
+        hk_envelope_destroy (&env);
+    }
+    hk_queue_batch_clear (got, n);
+    hk_queue_destroy (&q);
+    redisReply *reply = hk_redis_cmdf (redis, "DEL %s", stream);
+    if (reply)
+        freeReplyObject (reply);
+    hk_redis_destroy (&redis);
+    hk_db_destroy (&other);
+    hk_db_destroy (&db);
+    CHECK (hk_test_db_drop (admin, name) >= 0);
+    return failures;
+}
+
 int
 hk_event_test (bool verbose)
 {
@@ -461,6 +544,7 @@ hk_event_test (bool verbose)
     if (db)
         failures += s_test_outbox (db, redis_url, verbose) + s_test_batch (db);
     hk_db_destroy (&db);
+    failures += s_test_kept (admin, redis_url);
     CHECK (hk_test_db_drop (admin, name) >= 0);
     hk_db_destroy (&admin);
     return failures;

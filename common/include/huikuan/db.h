@@ -107,6 +107,14 @@ int hk_db_commit (hk_db_t *self);
 int hk_db_rollback (hk_db_t *self);
 bool hk_db_in_transaction (const hk_db_t *self);
 
+/* fn(arg, end) runs as each transaction of self ends: HK_DB_COMMITTED after a COMMIT that
+ * succeeded; HK_DB_ROLLED_BACK after a rollback, a refused commit or a lost connection (a
+ * commit whose outcome is unknown counts as not committed); HK_DB_CLOSED once, when self is
+ * destroyed. One hook per connection; NULL removes it. */
+typedef enum { HK_DB_COMMITTED, HK_DB_ROLLED_BACK, HK_DB_CLOSED } hk_db_tx_end_t;
+typedef void (*hk_db_tx_end_fn) (void *arg, hk_db_tx_end_t end);
+void hk_db_on_tx_end (hk_db_t *self, hk_db_tx_end_fn fn, void *arg);
+
 /* SQLSTATE of the last error ("23505" ...) or "" when none. */
 const char *hk_db_sqlstate (const hk_db_t *self);
 
