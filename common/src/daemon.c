@@ -21,7 +21,8 @@
 #define HK_MAX_CONSUMED 16
 #define HK_BATCH 64
 #define HK_MAX_DELIVERIES 5
-#define HK_RELAY_BATCH 2000 /* outbox events published per turn of the loop (one pipelined push) */
+#define HK_RELAY_BATCH 2000 /* outbox events published per relay (one pipelined push) */
+#define HK_RELAY_TURNS 4     /* relays per turn of the loop while each finds a full batch */
 
 static volatile sig_atomic_t s_stop;
 static volatile sig_atomic_t s_reload;
@@ -503,10 +504,16 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
         if (hk_clock_refresh (d->clock, d->db) != 0)
             hk_db_connect (d->db);
         atomic_store (&s_db_ready, hk_db_ok (d->db));
-        int published = hk_outbox_relay (d->db, d->instance, d->pub, d->redis, HK_RELAY_BATCH);
-        if (published > 0) {
-            hk_metric_add (s_m_published, published);
-            work += published;
+        /* up to HK_RELAY_TURNS full batches a turn: a dispatch slice makes more events than
+         * one batch, and a relay that fell behind the burst would keep its envelopes (and
+         * read back those past the kept limit) rather than publish them as they come */
+        for (int k = 0, published = HK_RELAY_BATCH;
+             k < HK_RELAY_TURNS && published == HK_RELAY_BATCH; k++) {
+            published = hk_outbox_relay (d->db, d->instance, d->pub, d->redis, HK_RELAY_BATCH);
+            if (published > 0) {
+                hk_metric_add (s_m_published, published);
+                work += published;
+            }
         }
         for (int i = 0; i < nqueues; i++) {
             hk_queue_msg_t msgs[HK_BATCH];

@@ -483,10 +483,8 @@ hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_
         while (k < l->n && l->v[k].seq <= published)
             k++;
         s_kept_clear (l, k);
-        /* from memory, four times as many a turn: no read, so the relay keeps up with a
-         * dispatch burst and what is kept stays small */
         if (l->head < l->n && l->v[l->head].seq == published + 1)
-            return s_relay_kept (db, producer, pub, redis, max > INT32_MAX / 4 ? max : 4 * max);
+            return s_relay_kept (db, producer, pub, redis, max);
     }
 
     char maxs[16];
