@@ -386,6 +386,25 @@ s_get_u64 (const PGresult *res, int row, int col)
     return x;
 }
 
+/* Advances producer's cursor to last and commits the relay's transaction; 0 or HK_EDB (rolled
+ * back: published again next time). */
+static int
+s_mark_published (hk_db_t *db, const char *producer, uint64_t last)
+{
+    char lasts[24];
+    snprintf (lasts, sizeof lasts, "%llu", (unsigned long long) last);
+    const char *mark[] = { producer, lasts };
+    if (hk_db_exec (db, "UPDATE producer_sequence SET published_seq = $2::bigint"
+                        " WHERE producer = $1",
+                    2, mark)
+            < 0
+        || hk_db_commit (db) < 0) {
+        hk_db_rollback (db);
+        return HK_EDB;
+    }
+    return 0;
+}
+
 /* Publishes the kept envelopes from the next one to publish on (at most max, consecutive
  * sequence numbers), inside the relay's transaction (the cursor locked), and marks them. */
 static int
@@ -426,17 +445,8 @@ s_relay_kept (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_t *
             HK_LOG (HK_WARN, "outbox.bus_send_failed", HK_S ("producer", producer),
                     HK_I ("seq", k->seq));
     }
-    char last[24];
-    snprintf (last, sizeof last, "%llu", (unsigned long long) l->v[l->head + rows - 1].seq);
-    const char *mark[] = { producer, last };
-    if (hk_db_exec (db, "UPDATE producer_sequence SET published_seq = $2::bigint"
-                        " WHERE producer = $1",
-                    2, mark)
-            < 0
-        || hk_db_commit (db) < 0) {
-        hk_db_rollback (db);
+    if (s_mark_published (db, producer, l->v[l->head + rows - 1].seq) != 0)
         return HK_EDB;
-    }
     s_kept_clear (l, l->head + rows);
     return rows;
 }
@@ -545,19 +555,9 @@ hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_
             != 0)
             HK_LOG (HK_WARN, "outbox.bus_send_failed", HK_S ("producer", producer),
                     HK_I ("seq", s_get_u64 (res, i, 0)));
-    char last[24];
-    snprintf (last, sizeof last, "%llu", (unsigned long long) s_get_u64 (res, rows - 1, 0));
+    uint64_t last = s_get_u64 (res, rows - 1, 0);
     PQclear (res);
-    const char *mark[] = { producer, last };
-    if (hk_db_exec (db, "UPDATE producer_sequence SET published_seq = $2::bigint"
-                        " WHERE producer = $1",
-                    2, mark)
-            < 0
-        || hk_db_commit (db) < 0) {
-        hk_db_rollback (db);
-        return HK_EDB;
-    }
-    return rows;
+    return s_mark_published (db, producer, last) == 0 ? rows : HK_EDB;
 }
 
 const char *
