@@ -137,14 +137,22 @@ static struct {
     bool full;               /* S_KEPT_MAX reached in this transaction: keep no more of it */
 } s_kept;
 
+/* Frees the entries v[from..to) of l (the list's bounds are the caller's). */
 static void
-s_kept_clear (s_kept_list_t *l, int upto)
+s_kept_free (s_kept_list_t *l, int from, int to)
 {
-    for (int i = l->head; i < upto; i++) {
+    for (int i = from; i < to; i++) {
         s_kept.bytes -= l->v[i].len;
         free (l->v[i].type);
         free (l->v[i].bytes);
     }
+}
+
+/* Drops the entries of l before upto. */
+static void
+s_kept_clear (s_kept_list_t *l, int upto)
+{
+    s_kept_free (l, l->head, upto);
     l->head = upto;
     if (l->head == l->n)
         l->head = l->n = 0;
@@ -207,13 +215,10 @@ s_unstage (hk_db_t *db, int mark)
 {
     if (db != s_kept.db)
         return;
-    for (int i = mark; i < s_kept.staged.n; i++) {
-        s_kept.bytes -= s_kept.staged.v[i].len;
-        free (s_kept.staged.v[i].type);
-        free (s_kept.staged.v[i].bytes);
-    }
-    if (mark < s_kept.staged.n)
+    if (mark < s_kept.staged.n) {
+        s_kept_free (&s_kept.staged, mark, s_kept.staged.n);
         s_kept.staged.n = mark;
+    }
     s_kept.full = true;
 }
 
@@ -405,30 +410,28 @@ s_mark_published (hk_db_t *db, const char *producer, uint64_t last)
     return 0;
 }
 
-/* Publishes the kept envelopes from the next one to publish on (at most max, consecutive
- * sequence numbers), inside the relay's transaction (the cursor locked), and marks them. */
+/* Publishes rows envelopes of producer, in sequence order: Redis first, in one round trip
+ * (consumers deduplicate by event id, so a failure here or before the commit only means these
+ * are published again), then ZeroMQ, best effort (a subscriber that misses one reads the
+ * outbox); then marks them, committing the relay's transaction. Returns rows, or HK_EREDIS /
+ * HK_ENOMEM / HK_EDB with the transaction rolled back (the cursor not moved). */
 static int
-s_relay_kept (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_t *redis, int max)
+s_publish (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_t *redis,
+           const s_kept_t *v, int rows)
 {
-    s_kept_list_t *l = &s_kept.ready;
-    int rows = 0;
-    while (rows < max && l->head + rows < l->n
-           && l->v[l->head + rows].seq == l->v[l->head].seq + (uint64_t) rows)
-        rows++;
     char (*streams)[128] = redis ? malloc ((size_t) rows * sizeof *streams) : NULL;
     const char **stream_p = redis ? malloc ((size_t) rows * sizeof *stream_p) : NULL;
     const char **datas = redis ? malloc ((size_t) rows * sizeof *datas) : NULL;
     size_t *lens = redis ? malloc ((size_t) rows * sizeof *lens) : NULL;
     int rc = redis && (!streams || !stream_p || !datas || !lens) ? HK_ENOMEM : 0;
     for (int i = 0; redis && rc == 0 && i < rows; i++) {
-        const s_kept_t *k = &l->v[l->head + i];
-        stream_p[i] = hk_event_stream (k->type, streams[i], sizeof streams[i]);
-        datas[i] = (const char *) k->bytes;
-        lens[i] = k->len;
+        stream_p[i] = hk_event_stream (v[i].type, streams[i], sizeof streams[i]);
+        datas[i] = (const char *) v[i].bytes;
+        lens[i] = v[i].len;
     }
     if (rc == 0 && redis && hk_stream_add_many (redis, stream_p, datas, lens, rows) != 0) {
         HK_LOG (HK_WARN, "outbox.relay_failed", HK_S ("producer", producer),
-                HK_I ("seq", l->v[l->head].seq), HK_S ("error", hk_redis_errstr (redis)));
+                HK_I ("seq", v[0].seq), HK_S ("error", hk_redis_errstr (redis)));
         rc = HK_EREDIS;
     }
     free (streams);
@@ -439,16 +442,28 @@ s_relay_kept (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_t *
         hk_db_rollback (db);
         return rc;
     }
-    for (int i = 0; pub && i < rows; i++) {
-        const s_kept_t *k = &l->v[l->head + i];
-        if (hk_bus_pub_send (pub, k->type, k->bytes, k->len) != 0)
+    for (int i = 0; pub && i < rows; i++)
+        if (hk_bus_pub_send (pub, v[i].type, v[i].bytes, v[i].len) != 0)
             HK_LOG (HK_WARN, "outbox.bus_send_failed", HK_S ("producer", producer),
-                    HK_I ("seq", k->seq));
-    }
-    if (s_mark_published (db, producer, l->v[l->head + rows - 1].seq) != 0)
-        return HK_EDB;
-    s_kept_clear (l, l->head + rows);
-    return rows;
+                    HK_I ("seq", v[i].seq));
+    return s_mark_published (db, producer, v[rows - 1].seq) == 0 ? rows : HK_EDB;
+}
+
+/* Publishes the kept envelopes from the next one to publish on (at most max, consecutive
+ * sequence numbers), inside the relay's transaction (the cursor locked), and forgets them
+ * once marked. */
+static int
+s_relay_kept (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_t *redis, int max)
+{
+    s_kept_list_t *l = &s_kept.ready;
+    int rows = 0;
+    while (rows < max && l->head + rows < l->n
+           && l->v[l->head + rows].seq == l->v[l->head].seq + (uint64_t) rows)
+        rows++;
+    int rc = s_publish (db, producer, pub, redis, &l->v[l->head], rows);
+    if (rc > 0)
+        s_kept_clear (l, l->head + rows);
+    return rc;
 }
 
 int
@@ -516,48 +531,21 @@ hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_
         PQclear (res);
         return hk_db_commit (db) < 0 ? HK_EDB : 0;
     }
-    char (*streams)[128] = redis ? malloc ((size_t) rows * sizeof *streams) : NULL;
-    const char **stream_p = redis ? malloc ((size_t) rows * sizeof *stream_p) : NULL;
-    const char **datas = redis ? malloc ((size_t) rows * sizeof *datas) : NULL;
-    size_t *lens = redis ? malloc ((size_t) rows * sizeof *lens) : NULL;
-    if (redis && (!streams || !stream_p || !datas || !lens)) {
-        free (streams);
-        free (stream_p);
-        free (datas);
-        free (lens);
+    /* the rows as envelopes to publish (pointing into res) */
+    s_kept_t *v = malloc ((size_t) rows * sizeof *v);
+    if (!v) {
         PQclear (res);
         hk_db_rollback (db);
         return HK_ENOMEM;
     }
-    for (int i = 0; redis && i < rows; i++) {
-        stream_p[i] = hk_event_stream (PQgetvalue (res, i, 1), streams[i], sizeof streams[i]);
-        datas[i] = PQgetvalue (res, i, 2);
-        lens[i] = (size_t) PQgetlength (res, i, 2);
-    }
-    /* Redis first, in one round trip: consumers deduplicate by event id, so a failure here or
-     * before the commit below only means these are published again. */
-    int rc = redis ? hk_stream_add_many (redis, stream_p, datas, lens, rows) : 0;
-    free (streams);
-    free (stream_p);
-    free (datas);
-    free (lens);
-    if (rc != 0) {
-        HK_LOG (HK_WARN, "outbox.relay_failed", HK_S ("producer", producer),
-                HK_I ("seq", s_get_u64 (res, 0, 0)), HK_S ("error", hk_redis_errstr (redis)));
-        PQclear (res);
-        hk_db_rollback (db);
-        return HK_EREDIS;
-    }
-    /* ZeroMQ is best effort: a subscriber that misses it reads the outbox. */
-    for (int i = 0; pub && i < rows; i++)
-        if (hk_bus_pub_send (pub, PQgetvalue (res, i, 1), PQgetvalue (res, i, 2),
-                             (size_t) PQgetlength (res, i, 2))
-            != 0)
-            HK_LOG (HK_WARN, "outbox.bus_send_failed", HK_S ("producer", producer),
-                    HK_I ("seq", s_get_u64 (res, i, 0)));
-    uint64_t last = s_get_u64 (res, rows - 1, 0);
+    for (int i = 0; i < rows; i++)
+        v[i] = (s_kept_t) { .seq = s_get_u64 (res, i, 0), .type = PQgetvalue (res, i, 1),
+                            .bytes = (uint8_t *) PQgetvalue (res, i, 2),
+                            .len = (size_t) PQgetlength (res, i, 2) };
+    int rc = s_publish (db, producer, pub, redis, v, rows);
+    free (v);
     PQclear (res);
-    return s_mark_published (db, producer, last) == 0 ? rows : HK_EDB;
+    return rc;
 }
 
 const char *
