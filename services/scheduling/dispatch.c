@@ -207,7 +207,7 @@ s_load_counts (hk_daemon_t *d, s_debtor_t *dv, int nd, int n_contacts, s_debts_t
     char *lit = hk_pgarr_finish (&list), since[40];
     if (!lit)
         return HK_ENOMEM;
-    hk_time_format (now - 8 * HK_US_PER_DAY, since, sizeof since);
+    hk_time_format (now - SCHED_CAPS_LOOKBACK_US, since, sizeof since);
     const char *p[] = { d->tenant, lit, since };
     /* one index probe per debtor (LATERAL .. OFFSET 0 keeps the nested loop whatever the
      * statistics say: a contact table whose statistics predate a dispatch burst would
@@ -240,7 +240,7 @@ s_load_counts (hk_daemon_t *d, s_debtor_t *dv, int nd, int n_contacts, s_debts_t
             t->phones += step[0] == 'p';
             t->visits += step[0] == 'v';
         }
-        if (!x || at < now - 8 * HK_US_PER_DAY)
+        if (!x || at < now - SCHED_CAPS_LOOKBACK_US)
             continue;
         int32_t date;
         if (s_minute (x->zone, at, &date) < 0)

@@ -363,7 +363,7 @@ sched_review (hk_daemon_t *d)
         hk_pgarr_text (&debtors, PQgetvalue (res, r, C_DEBTOR));
     char *dl = hk_pgarr_finish (&debtors), since[40];
     int64_t now = hk_clock_now (d->clock);
-    hk_time_format (now - 8 * HK_US_PER_DAY, since, sizeof since);
+    hk_time_format (now - SCHED_CAPS_LOOKBACK_US, since, sizeof since);
     const char *pp[] = { d->tenant, dl, since };
     PGresult *people = dl ? hk_db_query (d->db, s_people_sql, 2, pp) : NULL;
     PGresult *made = people ? hk_db_query (d->db, s_known_sql, 3, pp) : NULL;
@@ -504,7 +504,7 @@ sched_respace (hk_daemon_t *d, const char *debtor_id)
     hk_pgarr_t one = { 0 };
     hk_pgarr_text (&one, debtor_id);
     char *list = hk_pgarr_finish (&one);
-    hk_time_format (now - 8 * HK_US_PER_DAY, since, sizeof since);
+    hk_time_format (now - SCHED_CAPS_LOOKBACK_US, since, sizeof since);
     const char *kp[] = { d->tenant, list, since };
     PGresult *made = list ? hk_db_query (d->db, s_known_sql, 3, kp) : NULL;
     free (list);

@@ -11,6 +11,7 @@
 
 #include "calendar.h"
 #include "huikuan/daemon.h"
+#include "huikuan/dates.h"
 #include "strategy.h"
 
 #define SCHED_MAX_CALENDARS 16
@@ -105,6 +106,10 @@ int sched_variant (hk_daemon_t *d, const char *debtor);
 /* True for the channels that reach the debtor (email, sms, phone, letter, visit); agency,
  * legal and tracing are hand-overs, outside the timing rules and the caps. */
 bool sched_debtor_facing (const char *channel);
+/* How far back the contacts made count toward the caps: the week cap's ISO week and the gap
+ * (at most a week), with a day to spare for time zones. */
+#define SCHED_CAPS_LOOKBACK_US (8 * HK_US_PER_DAY)
+
 /* The same channels as an SQL condition on a contact's channel column. */
 #define SCHED_FACING_SQL "channel IN ('email', 'sms', 'phone', 'letter', 'visit')"
 
