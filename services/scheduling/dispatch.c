@@ -66,9 +66,7 @@ typedef struct {
 static int
 s_debts_init (s_debts_t *t, int cap)
 {
-    unsigned size = 64;
-    while (size < (unsigned) cap * 2u)
-        size <<= 1;
+    unsigned size = sched_table_slots (cap);
     t->v = calloc ((size_t) cap, sizeof *t->v);
     t->slot = calloc (size, sizeof *t->slot);
     t->n = 0;

@@ -89,9 +89,7 @@ typedef struct {
 static int
 s_known_init (s_known_t *k, int debtors)
 {
-    unsigned size = 64;
-    while (size < (unsigned) debtors * 2u)
-        size <<= 1;
+    unsigned size = sched_table_slots (debtors);
     k->v = calloc (size, sizeof *k->v);
     k->mask = size - 1;
     return k->v ? 0 : HK_ENOMEM;

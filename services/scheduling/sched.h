@@ -106,6 +106,17 @@ int sched_variant (hk_daemon_t *d, const char *debtor);
 /* True for the channels that reach the debtor (email, sms, phone, letter, visit); agency,
  * legal and tracing are hand-overs, outside the timing rules and the caps. */
 bool sched_debtor_facing (const char *channel);
+/* Slots of an open-addressing table for n entries: a power of two, at least 64, at least
+ * twice n (so it never fills and probes stay short). */
+static inline unsigned
+sched_table_slots (int n)
+{
+    unsigned size = 64;
+    while (size < (unsigned) n * 2u)
+        size <<= 1;
+    return size;
+}
+
 /* How far back the contacts made count toward the caps: the week cap's ISO week and the gap
  * (at most a week), with a day to spare for time zones. */
 #define SCHED_CAPS_LOOKBACK_US (8 * HK_US_PER_DAY)
