@@ -44,8 +44,18 @@ static const hk_cfg_entry_t s_config[] = {
     { 0 },
 };
 
-static const char *const s_consumes[] = { "invoice.recorded", "payment.recorded",
-                                          "limitation_interruption.recorded", NULL };
+/* Every event that changes an input of an invoice's or a debtor's results: the issue's
+ * "incremental: re-ages only debtors touched by an event, within seconds". */
+static const char *const s_consumes[] = {
+    "invoice.recorded", "payment.recorded", "limitation_interruption.recorded",
+    "credit_note.recorded",  /* outstanding (its allocations) */
+    "dispute.recorded",      /* R-A2: an open dispute */
+    "promise.broken",        /* R-A2: broken promises */
+    "debtor.recorded",       /* bankrupt, reachability (R-A8), distance, cause, cooperation */
+    "contract.recorded",     /* the terms of the credit hold (R-H1) */
+    "delivery.recorded",     /* order volume (R-A7), the batches of 送二结一 (R-H1) */
+    NULL,
+};
 
 static hk_metric_t *s_m_aged, *s_m_changed, *s_m_chunks;
 static hk_queue_t *s_chunks; /* the daily run's chunks (consumer group "aging") */
@@ -140,11 +150,28 @@ s_limitation_event (hk_daemon_t *d, s_events_t *evs, s_invoice_slot_t *slot,
     return s_events_add (evs, d, "limitation.warning", debtor, trace_id, &ev->base);
 }
 
+/* Broken promises per debtor (R-A2 behaviour), of the debtors IN_IDS (a subquery or an
+ * array expression with "= ANY"): every promise the scheduler found broken, whichever debt
+ * it covered. $1 tenant. */
+#define S_BROKEN_PROMISES(IN_IDS)                                                              \
+    "SELECT debtor_id, count (*) AS broken FROM promise WHERE tenant = $1"                     \
+    " AND status = 'broken' AND debtor_id IN (" IN_IDS ") GROUP BY debtor_id"
+
+/* The debtor's reachability as stored (R-A8; the debtor feed's `reachability`). */
+static hk_reach_t
+s_reach (const char *text)
+{
+    return strcmp (text, "lost") == 0        ? HK_REACH_LOST
+           : strcmp (text, "half_lost") == 0 ? HK_REACH_HALF_LOST
+                                             : HK_REACH_REACHABLE;
+}
+
 /* The aged invoices' query: the batch b (FILTER: the rest of the WHERE clause with its
  * ORDER/LIMIT/lock) and every other input of the batch fetched set-based, not per row: open
  * disputes, the last message sent to each debtor (R-A2 "no contact") and the invoice's
- * limitation interruptions (R-L2, latest first, "kind YYYY-MM-DD has_evidence,..."), and
- * last the row's ctid, by which s_age_rows writes it back. $1 tenant, $2 the as-of date, $3
+ * limitation interruptions (R-L2, latest first, "kind YYYY-MM-DD has_evidence,..."), the
+ * row's ctid, by which s_age_rows writes it back, and the debtor's standing: bankrupt,
+ * reachability (R-A8) and broken promises (R-A2). $1 tenant, $2 the as-of date, $3
  * the tenant zone; FILTER may use $4 on. FILTER must lock the rows (FOR UPDATE). */
 #define S_AGING_SELECT(FILTER)                                                                 \
     "WITH b AS (SELECT invoice_id, debtor_id, due_on, bucket, currency, outstanding_minor,"    \
@@ -152,8 +179,12 @@ s_limitation_event (hk_daemon_t *d, s_events_t *evs, s_invoice_slot_t *slot,
     "  WHERE tenant = $1 AND status = 'open' AND " FILTER ")"                                  \
     " SELECT b.invoice_id, b.debtor_id, b.due_on, b.bucket, b.currency, b.outstanding_minor,"  \
     "  b.grade, b.limitation_warning, x.invoice_id IS NOT NULL, $2::date - c.last_sent,"       \
-    "  b.limitation_expires_on, li.list, b.ctid"                                               \
+    "  b.limitation_expires_on, li.list, b.ctid, coalesce (db.bankrupt, false),"               \
+    "  coalesce (db.reachability, 'reachable'), coalesce (pm.broken, 0)"                       \
     " FROM b"                                                                                  \
+    " LEFT JOIN debtor db ON db.tenant = $1 AND db.debtor_id = b.debtor_id"                    \
+    " LEFT JOIN (" S_BROKEN_PROMISES ("SELECT debtor_id FROM b") ") pm"                        \
+    "   ON pm.debtor_id = b.debtor_id"                                                         \
     " LEFT JOIN (SELECT DISTINCT invoice_id FROM dispute WHERE tenant = $1 AND status = 'open'" \
     "   AND invoice_id IN (SELECT invoice_id FROM b)) x ON x.invoice_id = b.invoice_id"        \
     " LEFT JOIN (SELECT debtor_id, (max (updated_at) AT TIME ZONE $3)::date AS last_sent"      \
@@ -257,7 +288,9 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id,
             .outstanding_minor = outstanding,
             .dispute_open = PQgetvalue (res, i, 8)[0] == 't',
             .days_since_contact = PQgetisnull (res, i, 9) ? -1 : atoi (PQgetvalue (res, i, 9)),
-            .reach = HK_REACH_REACHABLE,
+            .bankrupt = PQgetvalue (res, i, 13)[0] == 't',
+            .reach = s_reach (PQgetvalue (res, i, 14)),
+            .broken_promises = atoi (PQgetvalue (res, i, 15)),
         };
         hk_risk_grade_result_t grade;
         if (hk_risk_grade (&policy, &in, &grade) != 0) {
@@ -455,14 +488,15 @@ typedef struct {
  * the last message sent, distance, monthly deliveries of the window (R-A7, "month:amount"
  * with month 0 the oldest of 12), days late of the last 8 payments (R-A7), cause,
  * cooperation and stance (R-A5, R-A6), and for the credit hold (R-H1) the latest contract
- * and what is unpaid before the latest invoice. $3 as-of date, $4 zone, $5 year*12+month of
- * the window's first month, $6/$7 the window's first day and the day after it. */
+ * and what is unpaid before the latest invoice; last its standing: bankrupt, reachability
+ * (R-A8) and broken promises (R-A2). $3 as-of date, $4 zone, $5 year*12+month of the window's
+ * first month, $6/$7 the window's first day and the day after it. */
 static const char s_debtor_sql[]
     = "SELECT b.debtor_id, b.grade, o.max_dpd, o.max_total, x.debtor_id IS NOT NULL,"
       " $3::date - c.last_sent, coalesce (b.distance_km, 0), v.vols, l.lates,"
       " coalesce (b.cause_of_default, ''), coalesce (b.uncooperative, false), b.stance,"
       " k.contract_id, k.terms, b.credit_hold, coalesce (o.open_sum, 0),"
-      " coalesce (pb.prev_unpaid, 0)"
+      " coalesce (pb.prev_unpaid, 0), b.bankrupt, b.reachability, coalesce (pm.broken, 0)"
       " FROM debtor b"
       " LEFT JOIN (SELECT debtor_id, max (m) AS max_dpd, sum (s) AS open_sum, max (s) AS max_total"
       "   FROM (SELECT debtor_id, max (dpd) AS m, sum (outstanding_minor) AS s FROM invoice"
@@ -502,11 +536,13 @@ static const char s_debtor_sql[]
       "       WHERE tenant = $1 AND terms = 'deliver_two_settle_one'"
       "       AND debtor_id = ANY ($2::text[]))) s GROUP BY debtor_id) pb"
       "   ON pb.debtor_id = b.debtor_id"
+      " LEFT JOIN (" S_BROKEN_PROMISES ("SELECT unnest ($2::text[])") ") pm"
+      "   ON pm.debtor_id = b.debtor_id"
       " WHERE b.tenant = $1 AND b.debtor_id = ANY ($2::text[])"
       " ORDER BY b.debtor_id FOR UPDATE OF b";
 
 /* Debtor-level risk for the debtors of ids (a text[] literal) as of a date (R-A2, R-A4, R-A5,
- * R-A6, R-A7) and their credit hold (R-H1), after their invoices were aged in the same
+ * R-A6, R-A7, R-A8) and their credit hold (R-H1), after their invoices were aged in the same
  * transaction: one query for the inputs, one UPDATE for the results. Inputs the feeds do not
  * carry yet (creditworthiness, cooperation, capital strength, closure) are neutral. The
  * amount part uses the debtor's largest single-currency total: sums across currencies mean
@@ -565,7 +601,9 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
             = PQgetisnull (res, i, 3) ? 0 : strtoll (PQgetvalue (res, i, 3), NULL, 10),
             .dispute_open = PQgetvalue (res, i, 4)[0] == 't',
             .days_since_contact = PQgetisnull (res, i, 5) ? -1 : atoi (PQgetvalue (res, i, 5)),
-            .reach = HK_REACH_REACHABLE,
+            .bankrupt = PQgetvalue (res, i, 17)[0] == 't',
+            .reach = s_reach (PQgetvalue (res, i, 18)),
+            .broken_promises = atoi (PQgetvalue (res, i, 19)),
             .signal_volume_drop = volume_drop,
             .signal_delay = delay,
         };
@@ -719,14 +757,18 @@ s_today (hk_daemon_t *d, int32_t *today)
 }
 
 /* Marks the debtors of ids (a text[] literal) for grading by the next debtor pass (their
- * risk_as_of is cleared). */
+ * risk_as_of is cleared): those the pass grades, that owe something or are held. A mark on
+ * any other would stay, and every tick's pass would walk it. */
 static int
 s_mark_debtors (hk_daemon_t *d, const char *ids)
 {
     const char *p[] = { d->tenant, ids };
     return hk_db_exec (d->db,
-                       "UPDATE debtor SET risk_as_of = NULL WHERE tenant = $1"
-                       "  AND debtor_id = ANY ($2::text[]) AND risk_as_of IS NOT NULL",
+                       "UPDATE debtor b SET risk_as_of = NULL WHERE b.tenant = $1"
+                       "  AND b.debtor_id = ANY ($2::text[]) AND b.risk_as_of IS NOT NULL"
+                       "  AND (b.credit_hold OR EXISTS (SELECT 1 FROM invoice i"
+                       "       WHERE i.tenant = b.tenant AND i.debtor_id = b.debtor_id"
+                       "       AND i.status = 'open'))",
                        2, p)
                    < 0
                ? HK_EDB
@@ -784,6 +826,39 @@ s_age_invoices (hk_daemon_t *d, const char *const *ids, const char *const *trace
  * debtor pass (R-A2, R-H1: it may clear a hold or change the grade); an interruption
  * recomputes its invoice's limitation clock at once (R-L2). Each kind is one statement or
  * one aged batch, whatever the number of events. */
+/* The allocations' invoices of a payment or a credit note join inv. */
+static void
+s_allocated (hk_pgarr_t *inv, int *n, Huikuan__V1__Allocation *const *alloc, size_t count)
+{
+    for (size_t a = 0; a < count; a++, (*n)++)
+        hk_pgarr_text (inv, alloc[a]->invoice_id);
+}
+
+/* Marks for the tick's passes (aged_as_of and risk_as_of cleared): the invoices of the text[]
+ * literal `invoices`, the open invoices of the debtors `whole` (their standing changed:
+ * broken promises, or a debtor record; for a record only when it can move an invoice's grade,
+ * i.e. the debtor is bankrupt or not reachable now, or an invoice is graded 3 or worse), and
+ * the debtors `debtors`. */
+static int
+s_mark (hk_daemon_t *d, const char *invoices, int ninv, const char *promised, int npromised,
+        const char *recorded, int nrecorded, const char *debtors, int ndebtors)
+{
+    const char *p[] = { d->tenant, invoices, promised, recorded };
+    if (ninv + npromised + nrecorded > 0
+        && hk_db_exec (d->db,
+                       "UPDATE invoice i SET aged_as_of = NULL WHERE i.tenant = $1"
+                       " AND i.status = 'open' AND i.aged_as_of IS NOT NULL"
+                       " AND (i.invoice_id = ANY ($2::text[]) OR i.debtor_id = ANY ($3::text[])"
+                       "  OR (i.debtor_id = ANY ($4::text[]) AND (i.grade <= 3 OR EXISTS ("
+                       "   SELECT 1 FROM debtor b WHERE b.tenant = i.tenant"
+                       "   AND b.debtor_id = i.debtor_id"
+                       "   AND (b.bankrupt OR b.reachability <> 'reachable')))))",
+                       4, p)
+               < 0)
+        return HK_EDB;
+    return ndebtors > 0 ? s_mark_debtors (d, debtors) : 0;
+}
+
 static int
 s_on_events (hk_daemon_t *d, const Huikuan__V1__Envelope *const *envs, int n)
 {
@@ -793,27 +868,51 @@ s_on_events (hk_daemon_t *d, const Huikuan__V1__Envelope *const *envs, int n)
     const char **inv_trace = calloc ((size_t) n, sizeof *inv_trace);
     const char **intr = calloc ((size_t) n, sizeof *intr);
     const char **intr_trace = calloc ((size_t) n, sizeof *intr_trace);
-    hk_pgarr_t paid = { 0 }, payers = { 0 };
-    int ninv = 0, nintr = 0, npaid = 0, npayers = 0;
+    /* marked: invoices whose amounts or disputes changed, debtors whose promises broke or
+     * whose record changed (their open invoices), and every debtor touched */
+    hk_pgarr_t marked = { 0 }, promised = { 0 }, recorded = { 0 }, debtors = { 0 };
+    int ninv = 0, nintr = 0, nmarked = 0, npromised = 0, nrecorded = 0, ndebtors = 0;
     int rc = msgs && inv && inv_trace && intr && intr_trace ? 0 : HK_ENOMEM;
     for (int k = 0; k < n && rc == 0; k++) {
         const Huikuan__V1__Envelope *env = envs[k];
-        bool invoice = strcmp (env->type, "invoice.recorded") == 0;
-        bool interruption = strcmp (env->type, "limitation_interruption.recorded") == 0;
-        bool payment = strcmp (env->type, "payment.recorded") == 0;
-        if (!invoice && !interruption && !payment)
+        const char *type = env->type;
+        bool invoice = strcmp (type, "invoice.recorded") == 0;
+        bool interruption = strcmp (type, "limitation_interruption.recorded") == 0;
+        bool payment = strcmp (type, "payment.recorded") == 0;
+        bool credit = strcmp (type, "credit_note.recorded") == 0;
+        bool dispute = strcmp (type, "dispute.recorded") == 0;
+        bool broken = strcmp (type, "promise.broken") == 0;
+        bool debtor = strcmp (type, "debtor.recorded") == 0;
+        bool standing = strcmp (type, "contract.recorded") == 0
+                        || strcmp (type, "delivery.recorded") == 0;
+        if (!invoice && !interruption && !payment && !credit && !dispute && !broken && !debtor
+            && !standing)
             continue;
+        if (*env->aggregate_id && !invoice && !interruption) {
+            hk_pgarr_text (&debtors, env->aggregate_id); /* the debtor the fact is about */
+            ndebtors++;
+        }
+        if (broken || debtor || standing) {
+            if (*env->aggregate_id && (broken || debtor)) {
+                hk_pgarr_text (broken ? &promised : &recorded, env->aggregate_id);
+                broken ? npromised++ : nrecorded++;
+            }
+            continue; /* the debtor is all these need: no payload to read */
+        }
         msgs[k] = hk_payload_unpack (env);
         if (!msgs[k])
             continue; /* not decodable: nothing to age; logged by the bus layer */
         if (payment) {
             Huikuan__V1__PaymentRecorded *pr = (Huikuan__V1__PaymentRecorded *) msgs[k];
-            for (size_t a = 0; a < pr->n_allocations; a++, npaid++)
-                hk_pgarr_text (&paid, pr->allocations[a]->invoice_id);
-            if (*env->aggregate_id) {
-                hk_pgarr_text (&payers, env->aggregate_id);
-                npayers++;
-            }
+            s_allocated (&marked, &nmarked, pr->allocations, pr->n_allocations);
+        }
+        else if (credit) {
+            Huikuan__V1__CreditNoteRecorded *cn = (Huikuan__V1__CreditNoteRecorded *) msgs[k];
+            s_allocated (&marked, &nmarked, cn->allocations, cn->n_allocations);
+        }
+        else if (dispute) {
+            hk_pgarr_text (&marked, ((Huikuan__V1__DisputeRecorded *) msgs[k])->invoice_id);
+            nmarked++;
         }
         else if (invoice) {
             inv[ninv] = ((Huikuan__V1__InvoiceRecorded *) msgs[k])->invoice_id;
@@ -824,26 +923,19 @@ s_on_events (hk_daemon_t *d, const Huikuan__V1__Envelope *const *envs, int n)
             intr_trace[nintr++] = env->trace_id;
         }
     }
-    char *paid_lit = hk_pgarr_finish (&paid), *payers_lit = hk_pgarr_finish (&payers);
-    if (rc == 0 && (!paid_lit || !payers_lit))
+    char *lits[4] = { hk_pgarr_finish (&marked), hk_pgarr_finish (&promised),
+                      hk_pgarr_finish (&recorded), hk_pgarr_finish (&debtors) };
+    if (rc == 0 && (!lits[0] || !lits[1] || !lits[2] || !lits[3]))
         rc = HK_ENOMEM;
-    if (rc == 0 && npaid > 0) {
-        const char *p[] = { d->tenant, paid_lit };
-        if (hk_db_exec (d->db,
-                        "UPDATE invoice SET aged_as_of = NULL WHERE tenant = $1"
-                        " AND invoice_id = ANY ($2::text[]) AND status = 'open'",
-                        2, p)
-            < 0)
-            rc = HK_EDB;
-    }
-    if (rc == 0 && npayers > 0)
-        rc = s_mark_debtors (d, payers_lit);
+    if (rc == 0)
+        rc = s_mark (d, lits[0], nmarked, lits[1], npromised, lits[2], nrecorded, lits[3],
+                     ndebtors);
     if (rc == 0 && ninv > 0)
         rc = s_age_invoices (d, inv, inv_trace, ninv, true);
     if (rc == 0 && nintr > 0)
         rc = s_age_invoices (d, intr, intr_trace, nintr, false);
-    free (paid_lit);
-    free (payers_lit);
+    for (int c = 0; c < 4; c++)
+        free (lits[c]);
     for (int k = 0; msgs && k < n; k++)
         hk_payload_destroy (&msgs[k]);
     free (msgs);
