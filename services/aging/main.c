@@ -171,7 +171,7 @@ s_reach (const char *text)
  * disputes, the last message sent to each debtor (R-A2 "no contact") and the invoice's
  * limitation interruptions (R-L2, latest first, "kind YYYY-MM-DD has_evidence,..."), the
  * row's ctid, by which s_age_rows writes it back, and the debtor's standing: bankrupt,
- * reachability (R-A8) and broken promises (R-A2). $1 tenant, $2 the as-of date, $3
+ * reachability (R-A8), broken promises (R-A2) and a known closure (R-A7). $1 tenant, $2 the as-of date, $3
  * the tenant zone; FILTER may use $4 on. FILTER must lock the rows (FOR UPDATE). */
 #define S_AGING_SELECT(FILTER)                                                                 \
     "WITH b AS (SELECT invoice_id, debtor_id, due_on, bucket, currency, outstanding_minor,"    \
@@ -180,7 +180,8 @@ s_reach (const char *text)
     " SELECT b.invoice_id, b.debtor_id, b.due_on, b.bucket, b.currency, b.outstanding_minor,"  \
     "  b.grade, b.limitation_warning, x.invoice_id IS NOT NULL, $2::date - c.last_sent,"       \
     "  b.limitation_expires_on, li.list, b.ctid, coalesce (db.bankrupt, false),"               \
-    "  coalesce (db.reachability, 'reachable'), coalesce (pm.broken, 0)"                       \
+    "  coalesce (db.reachability, 'reachable'), coalesce (pm.broken, 0),"                      \
+    "  coalesce (db.closure, false)"                                                           \
     " FROM b"                                                                                  \
     " LEFT JOIN debtor db ON db.tenant = $1 AND db.debtor_id = b.debtor_id"                    \
     " LEFT JOIN (" S_BROKEN_PROMISES ("SELECT debtor_id FROM b") ") pm"                        \
@@ -291,6 +292,7 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id,
             .bankrupt = PQgetvalue (res, i, 13)[0] == 't',
             .reach = s_reach (PQgetvalue (res, i, 14)),
             .broken_promises = atoi (PQgetvalue (res, i, 15)),
+            .signal_closure = PQgetvalue (res, i, 16)[0] == 't',
         };
         hk_risk_grade_result_t grade;
         if (hk_risk_grade (&policy, &in, &grade) != 0) {
@@ -479,7 +481,7 @@ typedef struct {
     Huikuan__V1__DebtorGraded ev;
     char reason_text[HK_RISK_MAX_REASONS][HK_RISK_TEXT + 16];
     char *reasons[HK_RISK_MAX_REASONS];
-    char *signals[2];
+    char *signals[3];
     char cause[24];
 } s_debtor_slot_t;
 
@@ -489,14 +491,15 @@ typedef struct {
  * with month 0 the oldest of 12), days late of the last 8 payments (R-A7), cause,
  * cooperation and stance (R-A5, R-A6), and for the credit hold (R-H1) the latest contract
  * and what is unpaid before the latest invoice; last its standing: bankrupt, reachability
- * (R-A8) and broken promises (R-A2). $3 as-of date, $4 zone, $5 year*12+month of the window's
+ * (R-A8), broken promises (R-A2) and a known closure (R-A7). $3 as-of date, $4 zone, $5 year*12+month of the window's
  * first month, $6/$7 the window's first day and the day after it. */
 static const char s_debtor_sql[]
     = "SELECT b.debtor_id, b.grade, o.max_dpd, o.max_total, x.debtor_id IS NOT NULL,"
       " $3::date - c.last_sent, coalesce (b.distance_km, 0), v.vols, l.lates,"
       " coalesce (b.cause_of_default, ''), coalesce (b.uncooperative, false), b.stance,"
       " k.contract_id, k.terms, b.credit_hold, coalesce (o.open_sum, 0),"
-      " coalesce (pb.prev_unpaid, 0), b.bankrupt, b.reachability, coalesce (pm.broken, 0)"
+      " coalesce (pb.prev_unpaid, 0), b.bankrupt, b.reachability, coalesce (pm.broken, 0),"
+      " b.closure"
       " FROM debtor b"
       " LEFT JOIN (SELECT debtor_id, max (m) AS max_dpd, sum (s) AS open_sum, max (s) AS max_total"
       "   FROM (SELECT debtor_id, max (dpd) AS m, sum (outstanding_minor) AS s FROM invoice"
@@ -544,7 +547,7 @@ static const char s_debtor_sql[]
 /* Debtor-level risk for the debtors of ids (a text[] literal) as of a date (R-A2, R-A4, R-A5,
  * R-A6, R-A7, R-A8) and their credit hold (R-H1), after their invoices were aged in the same
  * transaction: one query for the inputs, one UPDATE for the results. Inputs the feeds do not
- * carry yet (creditworthiness, cooperation, capital strength, closure) are neutral. The
+ * carry yet (creditworthiness, cooperation, capital strength) are neutral. The
  * amount part uses the debtor's largest single-currency total: sums across currencies mean
  * nothing. Returns how many were graded, or a negative error. */
 static int
@@ -604,6 +607,7 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
             .bankrupt = PQgetvalue (res, i, 17)[0] == 't',
             .reach = s_reach (PQgetvalue (res, i, 18)),
             .broken_promises = atoi (PQgetvalue (res, i, 19)),
+            .signal_closure = PQgetvalue (res, i, 20)[0] == 't',
             .signal_volume_drop = volume_drop,
             .signal_delay = delay,
         };
@@ -626,6 +630,7 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
             .cooperation = 50,
             .capital_strength = 50,
             .distance_km = atoi (PQgetvalue (res, i, 6)),
+            .signal_closure = in.signal_closure,
             .signal_volume_drop = volume_drop,
             .signal_delay = delay,
         };
@@ -652,13 +657,16 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
         }
         char **signals = slot->signals;
         int nsig = 0;
+        if (in.signal_closure)
+            signals[nsig++] = "closure";
         if (volume_drop)
             signals[nsig++] = "volume_drop";
         if (delay)
             signals[nsig++] = "lengthening_delay";
         char signals_lit[64], parts[256];
-        snprintf (signals_lit, sizeof signals_lit, "{%s%s%s}", nsig > 0 ? signals[0] : "",
-                  nsig > 1 ? "," : "", nsig > 1 ? signals[1] : "");
+        snprintf (signals_lit, sizeof signals_lit, "{%s%s%s%s%s}", nsig > 0 ? signals[0] : "",
+                  nsig > 1 ? "," : "", nsig > 1 ? signals[1] : "", nsig > 2 ? "," : "",
+                  nsig > 2 ? signals[2] : "");
         snprintf (parts, sizeof parts,
                   "{\"age\": %d, \"amount\": %d, \"credit\": %d, \"cooperation\": %d,"
                   " \"capital\": %d, \"distance\": %d, \"signal\": %d}",
@@ -837,7 +845,8 @@ s_allocated (hk_pgarr_t *inv, int *n, Huikuan__V1__Allocation *const *alloc, siz
 /* Marks for the tick's passes (aged_as_of and risk_as_of cleared): the invoices of the text[]
  * literal `invoices`, the open invoices of the debtors `whole` (their standing changed:
  * broken promises, or a debtor record; for a record only when it can move an invoice's grade,
- * i.e. the debtor is bankrupt or not reachable now, or an invoice is graded 3 or worse), and
+ * i.e. the debtor is bankrupt, closed or not reachable now, or an invoice is graded 3 or
+ * worse), and
  * the debtors `debtors`. */
 static int
 s_mark (hk_daemon_t *d, const char *invoices, int ninv, const char *promised, int npromised,
@@ -852,7 +861,7 @@ s_mark (hk_daemon_t *d, const char *invoices, int ninv, const char *promised, in
                        "  OR (i.debtor_id = ANY ($4::text[]) AND (i.grade <= 3 OR EXISTS ("
                        "   SELECT 1 FROM debtor b WHERE b.tenant = i.tenant"
                        "   AND b.debtor_id = i.debtor_id"
-                       "   AND (b.bankrupt OR b.reachability <> 'reachable')))))",
+                       "   AND (b.bankrupt OR b.closure OR b.reachability <> 'reachable')))))",
                        4, p)
                < 0)
         return HK_EDB;

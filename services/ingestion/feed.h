@@ -21,6 +21,7 @@ typedef struct {
     int uncooperative;           /* 1 uncooperative, 0 cooperative, -1 not stated (R-A5) */
     int do_not_contact;          /* 1, 0, or -1 not stated */
     int bankrupt;                /* 1, 0, or -1 not stated */
+    int closure;                 /* known closure or demolition (R-A7): 1, 0, or -1 */
     bool has_distance;
     int32_t distance_km;
     bool has_limit;

@@ -102,15 +102,17 @@ s_debtor (hk_daemon_t *d, const hk_debtor_fact_t *f, const char *source, long li
                         f->uncooperative < 0 ? NULL : f->uncooperative ? "true" : "false",
                         f->do_not_contact < 0 ? NULL : f->do_not_contact ? "true" : "false",
                         f->bankrupt < 0 ? NULL : f->bankrupt ? "true" : "false",
-                        s_opt (f->reachability) };
+                        s_opt (f->reachability),
+                        f->closure < 0 ? NULL : f->closure ? "true" : "false" };
     PGresult *res = hk_db_query (
         d->db,
         "INSERT INTO debtor AS b (tenant, debtor_id, name, email, time_zone, size_class, calendar,"
         " address, distance_km, credit_limit_minor, credit_currency, phone, country,"
-        " cause_of_default, uncooperative, do_not_contact, bankrupt, reachability)"
+        " cause_of_default, uncooperative, do_not_contact, bankrupt, reachability, closure)"
         " VALUES ($1, $2, $3, $4, COALESCE($5, $14), $6, COALESCE($7, 'CN'), $8, $9::int,"
         "  $10::bigint, $11, $12, $13, $15, $16::boolean, COALESCE($17::boolean, false),"
-        "  COALESCE($18::boolean, false), COALESCE($19, 'reachable'))"
+        "  COALESCE($18::boolean, false), COALESCE($19, 'reachable'),"
+        "  COALESCE($20::boolean, false))"
         " ON CONFLICT (tenant, debtor_id) DO UPDATE SET"
         "  name = COALESCE($3, b.name), email = COALESCE($4, b.email),"
         "  time_zone = COALESCE($5, b.time_zone), size_class = COALESCE($6, b.size_class),"
@@ -123,11 +125,12 @@ s_debtor (hk_daemon_t *d, const hk_debtor_fact_t *f, const char *source, long li
         "  uncooperative = COALESCE($16::boolean, b.uncooperative),"
         "  do_not_contact = COALESCE($17::boolean, b.do_not_contact),"
         "  bankrupt = COALESCE($18::boolean, b.bankrupt),"
-        "  reachability = COALESCE($19, b.reachability), updated_at = now()"
+        "  reachability = COALESCE($19, b.reachability),"
+        "  closure = COALESCE($20::boolean, b.closure), updated_at = now()"
         " WHERE (b.name, b.email, b.time_zone, b.size_class, b.calendar, b.address, b.distance_km,"
         "        b.credit_limit_minor, b.credit_currency, b.phone, b.country,"
         "        b.cause_of_default, b.uncooperative, b.do_not_contact, b.bankrupt,"
-        "        b.reachability)"
+        "        b.reachability, b.closure)"
         "  IS DISTINCT FROM (COALESCE($3, b.name), COALESCE($4, b.email),"
         "   COALESCE($5, b.time_zone), COALESCE($6, b.size_class), COALESCE($7, b.calendar),"
         "   COALESCE($8, b.address), COALESCE($9::int, b.distance_km),"
@@ -135,9 +138,9 @@ s_debtor (hk_daemon_t *d, const hk_debtor_fact_t *f, const char *source, long li
         "   COALESCE($12, b.phone), COALESCE($13, b.country),"
         "   COALESCE($15, b.cause_of_default), COALESCE($16::boolean, b.uncooperative),"
         "   COALESCE($17::boolean, b.do_not_contact), COALESCE($18::boolean, b.bankrupt),"
-        "   COALESCE($19, b.reachability))"
+        "   COALESCE($19, b.reachability), COALESCE($20::boolean, b.closure))"
         " RETURNING (xmax = 0), time_zone, calendar",
-        19, p);
+        20, p);
     if (!res)
         return HK_EDB;
     if (PQntuples (res) == 0) {
