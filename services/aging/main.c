@@ -54,6 +54,8 @@ static const char *const s_consumes[] = {
     "debtor.recorded",       /* bankrupt, reachability (R-A8), distance, cause, cooperation */
     "contract.recorded",     /* the terms of the credit hold (R-H1) */
     "delivery.recorded",     /* order volume (R-A7), the batches of 送二结一 (R-H1) */
+    "contact.sent",          /* R-A2 "no contact": only grades of 3 or worse can move */
+    "contact_outcome.recorded", /* the same when the debtor was reached */
     NULL,
 };
 
@@ -157,6 +159,17 @@ s_limitation_event (hk_daemon_t *d, s_events_t *evs, s_invoice_slot_t *slot,
     "SELECT debtor_id, count (*) AS broken FROM promise WHERE tenant = $1"                     \
     " AND status = 'broken' AND debtor_id IN (" IN_IDS ") GROUP BY debtor_id"
 
+/* The last contact per debtor (R-A2 "no contact"), of the debtors IN_IDS (a subquery): the
+ * latest message sent (by the fleet clock: the contact's dispatched_at; its updated_at is the
+ * wall clock's) or outcome that reached the debtor (migration 21), as a local date in ZONE. */
+#define S_LAST_CONTACT(ZONE, IN_IDS)                                                           \
+    "SELECT debtor_id, (max (at) AT TIME ZONE " ZONE ")::date AS last_sent FROM ("            \
+    "  SELECT debtor_id, dispatched_at AS at FROM contact WHERE tenant = $1"                   \
+    "  AND status = 'sent' AND debtor_id IN (" IN_IDS ")"                                      \
+    "  UNION ALL SELECT debtor_id, occurred_at FROM contact_outcome WHERE tenant = $1"         \
+    "  AND outcome IN ('reached', 'hostile', 'refused', 'delivered')"                          \
+    "  AND debtor_id IN (" IN_IDS ")) t GROUP BY debtor_id"
+
 /* The debtor's reachability as stored (R-A8; the debtor feed's `reachability`). */
 static hk_reach_t
 s_reach (const char *text)
@@ -168,7 +181,7 @@ s_reach (const char *text)
 
 /* The aged invoices' query: the batch b (FILTER: the rest of the WHERE clause with its
  * ORDER/LIMIT/lock) and every other input of the batch fetched set-based, not per row: open
- * disputes, the last message sent to each debtor (R-A2 "no contact") and the invoice's
+ * disputes, the last contact with each debtor (R-A2 "no contact") and the invoice's
  * limitation interruptions (R-L2, latest first, "kind YYYY-MM-DD has_evidence,..."), the
  * row's ctid, by which s_age_rows writes it back, and the debtor's standing: bankrupt,
  * reachability (R-A8), broken promises (R-A2) and a known closure (R-A7). $1 tenant, $2 the as-of date, $3
@@ -188,9 +201,7 @@ s_reach (const char *text)
     "   ON pm.debtor_id = b.debtor_id"                                                         \
     " LEFT JOIN (SELECT DISTINCT invoice_id FROM dispute WHERE tenant = $1 AND status = 'open'" \
     "   AND invoice_id IN (SELECT invoice_id FROM b)) x ON x.invoice_id = b.invoice_id"        \
-    " LEFT JOIN (SELECT debtor_id, (max (updated_at) AT TIME ZONE $3)::date AS last_sent"      \
-    "   FROM contact WHERE tenant = $1 AND status = 'sent'"                                    \
-    "   AND debtor_id IN (SELECT debtor_id FROM b) GROUP BY debtor_id) c"                      \
+    " LEFT JOIN (" S_LAST_CONTACT ("$3", "SELECT debtor_id FROM b") ") c"                      \
     "   ON c.debtor_id = b.debtor_id"                                                          \
     " LEFT JOIN (SELECT invoice_id, string_agg (interruption || ' '"                           \
     "   || to_char (occurred_on, 'YYYY-MM-DD') || ' '"                                         \
@@ -487,7 +498,7 @@ typedef struct {
 
 /* Every input of the debtor batch $2 (a text[] of ids) in one statement, one row a debtor,
  * locked: worst DPD, open total and largest single-currency total, open dispute, days since
- * the last message sent, distance, monthly deliveries of the window (R-A7, "month:amount"
+ * the last contact, distance, monthly deliveries of the window (R-A7, "month:amount"
  * with month 0 the oldest of 12), days late of the last 8 payments (R-A7), cause,
  * cooperation and stance (R-A5, R-A6), and for the credit hold (R-H1) the latest contract
  * and what is unpaid before the latest invoice; last its standing: bankrupt, reachability
@@ -507,9 +518,8 @@ static const char s_debtor_sql[]
       "     GROUP BY debtor_id, currency) q GROUP BY debtor_id) o ON o.debtor_id = b.debtor_id"
       " LEFT JOIN (SELECT DISTINCT debtor_id FROM dispute WHERE tenant = $1 AND status = 'open'"
       "   AND debtor_id = ANY ($2::text[])) x ON x.debtor_id = b.debtor_id"
-      " LEFT JOIN (SELECT debtor_id, (max (updated_at) AT TIME ZONE $4)::date AS last_sent"
-      "   FROM contact WHERE tenant = $1 AND status = 'sent' AND debtor_id = ANY ($2::text[])"
-      "   GROUP BY debtor_id) c ON c.debtor_id = b.debtor_id"
+      " LEFT JOIN (" S_LAST_CONTACT ("$4", "SELECT unnest ($2::text[])") ") c"
+      "   ON c.debtor_id = b.debtor_id"
       " LEFT JOIN (SELECT debtor_id, string_agg (((extract (year FROM m) * 12"
       "     + extract (month FROM m))::int - $5::int)::text || ':' || v, ',') AS vols"
       "   FROM (SELECT debtor_id, date_trunc ('month', delivered_on) AS m,"
@@ -834,38 +844,75 @@ s_age_invoices (hk_daemon_t *d, const char *const *ids, const char *const *trace
  * debtor pass (R-A2, R-H1: it may clear a hold or change the grade); an interruption
  * recomputes its invoice's limitation clock at once (R-L2). Each kind is one statement or
  * one aged batch, whatever the number of events. */
-/* The allocations' invoices of a payment or a credit note join inv. */
+/* What a batch of events marks for the tick's passes (aged_as_of and risk_as_of cleared),
+ * each a text[] literal and its count. */
+typedef struct {
+    hk_pgarr_t invoices;  /* amounts or disputes changed */
+    hk_pgarr_t promised;  /* debtors whose promises broke: their open invoices */
+    hk_pgarr_t recorded;  /* debtors recorded: their open invoices if the record can move
+                             their grades (bankrupt, closed or not reachable now, or graded 3
+                             or worse before) */
+    hk_pgarr_t contacted; /* debtors sent a message: only grades of 3 or worse can move (the
+                             no-contact rule), for the debtor too */
+    hk_pgarr_t debtors;   /* every debtor touched but those only sent a message */
+    int ninvoices, npromised, nrecorded, ncontacted, ndebtors;
+} s_marks_t;
+
 static void
-s_allocated (hk_pgarr_t *inv, int *n, Huikuan__V1__Allocation *const *alloc, size_t count)
+s_marks_add (hk_pgarr_t *a, int *n, const char *id)
 {
-    for (size_t a = 0; a < count; a++, (*n)++)
-        hk_pgarr_text (inv, alloc[a]->invoice_id);
+    if (*id) {
+        hk_pgarr_text (a, id);
+        (*n)++;
+    }
 }
 
-/* Marks for the tick's passes (aged_as_of and risk_as_of cleared): the invoices of the text[]
- * literal `invoices`, the open invoices of the debtors `whole` (their standing changed:
- * broken promises, or a debtor record; for a record only when it can move an invoice's grade,
- * i.e. the debtor is bankrupt, closed or not reachable now, or an invoice is graded 3 or
- * worse), and
- * the debtors `debtors`. */
-static int
-s_mark (hk_daemon_t *d, const char *invoices, int ninv, const char *promised, int npromised,
-        const char *recorded, int nrecorded, const char *debtors, int ndebtors)
+/* The allocations' invoices of a payment or a credit note join the marked invoices. */
+static void
+s_marks_allocated (s_marks_t *m, Huikuan__V1__Allocation *const *alloc, size_t count)
 {
-    const char *p[] = { d->tenant, invoices, promised, recorded };
-    if (ninv + npromised + nrecorded > 0
+    for (size_t a = 0; a < count; a++)
+        s_marks_add (&m->invoices, &m->ninvoices, alloc[a]->invoice_id);
+}
+
+static int
+s_mark (hk_daemon_t *d, s_marks_t *m)
+{
+    char *lit[5] = { hk_pgarr_finish (&m->invoices), hk_pgarr_finish (&m->promised),
+                     hk_pgarr_finish (&m->recorded), hk_pgarr_finish (&m->contacted),
+                     hk_pgarr_finish (&m->debtors) };
+    int rc = 0;
+    for (int c = 0; c < 5; c++)
+        if (!lit[c])
+            rc = HK_ENOMEM;
+    const char *p[] = { d->tenant, lit[0], lit[1], lit[2], lit[3] };
+    if (rc == 0 && m->ninvoices + m->npromised + m->nrecorded + m->ncontacted > 0
         && hk_db_exec (d->db,
                        "UPDATE invoice i SET aged_as_of = NULL WHERE i.tenant = $1"
                        " AND i.status = 'open' AND i.aged_as_of IS NOT NULL"
                        " AND (i.invoice_id = ANY ($2::text[]) OR i.debtor_id = ANY ($3::text[])"
+                       "  OR (i.debtor_id = ANY ($5::text[]) AND i.grade <= 3)"
                        "  OR (i.debtor_id = ANY ($4::text[]) AND (i.grade <= 3 OR EXISTS ("
                        "   SELECT 1 FROM debtor b WHERE b.tenant = i.tenant"
                        "   AND b.debtor_id = i.debtor_id"
                        "   AND (b.bankrupt OR b.closure OR b.reachability <> 'reachable')))))",
-                       4, p)
+                       5, p)
                < 0)
-        return HK_EDB;
-    return ndebtors > 0 ? s_mark_debtors (d, debtors) : 0;
+        rc = HK_EDB;
+    const char *q[] = { d->tenant, lit[3] };
+    if (rc == 0 && m->ncontacted > 0
+        && hk_db_exec (d->db,
+                       "UPDATE debtor SET risk_as_of = NULL WHERE tenant = $1"
+                       " AND debtor_id = ANY ($2::text[]) AND grade <= 3"
+                       " AND risk_as_of IS NOT NULL",
+                       2, q)
+               < 0)
+        rc = HK_EDB;
+    if (rc == 0 && m->ndebtors > 0)
+        rc = s_mark_debtors (d, lit[4]);
+    for (int c = 0; c < 5; c++)
+        free (lit[c]);
+    return rc;
 }
 
 static int
@@ -877,74 +924,66 @@ s_on_events (hk_daemon_t *d, const Huikuan__V1__Envelope *const *envs, int n)
     const char **inv_trace = calloc ((size_t) n, sizeof *inv_trace);
     const char **intr = calloc ((size_t) n, sizeof *intr);
     const char **intr_trace = calloc ((size_t) n, sizeof *intr_trace);
-    /* marked: invoices whose amounts or disputes changed, debtors whose promises broke or
-     * whose record changed (their open invoices), and every debtor touched */
-    hk_pgarr_t marked = { 0 }, promised = { 0 }, recorded = { 0 }, debtors = { 0 };
-    int ninv = 0, nintr = 0, nmarked = 0, npromised = 0, nrecorded = 0, ndebtors = 0;
+    s_marks_t m = { 0 };
+    int ninv = 0, nintr = 0;
     int rc = msgs && inv && inv_trace && intr && intr_trace ? 0 : HK_ENOMEM;
     for (int k = 0; k < n && rc == 0; k++) {
         const Huikuan__V1__Envelope *env = envs[k];
-        const char *type = env->type;
-        bool invoice = strcmp (type, "invoice.recorded") == 0;
-        bool interruption = strcmp (type, "limitation_interruption.recorded") == 0;
-        bool payment = strcmp (type, "payment.recorded") == 0;
-        bool credit = strcmp (type, "credit_note.recorded") == 0;
-        bool dispute = strcmp (type, "dispute.recorded") == 0;
-        bool broken = strcmp (type, "promise.broken") == 0;
-        bool debtor = strcmp (type, "debtor.recorded") == 0;
-        bool standing = strcmp (type, "contract.recorded") == 0
-                        || strcmp (type, "delivery.recorded") == 0;
-        if (!invoice && !interruption && !payment && !credit && !dispute && !broken && !debtor
-            && !standing)
-            continue;
-        if (*env->aggregate_id && !invoice && !interruption) {
-            hk_pgarr_text (&debtors, env->aggregate_id); /* the debtor the fact is about */
-            ndebtors++;
+        const char *type = env->type, *debtor = env->aggregate_id;
+        if (strcmp (type, "promise.broken") == 0) {
+            s_marks_add (&m.promised, &m.npromised, debtor);
+            s_marks_add (&m.debtors, &m.ndebtors, debtor);
         }
-        if (broken || debtor || standing) {
-            if (*env->aggregate_id && (broken || debtor)) {
-                hk_pgarr_text (broken ? &promised : &recorded, env->aggregate_id);
-                broken ? npromised++ : nrecorded++;
+        else if (strcmp (type, "debtor.recorded") == 0) {
+            s_marks_add (&m.recorded, &m.nrecorded, debtor);
+            s_marks_add (&m.debtors, &m.ndebtors, debtor);
+        }
+        else if (strcmp (type, "contact.sent") == 0
+                 || strcmp (type, "contact_outcome.recorded") == 0)
+            s_marks_add (&m.contacted, &m.ncontacted, debtor);
+        else if (strcmp (type, "contract.recorded") == 0
+                 || strcmp (type, "delivery.recorded") == 0)
+            s_marks_add (&m.debtors, &m.ndebtors, debtor);
+        else if (strcmp (type, "payment.recorded") == 0
+                 || strcmp (type, "credit_note.recorded") == 0
+                 || strcmp (type, "dispute.recorded") == 0
+                 || strcmp (type, "invoice.recorded") == 0
+                 || strcmp (type, "limitation_interruption.recorded") == 0) {
+            msgs[k] = hk_payload_unpack (env);
+            if (!msgs[k])
+                continue; /* not decodable: nothing to age; logged by the bus layer */
+            if (strcmp (type, "invoice.recorded") == 0) {
+                inv[ninv] = ((Huikuan__V1__InvoiceRecorded *) msgs[k])->invoice_id;
+                inv_trace[ninv++] = env->trace_id;
+                continue;
             }
-            continue; /* the debtor is all these need: no payload to read */
-        }
-        msgs[k] = hk_payload_unpack (env);
-        if (!msgs[k])
-            continue; /* not decodable: nothing to age; logged by the bus layer */
-        if (payment) {
-            Huikuan__V1__PaymentRecorded *pr = (Huikuan__V1__PaymentRecorded *) msgs[k];
-            s_allocated (&marked, &nmarked, pr->allocations, pr->n_allocations);
-        }
-        else if (credit) {
-            Huikuan__V1__CreditNoteRecorded *cn = (Huikuan__V1__CreditNoteRecorded *) msgs[k];
-            s_allocated (&marked, &nmarked, cn->allocations, cn->n_allocations);
-        }
-        else if (dispute) {
-            hk_pgarr_text (&marked, ((Huikuan__V1__DisputeRecorded *) msgs[k])->invoice_id);
-            nmarked++;
-        }
-        else if (invoice) {
-            inv[ninv] = ((Huikuan__V1__InvoiceRecorded *) msgs[k])->invoice_id;
-            inv_trace[ninv++] = env->trace_id;
-        }
-        else {
-            intr[nintr] = ((Huikuan__V1__LimitationInterruptionRecorded *) msgs[k])->invoice_id;
-            intr_trace[nintr++] = env->trace_id;
+            if (strcmp (type, "limitation_interruption.recorded") == 0) {
+                intr[nintr]
+                    = ((Huikuan__V1__LimitationInterruptionRecorded *) msgs[k])->invoice_id;
+                intr_trace[nintr++] = env->trace_id;
+                continue;
+            }
+            s_marks_add (&m.debtors, &m.ndebtors, debtor); /* the debtor the fact is about */
+            if (strcmp (type, "payment.recorded") == 0) {
+                Huikuan__V1__PaymentRecorded *pr = (Huikuan__V1__PaymentRecorded *) msgs[k];
+                s_marks_allocated (&m, pr->allocations, pr->n_allocations);
+            }
+            else if (strcmp (type, "credit_note.recorded") == 0) {
+                Huikuan__V1__CreditNoteRecorded *cn = (Huikuan__V1__CreditNoteRecorded *) msgs[k];
+                s_marks_allocated (&m, cn->allocations, cn->n_allocations);
+            }
+            else
+                s_marks_add (&m.invoices, &m.ninvoices,
+                             ((Huikuan__V1__DisputeRecorded *) msgs[k])->invoice_id);
         }
     }
-    char *lits[4] = { hk_pgarr_finish (&marked), hk_pgarr_finish (&promised),
-                      hk_pgarr_finish (&recorded), hk_pgarr_finish (&debtors) };
-    if (rc == 0 && (!lits[0] || !lits[1] || !lits[2] || !lits[3]))
-        rc = HK_ENOMEM;
+    int marked = s_mark (d, &m); /* frees m's arrays whatever rc is */
     if (rc == 0)
-        rc = s_mark (d, lits[0], nmarked, lits[1], npromised, lits[2], nrecorded, lits[3],
-                     ndebtors);
+        rc = marked;
     if (rc == 0 && ninv > 0)
         rc = s_age_invoices (d, inv, inv_trace, ninv, true);
     if (rc == 0 && nintr > 0)
         rc = s_age_invoices (d, intr, intr_trace, nintr, false);
-    for (int c = 0; c < 4; c++)
-        free (lits[c]);
     for (int k = 0; msgs && k < n; k++)
         hk_payload_destroy (&msgs[k]);
     free (msgs);

@@ -4,8 +4,9 @@ period nears its end (R-L3) — on the fleet clock, through the daemons."""
 
 import json
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from fleet import wait_until
 
@@ -443,3 +444,57 @@ def test_standing_and_behaviour_regrade_within_seconds(fleet):
     assert fleet.scalar("SELECT count(*) FROM aging_run") == runs
     held = fleet.events("credit_hold.placed")
     assert [e["payload"]["debtor_id"] for e in held] == ["K4"], held
+
+
+def test_a_contact_regrades_a_debtor_never_reached(fleet):
+    """R-A2 "no contact": debtors 105 days overdue and never reached are doubtful (3). Once a
+    demand reaches one (contact.sent), or an outcome says a debtor was reached (a letter
+    delivered), aging re-grades it at once (4), the same day: the day's run graded both 3
+    before, and no other run comes. The time of contact is the fleet clock's."""
+    zone = ZoneInfo("Asia/Shanghai")
+    fleet.clock_set("2026-03-16T07:00:00+08:00")
+    fleet.start("ingestion")
+    fleet.start("aging")
+    fleet.start("scheduling")
+    fleet.drop("nc.csv", "invoice_id,debtor_id,debtor_name,debtor_email,currency,amount,due_on\n"
+                         "NC-1,NC,Never Called Ltd,ap@nc.example,CNY,100.00,2025-12-01\n"
+                         "NR-1,NR,Never Reached Ltd,ap@nr.example,CNY,100.00,2025-12-01\n")
+    planned = fleet.wait_events("contact.planned", 2)
+    due = max(datetime.fromtimestamp(int(e["payload"]["due_at_us"]) / 1e6, zone)
+              for e in planned)
+    day = due.date().isoformat()
+
+    def grade(debtor):
+        return fleet.query("SELECT grade, grade_reasons, risk_as_of::text FROM debtor"
+                           " WHERE debtor_id = %s", (debtor,))[0]
+
+    # the morning of that day: its run grades both debtors, never reached
+    fleet.clock_set(due.replace(hour=8, minute=0).isoformat())
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM aging_run WHERE run_date = %s"
+                                    " AND finished_at IS NOT NULL", (day,)) == 1
+               and grade("NC")[2] == day and grade("NR")[2] == day, 30, what="the day's run")
+    for debtor in ("NC", "NR"):
+        g = grade(debtor)
+        assert g[0] == 3 and any("never reached" in r for r in g[1]), g
+    fleet.clock_set((due + timedelta(minutes=1)).isoformat())
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM contact WHERE status = 'dispatched'")
+               == 2, 30, what="the demands dispatched")
+
+    def regraded(debtor):
+        g = wait_until(lambda: (lambda g: g if g[0] == 4 else None)(grade(debtor)), 30,
+                       what="%s re-graded after the contact" % debtor)
+        assert not any("never reached" in r for r in g[1]), g
+        wait_until(lambda: fleet.scalar("SELECT grade FROM invoice WHERE debtor_id = %s",
+                                        (debtor,)) == 4, 30, what="its invoice re-graded")
+
+    # NR: the post reports its demand delivered (an outcome, before anything is sent)
+    task = fleet.scalar("SELECT contact_id::text FROM contact WHERE debtor_id = 'NR'")
+    fleet.drop("outcomes.csv", "outcome_id,task_id,outcome,occurred_at\n"
+                               "O-1,%s,delivered,%s\n" % (task, due.isoformat()))
+    regraded("NR")
+    assert grade("NC")[0] == 3
+    # NC: its demand sent
+    fleet.start("notification")
+    fleet.wait_events("contact.sent", 1, lambda p, e: e["aggregate_id"] == "NC")
+    regraded("NC")
+    assert fleet.scalar("SELECT count(*) FROM aging_run WHERE run_date = %s", (day,)) == 1
