@@ -114,7 +114,7 @@ s_pack_envelope (const char *producer, uint64_t seq, const hk_event_t *ev,
  * commits (sequence numbers of a rolled-back transaction are used again by the next one).
  */
 
-#define S_KEPT_MAX (4u << 20)   /* bytes of envelopes kept: a dispatch slice's worth, not a file's */
+#define S_KEPT_MAX (8u << 20)   /* bytes of envelopes kept: two chunks of a daily run, not a file's */
 
 typedef struct {
     uint64_t seq;
