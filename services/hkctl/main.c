@@ -53,7 +53,7 @@ s_usage (FILE *out)
              "  status                        running instances, clock, intake and work figures\n"
              "  ingest FILE...                hand feed files to the inbox (atomic move)\n"
              "  bus endpoints                 the ZeroMQ endpoints of running instances\n"
-             "  report aging [--format table|csv|json] [--days N]\n"
+             "  report aging [--format table|csv|json] [--days N] [--debtors N]\n"
              "                                open receivables per bucket and per grade, expected\n"
              "                                recoverable amounts (R-A1, R-A2, R-A3) and DSO over\n"
              "                                the last N days (default 90) by the fleet clock\n"
@@ -357,14 +357,27 @@ s_report_section (hk_db_t *db, const char *tenant, const char *title, const char
     return 0;
 }
 
+/* An integer option in [lo, hi], the whole argument a number. */
+static bool
+s_long_arg (const char *arg, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol (arg, &end, 10);
+    if (errno || end == arg || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
 static int
 s_report_aging (hk_db_t *db, int argc, char **argv)
 {
     s_format_t fmt = S_TABLE;
-    long days = 90;
+    long days = 90, debtors = 20;
     static const struct option opts[] = {
         { "format", required_argument, NULL, 'f' }, { "days", required_argument, NULL, 'd' },
-        { NULL, 0, NULL, 0 },
+        { "debtors", required_argument, NULL, 'n' }, { NULL, 0, NULL, 0 },
     };
     optind = 1;
     int c;
@@ -375,10 +388,13 @@ s_report_aging (hk_db_t *db, int argc, char **argv)
             fmt = S_CSV;
         else if (c == 'f' && strcmp (optarg, "json") == 0)
             fmt = S_JSON;
-        else if (c == 'd' && (days = strtol (optarg, NULL, 10)) > 0 && days <= 3650)
+        else if (c == 'd' && s_long_arg (optarg, 1, 3650, &days))
+            continue;
+        else if (c == 'n' && s_long_arg (optarg, 0, 100000, &debtors))
             continue;
         else {
-            fprintf (stderr, "hkctl: report aging [--format table|csv|json] [--days 1..3650]\n");
+            fprintf (stderr, "hkctl: report aging [--format table|csv|json] [--days 1..3650]"
+                             " [--debtors 0..100000]\n");
             return 2;
         }
     }
@@ -401,6 +417,20 @@ s_report_aging (hk_db_t *db, int argc, char **argv)
         " sum (coalesce (expected_recoverable_minor, 0)) FROM invoice"
         " WHERE tenant = $1 AND status = 'open' GROUP BY 1, 2 ORDER BY 1 DESC, 2",
         fmt, out);
+    /* R-A3 per debtor, R-A4 order: the debtors who come first, each currency a row */
+    char debtor_sql[768];
+    snprintf (debtor_sql, sizeof debtor_sql,
+              "WITH top AS (SELECT debtor_id, priority FROM debtor WHERE tenant = $1"
+              "  AND EXISTS (SELECT 1 FROM invoice i WHERE i.tenant = debtor.tenant"
+              "   AND i.debtor_id = debtor.debtor_id AND i.status = 'open')"
+              "  ORDER BY priority DESC NULLS LAST, debtor_id LIMIT %ld)"
+              " SELECT i.debtor_id, i.currency, count (*), sum (i.outstanding_minor),"
+              "  sum (coalesce (i.expected_recoverable_minor, 0))"
+              " FROM invoice i JOIN top USING (debtor_id)"
+              " WHERE i.tenant = $1 AND i.status = 'open' GROUP BY 1, 2"
+              " ORDER BY max (top.priority) DESC NULLS LAST, 1, 2",
+              debtors);
+    rc |= s_report_section (db, tenant, "debtor", debtor_sql, fmt, out);
     /* DSO = receivables / credit sales of the last N days x N (per currency), by the fleet
      * clock; the formula lives in the aging logic (hk_dso). */
     hk_clock_t *clock = hk_clock_new ();

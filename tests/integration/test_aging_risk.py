@@ -82,6 +82,17 @@ def test_grades_recovery_and_limitation(fleet):
     assert by_bucket["current"]["expected_recoverable"] == "240.00"
     by_grade = {r["grade"]: r for r in report["grade"]}
     assert by_grade["3"]["outstanding"] == "500.00"
+    # per debtor (R-A3), the debtors who come first first (R-A4)
+    rows = fleet.query("SELECT b.debtor_id, count(*), sum(i.outstanding_minor),"
+                       " sum(i.expected_recoverable_minor) FROM debtor b JOIN invoice i"
+                       " USING (tenant, debtor_id) WHERE i.status = 'open'"
+                       " GROUP BY b.debtor_id, b.priority ORDER BY b.priority DESC, 1")
+    assert [(r["debtor"], r["invoices"], r["outstanding"], r["expected_recoverable"])
+            for r in report["debtor"]] == [
+        (d, n, "%d.%02d" % divmod(o, 100), "%d.%02d" % divmod(e, 100)) for d, n, o, e in rows]
+    top = json.loads(fleet.hkctl("report", "aging", "--format", "json", "--debtors", "1").stdout)
+    assert [r["debtor"] for r in top["debtor"]] == [rows[0][0]]
+    assert fleet.hkctl("report", "aging", "--debtors", "x", check=False).returncode == 2
     # DSO: open receivables / credit sales of the last 90 days x 90, in hundredths, half up
     receivables = Decimal(fleet.scalar("SELECT sum(outstanding_minor) FROM invoice"))
     sales = Decimal(30000)
