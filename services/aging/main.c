@@ -878,27 +878,37 @@ s_marks_allocated (s_marks_t *m, Huikuan__V1__Allocation *const *alloc, size_t c
 static int
 s_mark (hk_daemon_t *d, s_marks_t *m)
 {
-    char *lit[5] = { hk_pgarr_finish (&m->invoices), hk_pgarr_finish (&m->promised),
-                     hk_pgarr_finish (&m->recorded), hk_pgarr_finish (&m->contacted),
-                     hk_pgarr_finish (&m->debtors) };
+    /* one statement per kind present, each a plain index lookup by invoice or by debtor (one
+     * OR of them all may be planned as a scan of the table) */
+    static const char *const invoice_sql[] = {
+        "i.invoice_id = ANY ($2::text[])",
+        "i.debtor_id = ANY ($2::text[])",
+        "i.debtor_id = ANY ($2::text[]) AND (i.grade <= 3 OR EXISTS (SELECT 1 FROM debtor b"
+        " WHERE b.tenant = i.tenant AND b.debtor_id = i.debtor_id"
+        " AND (b.bankrupt OR b.closure OR b.reachability <> 'reachable')))",
+        "i.debtor_id = ANY ($2::text[]) AND i.grade <= 3",
+    };
+    hk_pgarr_t *arrays[] = { &m->invoices, &m->promised, &m->recorded, &m->contacted,
+                             &m->debtors };
+    const int counts[] = { m->ninvoices, m->npromised, m->nrecorded, m->ncontacted,
+                           m->ndebtors };
+    char *lit[5];
     int rc = 0;
     for (int c = 0; c < 5; c++)
-        if (!lit[c])
+        if (!(lit[c] = hk_pgarr_finish (arrays[c])))
             rc = HK_ENOMEM;
-    const char *p[] = { d->tenant, lit[0], lit[1], lit[2], lit[3] };
-    if (rc == 0 && m->ninvoices + m->npromised + m->nrecorded + m->ncontacted > 0
-        && hk_db_exec (d->db,
-                       "UPDATE invoice i SET aged_as_of = NULL WHERE i.tenant = $1"
-                       " AND i.status = 'open' AND i.aged_as_of IS NOT NULL"
-                       " AND (i.invoice_id = ANY ($2::text[]) OR i.debtor_id = ANY ($3::text[])"
-                       "  OR (i.debtor_id = ANY ($5::text[]) AND i.grade <= 3)"
-                       "  OR (i.debtor_id = ANY ($4::text[]) AND (i.grade <= 3 OR EXISTS ("
-                       "   SELECT 1 FROM debtor b WHERE b.tenant = i.tenant"
-                       "   AND b.debtor_id = i.debtor_id"
-                       "   AND (b.bankrupt OR b.closure OR b.reachability <> 'reachable')))))",
-                       5, p)
-               < 0)
-        rc = HK_EDB;
+    for (int c = 0; c < 4 && rc == 0; c++) {
+        if (counts[c] == 0)
+            continue;
+        char sql[512];
+        snprintf (sql, sizeof sql,
+                  "UPDATE invoice i SET aged_as_of = NULL WHERE i.tenant = $1"
+                  " AND i.status = 'open' AND i.aged_as_of IS NOT NULL AND %s",
+                  invoice_sql[c]);
+        const char *p[] = { d->tenant, lit[c] };
+        if (hk_db_exec (d->db, sql, 2, p) < 0)
+            rc = HK_EDB;
+    }
     const char *q[] = { d->tenant, lit[3] };
     if (rc == 0 && m->ncontacted > 0
         && hk_db_exec (d->db,
@@ -908,7 +918,7 @@ s_mark (hk_daemon_t *d, s_marks_t *m)
                        2, q)
                < 0)
         rc = HK_EDB;
-    if (rc == 0 && m->ndebtors > 0)
+    if (rc == 0 && counts[4] > 0)
         rc = s_mark_debtors (d, lit[4]);
     for (int c = 0; c < 5; c++)
         free (lit[c]);
