@@ -492,7 +492,7 @@ typedef struct {
     Huikuan__V1__DebtorGraded ev;
     char reason_text[HK_RISK_MAX_REASONS][HK_RISK_TEXT + 16];
     char *reasons[HK_RISK_MAX_REASONS];
-    char *signals[3];
+    char *signals[4];
     char cause[24];
 } s_debtor_slot_t;
 
@@ -502,7 +502,7 @@ typedef struct {
  * with month 0 the oldest of 12), days late of the last 8 payments (R-A7), cause,
  * cooperation and stance (R-A5, R-A6), and for the credit hold (R-H1) the latest contract
  * and what is unpaid before the latest invoice; last its standing: bankrupt, reachability
- * (R-A8), broken promises (R-A2) and a known closure (R-A7). $3 as-of date, $4 zone, $5 year*12+month of the window's
+ * (R-A8), broken promises (R-A2), a known closure and clearance sales (R-A7). $3 as-of date, $4 zone, $5 year*12+month of the window's
  * first month, $6/$7 the window's first day and the day after it. */
 static const char s_debtor_sql[]
     = "SELECT b.debtor_id, b.grade, o.max_dpd, o.max_total, x.debtor_id IS NOT NULL,"
@@ -510,7 +510,7 @@ static const char s_debtor_sql[]
       " coalesce (b.cause_of_default, ''), coalesce (b.uncooperative, false), b.stance,"
       " k.contract_id, k.terms, b.credit_hold, coalesce (o.open_sum, 0),"
       " coalesce (pb.prev_unpaid, 0), b.bankrupt, b.reachability, coalesce (pm.broken, 0),"
-      " b.closure"
+      " b.closure, b.clearance_sale"
       " FROM debtor b"
       " LEFT JOIN (SELECT debtor_id, max (m) AS max_dpd, sum (s) AS open_sum, max (s) AS max_total"
       "   FROM (SELECT debtor_id, max (dpd) AS m, sum (outstanding_minor) AS s FROM invoice"
@@ -618,6 +618,7 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
             .reach = s_reach (PQgetvalue (res, i, 18)),
             .broken_promises = atoi (PQgetvalue (res, i, 19)),
             .signal_closure = PQgetvalue (res, i, 20)[0] == 't',
+            .signal_clearance = PQgetvalue (res, i, 21)[0] == 't',
             .signal_volume_drop = volume_drop,
             .signal_delay = delay,
         };
@@ -641,6 +642,7 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
             .capital_strength = 50,
             .distance_km = atoi (PQgetvalue (res, i, 6)),
             .signal_closure = in.signal_closure,
+            .signal_clearance = in.signal_clearance,
             .signal_volume_drop = volume_drop,
             .signal_delay = delay,
         };
@@ -673,10 +675,14 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
             signals[nsig++] = "volume_drop";
         if (delay)
             signals[nsig++] = "lengthening_delay";
-        char signals_lit[64], parts[256];
-        snprintf (signals_lit, sizeof signals_lit, "{%s%s%s%s%s}", nsig > 0 ? signals[0] : "",
-                  nsig > 1 ? "," : "", nsig > 1 ? signals[1] : "", nsig > 2 ? "," : "",
-                  nsig > 2 ? signals[2] : "");
+        if (in.signal_clearance)
+            signals[nsig++] = "clearance_sale";
+        char signals_lit[80] = "{", parts[256];
+        for (int k = 0; k < nsig; k++) /* fixed words: no quoting needed */
+            snprintf (signals_lit + strlen (signals_lit), sizeof signals_lit - strlen (signals_lit),
+                      "%s%s", k ? "," : "", signals[k]);
+        snprintf (signals_lit + strlen (signals_lit), sizeof signals_lit - strlen (signals_lit),
+                  "}");
         snprintf (parts, sizeof parts,
                   "{\"age\": %d, \"amount\": %d, \"credit\": %d, \"cooperation\": %d,"
                   " \"capital\": %d, \"distance\": %d, \"signal\": %d}",

@@ -141,6 +141,8 @@ hk_risk_grade (const hk_risk_policy_t *policy, const hk_risk_input_t *in,
         s_reason (out, "R-A7", HK_GRADE_COLLECTING, "order volume dropped");
     if (in->signal_delay)
         s_reason (out, "R-A7", HK_GRADE_COLLECTING, "payment delays lengthening");
+    if (in->signal_clearance)
+        s_reason (out, "R-A7", HK_GRADE_COLLECTING, "clearance sales");
     return 0;
 }
 
@@ -235,8 +237,9 @@ hk_priority (const hk_risk_policy_t *policy, const hk_priority_input_t *in, hk_p
     out->cooperation = s_part (p->w_cooperation, s_inverse_level (in->cooperation));
     out->capital = s_part (p->w_capital, s_inverse_level (in->capital_strength));
     out->distance = s_part (p->w_distance, s_level (in->distance_km, p->distance_full_km));
-    out->signal = p->w_signal * ((int32_t) in->signal_closure + (int32_t) in->signal_volume_drop
-                                 + (int32_t) in->signal_delay);
+    int32_t signals = (int32_t) in->signal_closure + (int32_t) in->signal_volume_drop
+                      + (int32_t) in->signal_delay + (int32_t) in->signal_clearance;
+    out->signal = p->w_signal * (signals > 3 ? 3 : signals); /* the weights' budget holds 3 */
     out->score = out->age + out->amount + out->credit + out->cooperation + out->capital
                  + out->distance + out->signal;
     return 0;

@@ -89,6 +89,7 @@ typedef struct {
     bool signal_closure;         /* R-A7 known closure/demolition */
     bool signal_volume_drop;     /* R-A7 */
     bool signal_delay;           /* R-A7 lengthening payment delay */
+    bool signal_clearance;       /* R-A7 clearance sales (清仓), from the feed */
     bool bankrupt;
     bool written_off;
 } hk_risk_input_t;
@@ -113,8 +114,9 @@ typedef struct {
  *   3  dpd > [doubtful_dpd]; lost and [lost_is_doubtful]; broken promises >= [doubtful_promises]
  *      and dpd >= [doubtful_promises_dpd]; no contact >= [doubtful_no_contact] days or never,
  *      and dpd >= [doubtful_no_contact_dpd]; open dispute and dpd > [doubtful_dispute_dpd]
- *   4  overdue (dpd > 0); half-lost, volume-drop and delay signals, a closure without the
- *      contact gap, and an open dispute are listed at 4 (they feed priority, not the grade)
+ *   4  overdue (dpd > 0); half-lost, volume-drop, delay and clearance-sale signals, a closure
+ *      without the contact gap, and an open dispute are listed at 4 (they feed priority, not
+ *      the grade)
  *   5  not yet due (dpd <= 0)
  * Only written-off / bankrupt move a not-yet-due debtor below 5: the other conditions need
  * the debt to be overdue. Returns 0, or HK_EINVAL when in or out is NULL. */
@@ -151,6 +153,7 @@ typedef struct {
     bool signal_closure;      /* R-A7 */
     bool signal_volume_drop;
     bool signal_delay;
+    bool signal_clearance;
 } hk_priority_input_t;
 
 typedef struct {
@@ -160,8 +163,9 @@ typedef struct {
 
 /* Priority score as a weighted sum: each part is floor (weight * level / 1000) with level
  * 0..1000 (linear up to the policy's "full" point, inputs clamped to their ranges), and the
- * signal part is w_signal per signal. Returns 0, or HK_EINVAL when in or out is NULL or the
- * policy's weights are negative or sum (with 3 * w_signal) above 1000. */
+ * signal part is w_signal per signal, three at most (of closure, volume drop, delay and
+ * clearance sales). Returns 0, or HK_EINVAL when in or out is NULL or the policy's weights
+ * are negative or sum (with 3 * w_signal) above 1000. */
 int hk_priority (const hk_risk_policy_t *policy, const hk_priority_input_t *in,
                  hk_priority_t *out);
 

@@ -194,7 +194,8 @@ s_debtor (const hk_record_t *rec, hk_debtor_fact_t *f, hk_row_error_t *err)
         return s_fail (err, "cooperative", "not true or false", coop);
     if (s_tristate (rec, "do_not_contact", &f->do_not_contact, err)
         || s_tristate (rec, "bankrupt", &f->bankrupt, err)
-        || s_tristate (rec, "closure", &f->closure, err))
+        || s_tristate (rec, "closure", &f->closure, err)
+        || s_tristate (rec, "clearance_sale", &f->clearance_sale, err))
         return HK_EINVAL;
     if (s_one_of (rec, "cause_of_default", causes, false, &f->cause_of_default, err)
         || s_one_of (rec, "reachability", reach, false, &f->reachability, err))

@@ -22,6 +22,7 @@ typedef struct {
     int do_not_contact;          /* 1, 0, or -1 not stated */
     int bankrupt;                /* 1, 0, or -1 not stated */
     int closure;                 /* known closure or demolition (R-A7): 1, 0, or -1 */
+    int clearance_sale;          /* clearance sales (R-A7): 1, 0, or -1 */
     bool has_distance;
     int32_t distance_km;
     bool has_limit;

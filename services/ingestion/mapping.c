@@ -27,7 +27,7 @@ static const char *const s_schema[HK_REC_KIND_COUNT][S_SCHEMA_MAX] = {
     [HK_REC_DEBTOR] = { "debtor_id*", "name", "size_class", "time_zone", "calendar", "address",
                         "distance_km", "credit_limit", "currency", "email", "phone", "country",
                         "cause_of_default", "cooperative", "reachability", "do_not_contact",
-                        "bankrupt", "closure" },
+                        "bankrupt", "closure", "clearance_sale" },
     [HK_REC_CONTACT] = { "contact_id*", "debtor_id*", "role*", "name", "phone", "email",
                          "postal_address" },
     [HK_REC_CONTRACT] = { "contract_id*", "debtor_id*", "terms*", "period_day", "due_on",

@@ -103,16 +103,18 @@ s_debtor (hk_daemon_t *d, const hk_debtor_fact_t *f, const char *source, long li
                         f->do_not_contact < 0 ? NULL : f->do_not_contact ? "true" : "false",
                         f->bankrupt < 0 ? NULL : f->bankrupt ? "true" : "false",
                         s_opt (f->reachability),
-                        f->closure < 0 ? NULL : f->closure ? "true" : "false" };
+                        f->closure < 0 ? NULL : f->closure ? "true" : "false",
+                        f->clearance_sale < 0 ? NULL : f->clearance_sale ? "true" : "false" };
     PGresult *res = hk_db_query (
         d->db,
         "INSERT INTO debtor AS b (tenant, debtor_id, name, email, time_zone, size_class, calendar,"
         " address, distance_km, credit_limit_minor, credit_currency, phone, country,"
-        " cause_of_default, uncooperative, do_not_contact, bankrupt, reachability, closure)"
+        " cause_of_default, uncooperative, do_not_contact, bankrupt, reachability, closure,"
+        " clearance_sale)"
         " VALUES ($1, $2, $3, $4, COALESCE($5, $14), $6, COALESCE($7, 'CN'), $8, $9::int,"
         "  $10::bigint, $11, $12, $13, $15, $16::boolean, COALESCE($17::boolean, false),"
         "  COALESCE($18::boolean, false), COALESCE($19, 'reachable'),"
-        "  COALESCE($20::boolean, false))"
+        "  COALESCE($20::boolean, false), COALESCE($21::boolean, false))"
         " ON CONFLICT (tenant, debtor_id) DO UPDATE SET"
         "  name = COALESCE($3, b.name), email = COALESCE($4, b.email),"
         "  time_zone = COALESCE($5, b.time_zone), size_class = COALESCE($6, b.size_class),"
@@ -126,11 +128,12 @@ s_debtor (hk_daemon_t *d, const hk_debtor_fact_t *f, const char *source, long li
         "  do_not_contact = COALESCE($17::boolean, b.do_not_contact),"
         "  bankrupt = COALESCE($18::boolean, b.bankrupt),"
         "  reachability = COALESCE($19, b.reachability),"
-        "  closure = COALESCE($20::boolean, b.closure), updated_at = now()"
+        "  closure = COALESCE($20::boolean, b.closure),"
+        "  clearance_sale = COALESCE($21::boolean, b.clearance_sale), updated_at = now()"
         " WHERE (b.name, b.email, b.time_zone, b.size_class, b.calendar, b.address, b.distance_km,"
         "        b.credit_limit_minor, b.credit_currency, b.phone, b.country,"
         "        b.cause_of_default, b.uncooperative, b.do_not_contact, b.bankrupt,"
-        "        b.reachability, b.closure)"
+        "        b.reachability, b.closure, b.clearance_sale)"
         "  IS DISTINCT FROM (COALESCE($3, b.name), COALESCE($4, b.email),"
         "   COALESCE($5, b.time_zone), COALESCE($6, b.size_class), COALESCE($7, b.calendar),"
         "   COALESCE($8, b.address), COALESCE($9::int, b.distance_km),"
@@ -138,9 +141,10 @@ s_debtor (hk_daemon_t *d, const hk_debtor_fact_t *f, const char *source, long li
         "   COALESCE($12, b.phone), COALESCE($13, b.country),"
         "   COALESCE($15, b.cause_of_default), COALESCE($16::boolean, b.uncooperative),"
         "   COALESCE($17::boolean, b.do_not_contact), COALESCE($18::boolean, b.bankrupt),"
-        "   COALESCE($19, b.reachability), COALESCE($20::boolean, b.closure))"
+        "   COALESCE($19, b.reachability), COALESCE($20::boolean, b.closure),"
+        "   COALESCE($21::boolean, b.clearance_sale))"
         " RETURNING (xmax = 0), time_zone, calendar",
-        20, p);
+        21, p);
     if (!res)
         return HK_EDB;
     if (PQntuples (res) == 0) {

@@ -391,11 +391,12 @@ def test_ibm_data_dso_and_days_late_through_the_daemons(fleet_factory):
 
 def test_standing_and_behaviour_regrade_within_seconds(fleet):
     """The grade's other inputs (R-A2 behaviour, R-A8 reachability, bankruptcy, the R-A7
-    closure flag) are read, and the events that change them re-grade the debtor and its
-    invoices at once, not at the next day's run: a debtor recorded bankrupt (grade 1), lost
-    (3, R-A8) or closed (2: closure and never reached, R-A7), a dispute opened, two promises
-    the scheduler found broken (R-A2), settlement terms that put the debtor on hold (R-H1).
-    The fleet clock stays on one day throughout."""
+    closure flag and clearance sales) are read, and the events that change them re-grade the
+    debtor and its invoices at once, not at the next day's run: a debtor recorded bankrupt
+    (grade 1), lost (3, R-A8), closed (2: closure and never reached, R-A7) or selling off its
+    stock (a signal), a dispute opened, two promises the scheduler found broken (R-A2),
+    settlement terms that put the debtor on hold (R-H1). The fleet clock stays on one day
+    throughout."""
     fleet.clock_set("2026-03-15T10:00:00+08:00")
     fleet.start("ingestion")
     fleet.start("aging")
@@ -403,21 +404,22 @@ def test_standing_and_behaviour_regrade_within_seconds(fleet):
     fleet.drop("a-invoices.csv", "invoice_id,debtor_id,currency,amount,due_on\n"
                                  "K1-1,K1,CNY,10.00,2026-03-01\nK2-1,K2,CNY,10.00,2026-03-01\n"
                                  "K3-1,K3,CNY,10.00,2026-03-01\nK4-1,K4,CNY,10.00,2026-03-01\n"
-                                 "K5-1,K5,CNY,10.00,2025-12-01\nK6-1,K6,CNY,10.00,2026-03-01\n")
+                                 "K5-1,K5,CNY,10.00,2025-12-01\nK6-1,K6,CNY,10.00,2026-03-01\n"
+                                 "K7-1,K7,CNY,10.00,2026-03-01\n")
 
     def graded():
         return {r[0]: (r[1], list(r[2]), r[3]) for r in fleet.query(
             "SELECT debtor_id, grade, grade_reasons, credit_hold FROM debtor"
             " WHERE risk_as_of IS NOT NULL")}
 
-    before = wait_until(lambda: (lambda g: g if len(g) == 6 else None)(graded()), 30,
-                        what="six debtors graded")
-    assert [before[k][0] for k in ("K1", "K2", "K3", "K4", "K6")] == [4, 4, 4, 4, 4], before
+    before = wait_until(lambda: (lambda g: g if len(g) == 7 else None)(graded()), 30,
+                        what="seven debtors graded")
+    assert [before[k][0] for k in ("K1", "K2", "K3", "K4", "K6", "K7")] == [4] * 6, before
     assert not any("broken promises" in r for r in before["K5"][1]), before["K5"]
     runs = fleet.scalar("SELECT count(*) FROM aging_run")
 
-    fleet.drop("b-debtors.csv", "debtor_id,bankrupt,reachability,closure\n"
-                                "K1,true,,\nK2,,lost,\nK6,,,true\n")
+    fleet.drop("b-debtors.csv", "debtor_id,bankrupt,reachability,closure,clearance_sale\n"
+                                "K1,true,,,\nK2,,lost,,\nK6,,,true,\nK7,,,,true\n")
     fleet.drop("c-disputes.csv", "dispute_id,debtor_id,invoice_id,opened_on,reason,status\n"
                                  "DS1,K3,K3-1,2026-03-14,wrong goods,open\n")
     fleet.drop("d-contracts.csv", "contract_id,debtor_id,terms,period_day,sealed\n"
@@ -432,6 +434,7 @@ def test_standing_and_behaviour_regrade_within_seconds(fleet):
     def settled():
         g = graded()
         ok = (g["K1"][0] == 1 and g["K2"][0] == 3 and g["K6"][0] == 2
+              and "R-A7: clearance sales" in g["K7"][1]
               and any("open dispute" in r for r in g["K3"][1]) and g["K4"][2]
               and any("2 broken promises" in r for r in g["K5"][1]))
         return g if ok else None
@@ -444,8 +447,10 @@ def test_standing_and_behaviour_regrade_within_seconds(fleet):
     assert "R-A2: bankrupt" in after["K1"][1], after["K1"]
     assert any(r.startswith("R-A8: debtor lost") for r in after["K2"][1]), after["K2"]
     assert "R-A7: closure and never reached" in after["K6"][1], after["K6"]
-    assert fleet.query("SELECT signals, priority_parts->>'signal' FROM debtor"
-                       " WHERE debtor_id = 'K6'") == [(["closure"], "50")]
+    assert fleet.query("SELECT debtor_id, signals, priority_parts->>'signal' FROM debtor"
+                       " WHERE debtor_id IN ('K6', 'K7') ORDER BY 1") == [
+        ("K6", ["closure"], "50"), ("K7", ["clearance_sale"], "50")]
+    assert after["K7"][0] == 4  # a signal for priority (R-A7), not a grade
     # the invoices too: their grades read the same standing
     assert dict(fleet.query("SELECT invoice_id, grade FROM invoice WHERE invoice_id IN"
                             " ('K1-1', 'K2-1', 'K6-1') ORDER BY 1")) == {"K1-1": 1, "K2-1": 3,

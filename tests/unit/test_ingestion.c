@@ -298,17 +298,19 @@ hk_ingestion_test (bool verbose)
 
     /* contact flags: do-not-contact, bankruptcy, reachability (R-A8), closure (R-A7) */
     r = REC (HK_REC_DEBTOR, "debtor_id", "D1", "do_not_contact", "true", "bankrupt", "false",
-             "reachability", "half_lost", "closure", "true");
+             "reachability", "half_lost", "closure", "true", "clearance_sale", "false");
     CHECK_INT (hk_feed_validate (&r, &f, &err), 0);
     CHECK_INT (f.u.debtor.do_not_contact, 1);
     CHECK_INT (f.u.debtor.bankrupt, 0);
     CHECK_INT (f.u.debtor.closure, 1);
+    CHECK_INT (f.u.debtor.clearance_sale, 0);
     CHECK_STR (f.u.debtor.reachability, "half_lost");
     r = REC (HK_REC_DEBTOR, "debtor_id", "D1");
     CHECK_INT (hk_feed_validate (&r, &f, &err), 0);
     CHECK_INT (f.u.debtor.do_not_contact, -1); /* absent: the stored value stays */
     CHECK_INT (f.u.debtor.bankrupt, -1);
     CHECK_INT (f.u.debtor.closure, -1);
+    CHECK_INT (f.u.debtor.clearance_sale, -1);
     CHECK_STR (f.u.debtor.reachability, "");
     hk_record_set (&r, "do_not_contact", "yes please");
     CHECK_INT (hk_feed_validate (&r, &f, &err), HK_EINVAL);
@@ -322,6 +324,10 @@ hk_ingestion_test (bool verbose)
     CHECK_INT (hk_feed_validate (&r, &f, &err), HK_EINVAL);
     CHECK_STR (err.field, "closure");
     hk_record_set (&r, "closure", "");
+    hk_record_set (&r, "clearance_sale", "yes");
+    CHECK_INT (hk_feed_validate (&r, &f, &err), HK_EINVAL);
+    CHECK_STR (err.field, "clearance_sale");
+    hk_record_set (&r, "clearance_sale", "");
     hk_record_set (&r, "reachability", "gone");
     CHECK_INT (hk_feed_validate (&r, &f, &err), HK_EINVAL);
     CHECK_STR (err.field, "reachability");

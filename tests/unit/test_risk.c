@@ -151,25 +151,28 @@ s_test_grade (void)
     CHECK_INT (out.grade, 2);
     CHECK (s_has (&out, "R-A7", 2, "closure and never reached"));
 
-    /* volume drop and delay signals are listed, grade unchanged */
+    /* volume drop, delay and clearance-sale signals are listed, grade unchanged */
     in = base;
     in.dpd = 5;
     in.signal_volume_drop = true;
     in.signal_delay = true;
+    in.signal_clearance = true;
     out = s_grade (in);
     CHECK_INT (out.grade, 4);
     CHECK (s_has (&out, "R-A7", 4, "order volume dropped"));
     CHECK (s_has (&out, "R-A7", 4, "payment delays lengthening"));
-    CHECK_INT (out.n_reasons, 3);
+    CHECK (s_has (&out, "R-A7", 4, "clearance sales"));
+    CHECK_INT (out.n_reasons, 4);
 
     /* everything at once fits the reason array; the grade is the worst */
     in = (hk_risk_input_t) { .dpd = 800, .broken_promises = 5, .days_since_contact = -1,
                              .dispute_open = true, .reach = HK_REACH_LOST,
                              .signal_closure = true, .signal_volume_drop = true,
-                             .signal_delay = true, .bankrupt = true, .written_off = true };
+                             .signal_delay = true, .signal_clearance = true, .bankrupt = true,
+                             .written_off = true };
     out = s_grade (in);
     CHECK_INT (out.grade, 1);
-    CHECK_INT (out.n_reasons, 12);
+    CHECK_INT (out.n_reasons, 13);
     CHECK (out.n_reasons <= HK_RISK_MAX_REASONS);
 
     /* a tenant policy moves the thresholds */
@@ -259,6 +262,9 @@ s_test_priority (void)
                                  .signal_delay = true };
     CHECK_INT (hk_priority (NULL, &in, &out), 0);
     CHECK_INT (out.score, 1000);
+    in.signal_clearance = true; /* a fourth signal: still three signals' worth, 1000 at most */
+    CHECK_INT (hk_priority (NULL, &in, &out), 0);
+    CHECK_INT (out.score, 1000);
     CHECK_INT (out.age, 250);
     CHECK_INT (out.amount, 200);
     CHECK_INT (out.credit, 100);
@@ -287,6 +293,9 @@ s_test_priority (void)
     in.signal_closure = true;
     hk_priority (NULL, &in, &out);
     CHECK_INT (out.score, before + 50);
+    in.signal_clearance = true;
+    hk_priority (NULL, &in, &out);
+    CHECK_INT (out.score, before + 100);
     /* weights that could pass 1000 are refused */
     hk_risk_policy_t p;
     hk_risk_policy_default (&p);
