@@ -485,7 +485,7 @@ s_int_array (const char *text, int64_t *out, int max)
     return n;
 }
 
-#define S_DEBTOR_COLS 7
+#define S_DEBTOR_COLS 8
 
 /* A graded debtor's event payload, kept until the batch's events are appended. */
 typedef struct {
@@ -502,7 +502,8 @@ typedef struct {
  * with month 0 the oldest of 12), days late of the last 8 payments (R-A7), cause,
  * cooperation and stance (R-A5, R-A6), and for the credit hold (R-H1) the latest contract
  * and what is unpaid before the latest invoice; last its standing: bankrupt, reachability
- * (R-A8), broken promises (R-A2), a known closure and clearance sales (R-A7). $3 as-of date, $4 zone, $5 year*12+month of the window's
+ * (R-A8), broken promises (R-A2), a known closure and clearance sales (R-A7), and the signals
+ * it had. $3 as-of date, $4 zone, $5 year*12+month of the window's
  * first month, $6/$7 the window's first day and the day after it. */
 static const char s_debtor_sql[]
     = "SELECT b.debtor_id, b.grade, o.max_dpd, o.max_total, x.debtor_id IS NOT NULL,"
@@ -510,7 +511,7 @@ static const char s_debtor_sql[]
       " coalesce (b.cause_of_default, ''), coalesce (b.uncooperative, false), b.stance,"
       " k.contract_id, k.terms, b.credit_hold, coalesce (o.open_sum, 0),"
       " coalesce (pb.prev_unpaid, 0), b.bankrupt, b.reachability, coalesce (pm.broken, 0),"
-      " b.closure, b.clearance_sale"
+      " b.closure, b.clearance_sale, coalesce (b.signals::text, '{}')"
       " FROM debtor b"
       " LEFT JOIN (SELECT debtor_id, max (m) AS max_dpd, sum (s) AS open_sum, max (s) AS max_total"
       "   FROM (SELECT debtor_id, max (dpd) AS m, sum (outstanding_minor) AS s FROM invoice"
@@ -683,6 +684,13 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
                       "%s%s", k ? "," : "", signals[k]);
         snprintf (signals_lit + strlen (signals_lit), sizeof signals_lit - strlen (signals_lit),
                   "}");
+        /* R-A7: a signal it did not have asks for settlement now (debtor.signal_at); the
+         * signal words are distinct, none inside another */
+        const char *had = PQgetvalue (res, i, 22);
+        bool raised = false;
+        for (int k = 0; k < nsig; k++)
+            raised |= strstr (had, signals[k]) == NULL;
+        bool signals_changed = strcmp (had, signals_lit) != 0;
         snprintf (parts, sizeof parts,
                   "{\"age\": %d, \"amount\": %d, \"credit\": %d, \"cooperation\": %d,"
                   " \"capital\": %d, \"distance\": %d, \"signal\": %d}",
@@ -696,6 +704,7 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
         hk_pgarr_text (&cols[4], parts);
         hk_pgarr_text (&cols[5], signals_lit);
         hk_pgarr_text (&cols[6], stance);
+        hk_pgarr_text (&cols[7], raised ? "true" : "false");
         if (!PQgetisnull (res, i, 13)
             && s_credit_hold (d, debtor, as_of_s, in.dpd, PQgetvalue (res, i, 12),
                               PQgetvalue (res, i, 13), PQgetvalue (res, i, 14)[0] == 't',
@@ -705,7 +714,7 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
             rc = HK_EDB;
             break;
         }
-        if (prev_grade == (int) grade.grade && !stance_changed)
+        if (prev_grade == (int) grade.grade && !stance_changed && !signals_changed)
             continue;
         Huikuan__V1__DebtorGraded *ev = &slot->ev;
         huikuan__v1__debtor_graded__init (ev);
@@ -727,6 +736,7 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
         ev->priority_signal = prio.signal;
         ev->n_signals = (size_t) nsig;
         ev->signals = signals;
+        ev->signal_raised = raised;
         if (s_events_add (&evs, d, "debtor.graded", debtor, trace_id, &ev->base) != 0)
             rc = HK_ENOMEM;
     }
@@ -741,17 +751,21 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
         if (!arrays[c])
             rc = HK_ENOMEM;
     if (rc == 0) {
-        const char *up[] = { d->tenant,  as_of_s,   arrays[0], arrays[1], arrays[2],
-                             arrays[3], arrays[4], arrays[5], arrays[6] };
+        char now_s[40];
+        hk_time_format (hk_clock_now (d->clock), now_s, sizeof now_s);
+        const char *up[] = { d->tenant, as_of_s,   arrays[0], arrays[1], arrays[2], arrays[3],
+                             arrays[4], arrays[5], arrays[6], arrays[7], now_s };
         if (hk_db_exec (d->db,
                         "UPDATE debtor b SET grade = s.grade, grade_reasons = s.reasons::text[],"
                         " priority = s.prio, priority_parts = s.parts::jsonb,"
-                        " signals = s.signals::text[], risk_as_of = $2::date, stance = s.stance"
+                        " signals = s.signals::text[], risk_as_of = $2::date, stance = s.stance,"
+                        " signal_at = CASE WHEN s.raised THEN $11::timestamptz"
+                        "  ELSE b.signal_at END"
                         " FROM unnest ($3::text[], $4::smallint[], $5::text[], $6::int[],"
-                        "   $7::text[], $8::text[], $9::text[])"
-                        "   AS s (debtor_id, grade, reasons, prio, parts, signals, stance)"
+                        "   $7::text[], $8::text[], $9::text[], $10::boolean[])"
+                        "   AS s (debtor_id, grade, reasons, prio, parts, signals, stance, raised)"
                         " WHERE b.tenant = $1 AND b.debtor_id = s.debtor_id",
-                        9, up)
+                        11, up)
             != n)
             rc = HK_EDB;
     }

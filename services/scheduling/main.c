@@ -87,7 +87,7 @@ static const hk_cfg_entry_t s_config[] = {
 static const char *const s_consumes[] = {
     "invoice.recorded", "invoice.aged",    "invoice.settled",           "payment.recorded",
     "promise.recorded", "dispute.recorded", "incoming_payment.recorded", "debtor.recorded",
-    "contact_outcome.recorded", NULL,
+    "contact_outcome.recorded", "debtor.graded", NULL,
 };
 
 int
@@ -663,6 +663,46 @@ s_on_debtor (hk_daemon_t *d, const Huikuan__V1__DebtorRecorded *ev)
     return 0;
 }
 
+/* R-A7: a signal raised on a debtor asks for settlement now. Its overdue debts past their
+ * first rung give up their pending step and are reviewed at once; the review sees the signal
+ * (hk_debt_view_t.signal_at_us) and takes the next rung without its wait. */
+static int
+s_on_graded (hk_daemon_t *d, const Huikuan__V1__DebtorGraded *ev)
+{
+    if (!ev->signal_raised)
+        return 0;
+    const char *p[] = { d->tenant, ev->debtor_id };
+    PGresult *res = hk_db_query (d->db,
+                                 "SELECT invoice_id FROM collection WHERE tenant = $1"
+                                 " AND debtor_id = $2 AND state = 'active'"
+                                 " AND last_step NOT IN ('none', 'pre_due_reminder')"
+                                 " ORDER BY invoice_id",
+                                 2, p);
+    if (!res)
+        return HK_EDB;
+    int rc = 0;
+    for (int r = 0; r < PQntuples (res) && rc == 0; r++) {
+        const char *invoice = PQgetvalue (res, r, 0);
+        int n = sched_cancel (d, SCHED_SCOPE_PENDING_INVOICE, invoice, ev->debtor_id,
+                              "an early-warning signal: settlement requested now", "R-A7");
+        const char *up[] = { d->tenant, invoice, sched_now_text (d) };
+        if (n < 0)
+            rc = n;
+        else if (hk_db_exec (d->db,
+                             "UPDATE collection SET next_review_at = $3::timestamptz,"
+                             " updated_at = now()"
+                             " WHERE tenant = $1 AND invoice_id = $2 AND state = 'active'",
+                             3, up)
+                 < 0)
+            rc = HK_EDB;
+    }
+    if (rc == 0 && PQntuples (res) > 0)
+        HK_LOG (HK_INFO, "plan.signal", HK_S ("debtor", ev->debtor_id),
+                HK_I ("debts", PQntuples (res)));
+    PQclear (res);
+    return rc;
+}
+
 static int
 s_on_event (hk_daemon_t *d, const Huikuan__V1__Envelope *env)
 {
@@ -691,6 +731,8 @@ s_on_event (hk_daemon_t *d, const Huikuan__V1__Envelope *env)
         rc = s_on_debtor (d, (void *) msg);
     else if (strcmp (t, "contact_outcome.recorded") == 0)
         rc = sched_on_outcome (d, (void *) msg);
+    else if (strcmp (t, "debtor.graded") == 0)
+        rc = s_on_graded (d, (void *) msg);
     hk_payload_destroy (&msg);
     return rc;
 }

@@ -19,6 +19,7 @@ enum {
     C_INVOICE, C_DEBTOR, C_VARIANT, C_LAST_STEP, C_LAST_AT, C_PHONES, C_VISITS, C_BROKEN,
     C_CURRENCY, C_AMOUNT, C_DUE, C_GRADE, C_STATUS, C_ZONE, C_CAL, C_STANCE, C_CAUSE, C_REACH,
     C_SIZE, C_HOSTILE, C_ANSWERED, C_PROMISE_CHECK, C_STOP, C_BROKEN_AT, C_FAILED_AT,
+    C_SIGNAL_AT,
 };
 
 static const char s_due_sql[] =
@@ -44,7 +45,8 @@ static const char s_due_sql[] =
     "  coalesce ((extract (epoch FROM c.promise_broken_at) * 1000000)::bigint, 0),"
     "  coalesce ((SELECT (extract (epoch FROM max (o.occurred_at)) * 1000000)::bigint"
     "   FROM contact_outcome o WHERE o.tenant = c.tenant AND o.invoice_id = c.invoice_id"
-    "   AND o.outcome IN ('refused', 'wrong_number', 'returned')), 0)"
+    "   AND o.outcome IN ('refused', 'wrong_number', 'returned')), 0),"
+    "  coalesce ((extract (epoch FROM d.signal_at) * 1000000)::bigint, 0)"
     " FROM collection c JOIN invoice i ON i.tenant = c.tenant AND i.invoice_id = c.invoice_id"
     " JOIN debtor d ON d.tenant = c.tenant AND d.debtor_id = c.debtor_id"
     " WHERE c.tenant = $1 AND c.state = 'active' AND c.pending_contact IS NULL"
@@ -428,6 +430,7 @@ sched_review (hk_daemon_t *d)
             .now_us = now,
             .promise_broken_at_us = atoll (PQgetvalue (res, r, C_BROKEN_AT)),
             .failed_at_us = atoll (PQgetvalue (res, r, C_FAILED_AT)),
+            .signal_at_us = atoll (PQgetvalue (res, r, C_SIGNAL_AT)),
             .variant_given = true,
             .variant = atoi (PQgetvalue (res, r, C_VARIANT)),
         };

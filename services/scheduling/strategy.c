@@ -967,10 +967,16 @@ hk_strategy_decide (const hk_strategy_t *s, const hk_debt_view_t *in, hk_decisio
     bool failed = last > HK_STEP_PRE_DUE && in->failed_at_us > 0 && in->last_step_at_us > 0
                   && in->failed_at_us >= in->last_step_at_us;
     hk_step_t next = s_next_rung (s, r, last, in, broken || failed, &capped);
+    /* R-A7: a signal raised since the last step asks for settlement now: the next rung
+     * without its wait (the rung itself is not skipped) */
+    bool signal = last > HK_STEP_PRE_DUE && in->signal_at_us > 0 && in->last_step_at_us > 0
+                  && in->signal_at_us >= in->last_step_at_us;
     if (capped || next == HK_STEP_PHONE || next == HK_STEP_VISIT)
         s_add_id (ids, idl, "R-C2");
     if (broken)
         s_add_id (ids, idl, "R-C5");
+    if (signal)
+        s_add_id (ids, idl, "R-A7");
     if (next == HK_STEP_NONE) {
         s_why (out->reason, sizeof out->reason, "%s: the ladder ends%s%s: nothing further",
                   who, last > HK_STEP_PRE_DUE ? " after " : "",
@@ -979,7 +985,7 @@ hk_strategy_decide (const hk_strategy_t *s, const hk_debt_view_t *in, hk_decisio
     }
     int64_t nb = now, wait = 0;
     bool hold = false;
-    if (last > HK_STEP_PRE_DUE && in->last_step_at_us > 0 && !broken && !failed) {
+    if (last > HK_STEP_PRE_DUE && in->last_step_at_us > 0 && !broken && !failed && !signal) {
         wait = r->wait[last];
         hold = in->answered && next != last;
         nb = in->last_step_at_us + (hold ? 2 * wait : wait);
@@ -1004,6 +1010,9 @@ hk_strategy_decide (const hk_strategy_t *s, const hk_debt_view_t *in, hk_decisio
     else if (failed)
         snprintf (since, sizeof since, "the %s did not work (refused, wrong number or returned):"
                                        " no waiting", s_words (last));
+    else if (signal)
+        snprintf (since, sizeof since, "an early-warning signal since the %s (R-A7):"
+                                       " settlement requested now, no waiting", s_words (last));
     else if (last > HK_STEP_PRE_DUE && wait > 0) {
         s_fmt_dur (hold ? 2 * wait : wait, dur, sizeof dur);
         snprintf (since, sizeof since, "%s after the %s%s", dur, s_words (last),

@@ -89,6 +89,9 @@ typedef struct {
     int64_t failed_at_us;     /* when a contact of this debt was last reported not to work
                                  (refused, wrong number, returned mail; 0 = never): at or
                                  after last_step_at_us the next rung comes at once (R-C1) */
+    int64_t signal_at_us;     /* when an early-warning signal was last raised on the debtor
+                                 (0 = never): at or after last_step_at_us, an overdue debt's
+                                 next rung comes at once, settlement requested now (R-A7) */
     bool variant_given;       /* true: use variant below (the one stored for the debt); false:
                                  hk_strategy_variant () decides */
     int variant;

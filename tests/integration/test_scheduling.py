@@ -283,6 +283,29 @@ def test_promise_broken(fleet):
     assert phone["caller"] == "manager", phone    # R-C4 after a broken promise
 
 
+def test_signal_requests_settlement_now(fleet):
+    """R-A7: an early-warning signal (the feed reports clearance sales) moves the debtor up and
+    asks for settlement now: the phone call the notice's five days of silence held back is
+    planned at once, for the next allowed slot."""
+    zone = "Asia/Shanghai"
+    notice = notice_made(fleet, zone)
+    settle(fleet)
+    assert not [c for c in contacts(fleet) if c["step"] == "phone"], "the call waits 5 days"
+    feed(fleet, "signal.csv", "debtor_id,clearance_sale\nD1,true\n")
+    graded = fleet.wait_events("debtor.graded", 1, lambda p, e: p.get("signal_raised"))
+    assert graded[0]["payload"]["signals"] == ["clearance_sale"], graded[0]["payload"]
+    phone = wait_contacts(fleet, lambda c: c["step"] == "phone" and c["status"] == "planned"
+                          and "R-A7" in c["rules"], "the call at once")[0]
+    assert local(phone["due_us"], zone) < local(notice["due_us"], zone) + timedelta(days=5)
+    assert "settlement requested now" in phone["reason"], phone["reason"]
+    assert fleet.scalar("SELECT signal_at IS NOT NULL FROM debtor WHERE debtor_id = 'D1'")
+    # the same signal again raises nothing more: the call stays where it is
+    feed(fleet, "signal-again.csv", "debtor_id,clearance_sale,name\nD1,true,Debtor D1 Ltd.\n")
+    settle(fleet)
+    assert [c["id"] for c in contacts(fleet, status="planned") if c["step"] == "phone"] == \
+        [phone["id"]]
+
+
 def test_partial_payment(fleet):
     """R-C6: a part arrives: thank and remind of the remainder with a date, at the next
     allowed slot; the full-amount step gives way."""

@@ -352,6 +352,27 @@ s_test_promises (const hk_strategy_t *s)
     v.phone_count = 1;
     v.failed_at_us = t + 60;
     CHECK_INT (s_decide (s, &v).step, HK_STEP_VISIT);
+    /* R-A7: a signal raised since the notice asks for settlement now: the next rung (the
+     * phone, not beyond it) without the notice's five days; one raised before it waits */
+    v = s_view (t + HOUR);
+    v.last_step = HK_STEP_NOTICE;
+    v.last_step_at_us = t;
+    v.signal_at_us = t + 30;
+    d = s_decide (s, &v);
+    CHECK_INT (d.step, HK_STEP_PHONE);
+    CHECK (d.not_before_us == t + HOUR);
+    CHECK (strstr (d.rule_ids, "R-A7") != NULL && strstr (d.rule_ids, "R-C5") == NULL);
+    CHECK (strstr (d.reason, "early-warning signal since the") != NULL);
+    v.signal_at_us = t - 1;
+    d = s_decide (s, &v);
+    CHECK_INT (d.step, HK_STEP_NONE);
+    CHECK_INT (d.upcoming, HK_STEP_PHONE);
+    CHECK (d.not_before_us == t + 5 * DAY);
+    CHECK (strstr (d.rule_ids, "R-A7") == NULL);
+    /* before the first overdue rung there is no wait to skip: no R-A7 */
+    v = s_view (t + HOUR);
+    v.signal_at_us = t;
+    CHECK (strstr (s_decide (s, &v).rule_ids, "R-A7") == NULL);
 
     /* answered, nothing broken: the move up waits one wait more */
     v = s_view (t);
