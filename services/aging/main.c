@@ -170,6 +170,11 @@ s_limitation_event (hk_daemon_t *d, s_events_t *evs, s_invoice_slot_t *slot,
     "  AND outcome IN ('reached', 'hostile', 'refused', 'delivered')"                          \
     "  AND debtor_id IN (" IN_IDS ")) t GROUP BY debtor_id"
 
+/* The debtors b the debtor pass grades: owing something or held. */
+#define S_OWING_OR_HELD                                                                        \
+    " AND (b.credit_hold OR EXISTS (SELECT 1 FROM invoice i WHERE i.tenant = b.tenant"         \
+    " AND i.debtor_id = b.debtor_id AND i.status = 'open'))"
+
 /* The debtor's reachability as stored (R-A8; the debtor feed's `reachability`). */
 static hk_reach_t
 s_reach (const char *text)
@@ -184,8 +189,9 @@ s_reach (const char *text)
  * disputes, the last contact with each debtor (R-A2 "no contact") and the invoice's
  * limitation interruptions (R-L2, latest first, "kind YYYY-MM-DD has_evidence,..."), the
  * row's ctid, by which s_age_rows writes it back, and the debtor's standing: bankrupt,
- * reachability (R-A8), broken promises (R-A2) and a known closure (R-A7). $1 tenant, $2 the as-of date, $3
- * the tenant zone; FILTER may use $4 on. FILTER must lock the rows (FOR UPDATE). */
+ * reachability (R-A8), broken promises (R-A2) and a known closure (R-A7). $1 tenant, $2 the
+ * as-of date, $3 the tenant zone; FILTER may use $4 on. FILTER must lock the rows (FOR
+ * UPDATE). */
 #define S_AGING_SELECT(FILTER)                                                                 \
     "WITH b AS (SELECT invoice_id, debtor_id, due_on, bucket, currency, outstanding_minor,"    \
     "  grade, limitation_warning, limitation_expires_on, ctid FROM invoice"                    \
@@ -503,8 +509,8 @@ typedef struct {
  * cooperation and stance (R-A5, R-A6), and for the credit hold (R-H1) the latest contract
  * and what is unpaid before the latest invoice; last its standing: bankrupt, reachability
  * (R-A8), broken promises (R-A2), a known closure and clearance sales (R-A7), and the signals
- * it had. $3 as-of date, $4 zone, $5 year*12+month of the window's
- * first month, $6/$7 the window's first day and the day after it. */
+ * it had. $3 as-of date, $4 zone, $5 year*12+month of the window's first month, $6/$7 the
+ * window's first day and the day after it. */
 static const char s_debtor_sql[]
     = "SELECT b.debtor_id, b.grade, o.max_dpd, o.max_total, x.debtor_id IS NOT NULL,"
       " $3::date - c.last_sent, coalesce (b.distance_km, 0), v.vols, l.lates,"
@@ -795,18 +801,20 @@ s_today (hk_daemon_t *d, int32_t *today)
 }
 
 /* Marks the debtors of ids (a text[] literal) for grading by the next debtor pass (their
- * risk_as_of is cleared): those the pass grades, that owe something or are held. A mark on
- * any other would stay, and every tick's pass would walk it. */
+ * risk_as_of is cleared): those the pass grades, that owe something or are held (a mark on
+ * any other would stay, and every tick's pass would walk it); with doubtful, only those
+ * graded 3 or worse. */
 static int
-s_mark_debtors (hk_daemon_t *d, const char *ids)
+s_mark_debtors (hk_daemon_t *d, const char *ids, bool doubtful)
 {
     const char *p[] = { d->tenant, ids };
     return hk_db_exec (d->db,
-                       "UPDATE debtor b SET risk_as_of = NULL WHERE b.tenant = $1"
-                       "  AND b.debtor_id = ANY ($2::text[]) AND b.risk_as_of IS NOT NULL"
-                       "  AND (b.credit_hold OR EXISTS (SELECT 1 FROM invoice i"
-                       "       WHERE i.tenant = b.tenant AND i.debtor_id = b.debtor_id"
-                       "       AND i.status = 'open'))",
+                       doubtful ? "UPDATE debtor b SET risk_as_of = NULL WHERE b.tenant = $1"
+                                  "  AND b.debtor_id = ANY ($2::text[]) AND b.grade <= 3"
+                                  "  AND b.risk_as_of IS NOT NULL" S_OWING_OR_HELD
+                                : "UPDATE debtor b SET risk_as_of = NULL WHERE b.tenant = $1"
+                                  "  AND b.debtor_id = ANY ($2::text[])"
+                                  "  AND b.risk_as_of IS NOT NULL" S_OWING_OR_HELD,
                        2, p)
                    < 0
                ? HK_EDB
@@ -850,20 +858,13 @@ s_age_invoices (hk_daemon_t *d, const char *const *ids, const char *const *trace
         for (int i = 0; i < PQntuples (res); i++)
             hk_pgarr_text (&debtors, PQgetvalue (res, i, 1));
         char *dl = hk_pgarr_finish (&debtors);
-        rc = dl ? s_mark_debtors (d, dl) : HK_ENOMEM;
+        rc = dl ? s_mark_debtors (d, dl, false) : HK_ENOMEM;
         free (dl);
     }
     PQclear (res);
     return rc < 0 ? rc : 0;
 }
 
-/* Incremental, inside the consume transaction, for the events of one read together (the
- * scaffold retries each on its own when this fails): a new invoice is aged at once and its
- * debtor marked; a payment marks the invoices it paid, aged again by the next invoice pass
- * (what is outstanding and expected changed, R-A3), and its debtor, graded again by the
- * debtor pass (R-A2, R-H1: it may clear a hold or change the grade); an interruption
- * recomputes its invoice's limitation clock at once (R-L2). Each kind is one statement or
- * one aged batch, whatever the number of events. */
 /* What a batch of events marks for the tick's passes (aged_as_of and risk_as_of cleared),
  * each a text[] literal and its count. */
 typedef struct {
@@ -929,22 +930,24 @@ s_mark (hk_daemon_t *d, s_marks_t *m)
         if (hk_db_exec (d->db, sql, 2, p) < 0)
             rc = HK_EDB;
     }
-    const char *q[] = { d->tenant, lit[3] };
-    if (rc == 0 && m->ncontacted > 0
-        && hk_db_exec (d->db,
-                       "UPDATE debtor SET risk_as_of = NULL WHERE tenant = $1"
-                       " AND debtor_id = ANY ($2::text[]) AND grade <= 3"
-                       " AND risk_as_of IS NOT NULL",
-                       2, q)
-               < 0)
-        rc = HK_EDB;
+    if (rc == 0 && m->ncontacted > 0)
+        rc = s_mark_debtors (d, lit[3], true);
     if (rc == 0 && counts[4] > 0)
-        rc = s_mark_debtors (d, lit[4]);
+        rc = s_mark_debtors (d, lit[4], false);
     for (int c = 0; c < 5; c++)
         free (lit[c]);
     return rc;
 }
 
+/* Incremental, inside the consume transaction, for the events of one read together (the
+ * scaffold retries each on its own when this fails): a new invoice is aged at once and its
+ * debtor marked; an interruption recomputes its invoice's limitation clock at once (R-L2).
+ * Every other event marks what it changed (s_marks_t) for the tick's passes: a payment or a
+ * credit note the invoices it paid (what is outstanding and expected changed, R-A3) and its
+ * debtor (R-A2, R-H1: it may clear a hold or change the grade); a dispute its invoice; a
+ * broken promise, a debtor record or a contact the debtor and the invoices whose grade it
+ * can move; terms and deliveries the debtor. Each kind is one statement or one aged batch,
+ * whatever the number of events. */
 static int
 s_on_events (hk_daemon_t *d, const Huikuan__V1__Envelope *const *envs, int n)
 {
@@ -1211,10 +1214,7 @@ s_do_chunk (hk_daemon_t *d, const hk_queue_msg_t *msg)
         res = hk_db_query (d->db,
                            "SELECT debtor_id FROM debtor b WHERE tenant = $1"
                            " AND ($2::text IS NULL OR debtor_id > $2)"
-                           " AND ($3::text IS NULL OR debtor_id <= $3)"
-                           " AND (credit_hold OR EXISTS (SELECT 1 FROM invoice i"
-                           "   WHERE i.tenant = b.tenant AND i.debtor_id = b.debtor_id"
-                           "   AND i.status = 'open'))"
+                           " AND ($3::text IS NULL OR debtor_id <= $3)" S_OWING_OR_HELD
                            " ORDER BY debtor_id",
                            3, dp);
         char *ids = res ? s_ids_literal (res) : NULL;
@@ -1279,10 +1279,7 @@ s_debtor_pass (hk_daemon_t *d, int32_t today, const char *limit)
     for (int k = 0; k < 2 && rc == 0; k++) {
         char sql[1024];
         snprintf (sql, sizeof sql,
-                  "SELECT b.debtor_id FROM debtor b WHERE b.tenant = $1 AND %s"
-                  "  AND (b.credit_hold OR EXISTS (SELECT 1 FROM invoice i"
-                  "       WHERE i.tenant = b.tenant AND i.debtor_id = b.debtor_id"
-                  "       AND i.status = 'open'))"
+                  "SELECT b.debtor_id FROM debtor b WHERE b.tenant = $1 AND %s" S_OWING_OR_HELD
                   "  AND NOT EXISTS (SELECT 1 FROM invoice i WHERE i.tenant = b.tenant"
                   "       AND i.debtor_id = b.debtor_id AND i.status = 'open'"
                   "       AND (i.aged_as_of IS NULL OR i.aged_as_of < $2::date))"
