@@ -4,6 +4,7 @@ a simulated clock, events checked as an outside consumer sees them (hkctl events
 
 import os
 import re
+import time
 from datetime import datetime
 
 from fleet import check_sequences, message_text, wait_until
@@ -126,6 +127,16 @@ def test_walking_skeleton(fleet):
     case = fleet.wait_events("case.opened", 1, inv("INV-A"))
     assert int(case[0]["payload"]["dpd"]) >= 90
     assert minor(case[0]["payload"]["outstanding"]) == (100000, "CNY")
+    # legal's scan of the aged invoices runs once the day's aging run is finished, then not
+    # again that day (it scanned every open invoice every tick)
+    legal = [d for d in fleet.daemons.values() if d.kind == "legal"][0]
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM aging_run WHERE run_date = '2026-06-12'"
+                                    " AND finished_at IS NOT NULL") == 1, 15, what="the day's run")
+    sweeps = wait_until(lambda: (lambda n: n if n >= 1 and time.sleep(1) is None
+                                 and legal.metric("hk_legal_sweeps_total") == n else None)(
+        legal.metric("hk_legal_sweeps_total")), 15, what="the day's scan done")
+    time.sleep(2)  # twenty ticks
+    assert legal.metric("hk_legal_sweeps_total") == sweeps
 
     # Let the fleet settle, then look at the whole stream as an outsider.
     wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_unpublished") == 0, 15,
