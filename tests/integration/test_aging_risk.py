@@ -3,12 +3,16 @@ recovery (R-A3), the limitation clock and its warnings (R-L1), and legal escalat
 period nears its end (R-L3) — on the fleet clock, through the daemons."""
 
 import json
+import os
 import time
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from fleet import wait_until
+
+SOURCE_DIR = os.environ.get("HK_SOURCE_DIR") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 FEED = """\
 invoice_id,debtor_id,currency,amount,issued_on,due_on
@@ -432,8 +436,8 @@ def test_standing_and_behaviour_regrade_within_seconds(fleet):
                                  "2026-03-11T10:00:00+08:00\n")
 
     def settled():
-        g = graded()
-        ok = (g["K1"][0] == 1 and g["K2"][0] == 3 and g["K6"][0] == 2
+        g = graded()  # a debtor marked for grading (risk_as_of cleared) is not in it yet
+        ok = (len(g) == 7 and g["K1"][0] == 1 and g["K2"][0] == 3 and g["K6"][0] == 2
               and "R-A7: clearance sales" in g["K7"][1]
               and any("open dispute" in r for r in g["K3"][1]) and g["K4"][2]
               and any("2 broken promises" in r for r in g["K5"][1]))
@@ -462,16 +466,24 @@ def test_standing_and_behaviour_regrade_within_seconds(fleet):
     assert [e["payload"]["debtor_id"] for e in held] == ["K4"], held
 
 
-def test_a_contact_regrades_a_debtor_never_reached(fleet):
+def test_a_contact_regrades_a_debtor_never_reached(fleet, tmp_path):
     """R-A2 "no contact": debtors 105 days overdue and never reached are doubtful (3). Once a
     demand reaches one (contact.sent), or an outcome says a debtor was reached (a letter
     delivered), aging re-grades it at once (4), the same day: the day's run graded both 3
     before, and no other run comes. The time of contact is the fleet clock's."""
     zone = ZoneInfo("Asia/Shanghai")
+    # the shipped strategy sends a doubtful debt a registered letter, which the sender does
+    # not handle yet; this one sends every written notice by e-mail
+    strategy = json.loads(open(os.path.join(SOURCE_DIR, "deploy", "strategies",
+                                            "default.json"), encoding="utf-8").read())
+    for rule in strategy["rules"] + strategy["challenger"]["rules"]:
+        if "written_notice" in rule.get("channels", {}):
+            rule["channels"]["written_notice"] = "email"
+    (tmp_path / "email.json").write_text(json.dumps(strategy), encoding="utf-8")
     fleet.clock_set("2026-03-16T07:00:00+08:00")
     fleet.start("ingestion")
     fleet.start("aging")
-    fleet.start("scheduling")
+    fleet.start("scheduling", HUIKUAN_SCHEDULING_STRATEGY_FILE=str(tmp_path / "email.json"))
     fleet.drop("nc.csv", "invoice_id,debtor_id,debtor_name,debtor_email,currency,amount,due_on\n"
                          "NC-1,NC,Never Called Ltd,ap@nc.example,CNY,100.00,2025-12-01\n"
                          "NR-1,NR,Never Reached Ltd,ap@nr.example,CNY,100.00,2025-12-01\n")
@@ -511,6 +523,10 @@ def test_a_contact_regrades_a_debtor_never_reached(fleet):
     assert grade("NC")[0] == 3
     # NC: its demand sent
     fleet.start("notification")
-    fleet.wait_events("contact.sent", 1, lambda p, e: e["aggregate_id"] == "NC")
+    try:
+        fleet.wait_events("contact.sent", 1, lambda p, e: e["aggregate_id"] == "NC")
+    except AssertionError as e:
+        raise AssertionError("%s\n%s" % (str(e)[:300], fleet.query(
+            "SELECT debtor_id, step, channel, status, due_at::text FROM contact"))) from None
     regraded("NC")
     assert fleet.scalar("SELECT count(*) FROM aging_run WHERE run_date = %s", (day,)) == 1
