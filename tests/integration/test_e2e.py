@@ -132,9 +132,14 @@ def test_walking_skeleton(fleet):
     legal = [d for d in fleet.daemons.values() if d.kind == "legal"][0]
     wait_until(lambda: fleet.scalar("SELECT count(*) FROM aging_run WHERE run_date = '2026-06-12'"
                                     " AND finished_at IS NOT NULL") == 1, 15, what="the day's run")
-    sweeps = wait_until(lambda: (lambda n: n if n >= 1 and time.sleep(1) is None
-                                 and legal.metric("hk_legal_sweeps_total") == n else None)(
-        legal.metric("hk_legal_sweeps_total")), 15, what="the day's scan done")
+
+    def scans_then_quiet():
+        """The scan count once it ran and then stood still for a second; None before."""
+        n = legal.metric("hk_legal_sweeps_total")
+        time.sleep(1)
+        return n if n >= 1 and legal.metric("hk_legal_sweeps_total") == n else None
+
+    sweeps = wait_until(scans_then_quiet, 15, what="the day's scan done")
     time.sleep(2)  # twenty ticks
     assert legal.metric("hk_legal_sweeps_total") == sweeps
 
