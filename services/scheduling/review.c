@@ -549,8 +549,7 @@ sched_respace (hk_daemon_t *d, const char *debtor_id)
             due = slot.at_us;
         }
         if (rc == 0)
-            rc = s_known_add (&known, debtor_id, due);
-        k = s_known_find (&known, debtor_id, true);
+            rc = s_known_add (&known, debtor_id, due); /* k's entry: the table never moves */
     }
     s_known_free (&known);
     PQclear (made);
