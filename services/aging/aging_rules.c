@@ -132,3 +132,14 @@ hk_dso (int64_t receivables_minor, int64_t credit_sales_minor, int32_t days)
     u128 q = num / ((u128) credit_sales_minor * 2u);
     return q > (u128) INT64_MAX ? INT64_MAX : (int64_t) q;
 }
+
+int32_t
+hk_buckets_steady_days (const hk_buckets_t *b, int32_t dpd)
+{
+    if (dpd <= 0)
+        return -dpd; /* "current" through the due date */
+    for (int i = 0; i < b->count; i++)
+        if (dpd <= b->upto[i])
+            return b->upto[i] - dpd;
+    return INT32_MAX; /* the last bucket never ends */
+}

@@ -35,6 +35,9 @@ int hk_buckets_parse (const char *spec, hk_buckets_t *out, char *err, size_t err
 void hk_buckets_default (hk_buckets_t *out);
 /* Name of the bucket of dpd; points into b (valid as long as b). */
 const char *hk_buckets_name (const hk_buckets_t *b, int32_t dpd);
+/* Days after a day at dpd through which the bucket stays the same (0: tomorrow is in the next
+ * one); INT32_MAX in the last bucket. */
+int32_t hk_buckets_steady_days (const hk_buckets_t *b, int32_t dpd);
 
 /* Days sales outstanding for the portfolio report: receivables / credit sales x days, both
  * amounts in minor units of the same currency, over a period of days. Result in hundredths

@@ -223,3 +223,27 @@ hk_limitation_compute (const hk_limitation_input_t *in, hk_limitation_t *out)
         s_say (out, "; debtor agreed to perform after expiry: art. 192 waiver, legal review");
     return 0;
 }
+
+int32_t
+hk_limitation_steady_days (const hk_limitation_input_t *in, const hk_limitation_t *out)
+{
+    const int32_t *warn = in->warn_days ? in->warn_days : s_default_warn;
+    size_t nwarn = in->warn_days ? in->warn_count
+                                 : sizeof s_default_warn / sizeof s_default_warn[0];
+    int64_t k = INT32_MAX, left = out->days_left;
+    /* days_left falls by one a day: the warning at w is reached at days_left == w, the
+     * expiry is passed at -1 */
+    for (size_t i = 0; i < nwarn; i++)
+        if (left > warn[i] && left - warn[i] < k)
+            k = left - warn[i];
+    if (left >= 0 && left + 1 < k)
+        k = left + 1;
+    for (size_t i = 0; i < in->interruption_count; i++) { /* one that will count, ahead */
+        const hk_interruption_t *iv = &in->interruptions[i];
+        if (iv->has_evidence && iv->date > in->today && iv->date > out->effective_start
+            && iv->date <= out->expiry
+            && iv->date - in->today < k)
+            k = iv->date - in->today;
+    }
+    return k >= INT32_MAX ? INT32_MAX : (int32_t) (k - 1);
+}

@@ -106,4 +106,10 @@ int32_t hk_limitation_add_years (int32_t date, int years);
  * (unknown jurisdiction); out is filled only on 0. */
 int hk_limitation_compute (const hk_limitation_input_t *in, hk_limitation_t *out);
 
+/* Days after in->today through which out (hk_limitation_compute of in) stays the same when
+ * only the date moves: the expiry, the most urgent warning reached and whether it expired; an
+ * interruption dated after today that will count (with evidence, after the start, not after
+ * the expiry) counts from its day. INT32_MAX when nothing changes again. */
+int32_t hk_limitation_steady_days (const hk_limitation_input_t *in, const hk_limitation_t *out);
+
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "huikuan/dates.h"
 #include "huikuan/errcodes.h"
 
 void
@@ -35,6 +36,7 @@ hk_risk_policy_default (hk_risk_policy_t *policy)
     policy->w_distance = 50;
     policy->w_signal = 50;
     policy->age_full_dpd = 365;
+    policy->age_step_days = 30;
     policy->amount_full_minor = 10000000;
     policy->distance_full_km = 500;
     policy->volume_drop_bp = 5000;
@@ -80,6 +82,14 @@ s_no_contact (int32_t since, int32_t days)
     return since < 0 || since >= days;
 }
 
+/* The due date of a debt dpd days past due on in->as_of, "YYYY-MM-DD" into buf. */
+static const char *
+s_due (const hk_risk_input_t *in, char buf[16])
+{
+    hk_date_format (in->as_of - in->dpd, buf, 16);
+    return buf;
+}
+
 int
 hk_risk_grade (const hk_risk_policy_t *policy, const hk_risk_input_t *in,
                hk_risk_grade_result_t *out)
@@ -90,53 +100,60 @@ hk_risk_grade (const hk_risk_policy_t *policy, const hk_risk_input_t *in,
     const hk_risk_policy_t *p = s_policy (policy, &scratch);
     memset (out, 0, sizeof *out);
     out->grade = HK_GRADE_NOT_DUE;
+    /* Every text below names dates and thresholds, never a count of days that grows daily:
+     * a reason stays true for as long as its grade holds (hk_risk_steady_days). */
+    char due[16], seen[16];
+    s_due (in, due);
 
     if (in->written_off)
         s_reason (out, "R-A2", HK_GRADE_DEAD, "written off");
     if (in->bankrupt)
         s_reason (out, "R-A2", HK_GRADE_DEAD, "bankrupt");
     if (in->dpd <= 0) {
-        s_reason (out, "R-A2", HK_GRADE_NOT_DUE, "not yet due (dpd %d)", (int) in->dpd);
+        s_reason (out, "R-A2", HK_GRADE_NOT_DUE, "not yet due (due %s)", due);
         return 0;
     }
-    s_reason (out, "R-A2", HK_GRADE_COLLECTING, "overdue %d days", (int) in->dpd);
+    s_reason (out, "R-A2", HK_GRADE_COLLECTING, "overdue (due %s)", due);
 
     if (in->dpd > p->bad_dpd)
-        s_reason (out, "R-A2", HK_GRADE_BAD, "overdue %d days > %d", (int) in->dpd,
-                  (int) p->bad_dpd);
+        s_reason (out, "R-A2", HK_GRADE_BAD, "overdue more than %d days (due %s)",
+                  (int) p->bad_dpd, due);
+    if (in->days_since_contact >= 0)
+        hk_date_format (in->as_of - in->days_since_contact, seen, sizeof seen);
     if (in->signal_closure) {
         if (in->days_since_contact < 0)
             s_reason (out, "R-A7", HK_GRADE_BAD, "closure and never reached");
         else if (in->days_since_contact >= p->bad_closure_no_contact)
-            s_reason (out, "R-A7", HK_GRADE_BAD, "closure and no contact for %d days",
-                      (int) in->days_since_contact);
+            s_reason (out, "R-A7", HK_GRADE_BAD, "closure and no contact since %s", seen);
         else
             s_reason (out, "R-A7", HK_GRADE_COLLECTING, "closure signal");
     }
     if (in->dpd > p->doubtful_dpd)
-        s_reason (out, "R-A2", HK_GRADE_DOUBTFUL, "overdue %d days > %d", (int) in->dpd,
-                  (int) p->doubtful_dpd);
+        s_reason (out, "R-A2", HK_GRADE_DOUBTFUL, "overdue more than %d days (due %s)",
+                  (int) p->doubtful_dpd, due);
     if (in->reach == HK_REACH_LOST)
         s_reason (out, "R-A8", p->lost_is_doubtful ? HK_GRADE_DOUBTFUL : HK_GRADE_COLLECTING,
                   "debtor lost (失联)");
     else if (in->reach == HK_REACH_HALF_LOST)
         s_reason (out, "R-A8", HK_GRADE_COLLECTING, "debtor half-lost (半失联)");
     if (in->broken_promises >= p->doubtful_promises && in->dpd >= p->doubtful_promises_dpd)
-        s_reason (out, "R-A2", HK_GRADE_DOUBTFUL, "%d broken promises at %d days",
-                  (int) in->broken_promises, (int) in->dpd);
+        s_reason (out, "R-A2", HK_GRADE_DOUBTFUL, "%d broken promises, overdue %d days or more",
+                  (int) in->broken_promises, (int) p->doubtful_promises_dpd);
     if (s_no_contact (in->days_since_contact, p->doubtful_no_contact)
         && in->dpd >= p->doubtful_no_contact_dpd) {
         if (in->days_since_contact < 0)
-            s_reason (out, "R-A2", HK_GRADE_DOUBTFUL, "never reached at %d days",
-                      (int) in->dpd);
+            s_reason (out, "R-A2", HK_GRADE_DOUBTFUL, "never reached, overdue %d days or more",
+                      (int) p->doubtful_no_contact_dpd);
         else
-            s_reason (out, "R-A2", HK_GRADE_DOUBTFUL, "no contact for %d days",
-                      (int) in->days_since_contact);
+            s_reason (out, "R-A2", HK_GRADE_DOUBTFUL, "no contact since %s", seen);
     }
-    if (in->dispute_open)
-        s_reason (out, "R-A6",
-                  in->dpd > p->doubtful_dispute_dpd ? HK_GRADE_DOUBTFUL : HK_GRADE_COLLECTING,
-                  "open dispute at %d days", (int) in->dpd);
+    if (in->dispute_open) {
+        if (in->dpd > p->doubtful_dispute_dpd)
+            s_reason (out, "R-A6", HK_GRADE_DOUBTFUL, "open dispute, overdue more than %d days",
+                      (int) p->doubtful_dispute_dpd);
+        else
+            s_reason (out, "R-A6", HK_GRADE_COLLECTING, "open dispute");
+    }
     if (in->signal_volume_drop)
         s_reason (out, "R-A7", HK_GRADE_COLLECTING, "order volume dropped");
     if (in->signal_delay)
@@ -144,6 +161,54 @@ hk_risk_grade (const hk_risk_policy_t *policy, const hk_risk_input_t *in,
     if (in->signal_clearance)
         s_reason (out, "R-A7", HK_GRADE_COLLECTING, "clearance sales");
     return 0;
+}
+
+/* A value growing by one a day, now at value, first reaches at after at - value days: k
+ * becomes that when it is sooner. */
+static void
+s_reaches (int64_t *k, int64_t value, int64_t at)
+{
+    if (at > value && at - value < *k)
+        *k = at - value;
+}
+
+/* The steady days before the first day k (>= 1) on which something may change. */
+static int32_t
+s_steady (int64_t k)
+{
+    return k >= HK_STEADY_FOREVER ? HK_STEADY_FOREVER : (int32_t) (k - 1);
+}
+
+int32_t
+hk_risk_steady_days (const hk_risk_policy_t *policy, const hk_risk_input_t *in)
+{
+    hk_risk_policy_t scratch;
+    const hk_risk_policy_t *p = s_policy (policy, &scratch);
+    int64_t k = HK_STEADY_FOREVER, dpd = in->dpd, seen = in->days_since_contact;
+    /* each condition of hk_risk_grade that the date moves: "dpd > t" first holds at t + 1,
+     * "dpd >= t" at t; conditions the date cannot make true are left out */
+    s_reaches (&k, dpd, 1);
+    s_reaches (&k, dpd, (int64_t) p->bad_dpd + 1);
+    s_reaches (&k, dpd, (int64_t) p->doubtful_dpd + 1);
+    if (in->broken_promises >= p->doubtful_promises)
+        s_reaches (&k, dpd, p->doubtful_promises_dpd);
+    /* no contact and overdue long enough: both grow, the later of the two decides */
+    int64_t kc = seen < 0 || seen >= p->doubtful_no_contact ? 0 : p->doubtful_no_contact - seen;
+    int64_t kd = dpd >= p->doubtful_no_contact_dpd ? 0 : p->doubtful_no_contact_dpd - dpd;
+    int64_t both = kc > kd ? kc : kd;
+    if (both > 0 && both < k)
+        k = both;
+    if (in->dispute_open)
+        s_reaches (&k, dpd, (int64_t) p->doubtful_dispute_dpd + 1);
+    /* closure and no contact, once overdue (before, the due date comes first); never
+     * reached stays never reached */
+    if (seen >= 0 && in->signal_closure && dpd + p->bad_closure_no_contact - seen > 0)
+        s_reaches (&k, seen, p->bad_closure_no_contact);
+    /* the recovery curve: a point ends after its max_dpd */
+    int n = p->curve_n < HK_RISK_CURVE_MAX ? p->curve_n : HK_RISK_CURVE_MAX;
+    for (int i = 0; i < n - 1; i++) /* the last point holds beyond its max_dpd too */
+        s_reaches (&k, dpd, (int64_t) p->curve[i].max_dpd + 1);
+    return s_steady (k);
 }
 
 const char *
@@ -211,6 +276,31 @@ s_part (int32_t weight, int64_t level)
     return (int32_t) (weight * level / 1000);
 }
 
+/* The age the priority counts: dpd up to the end of its step (1..30 days as 30), so the age
+ * part moves once a step; dpd itself when the policy has no step. */
+static int64_t
+s_age_days (const hk_risk_policy_t *p, int32_t dpd)
+{
+    if (dpd <= 0 || p->age_step_days <= 0)
+        return dpd;
+    return ((int64_t) dpd + p->age_step_days - 1) / p->age_step_days * p->age_step_days;
+}
+
+int32_t
+hk_priority_steady_days (const hk_risk_policy_t *policy, int32_t dpd)
+{
+    hk_risk_policy_t scratch;
+    const hk_risk_policy_t *p = s_policy (policy, &scratch);
+    int64_t k = HK_STEADY_FOREVER;
+    if (s_age_days (p, dpd) < p->age_full_dpd) /* the age part is full from then on */
+        s_reaches (&k, dpd,
+                   dpd <= 0                ? 1
+                   : p->age_step_days > 0 ? s_age_days (p, dpd) + 1
+                                          : (int64_t) dpd + 1);
+    s_reaches (&k, dpd, (int64_t) p->hold_grace_days + 1); /* R-H1, periodic terms */
+    return s_steady (k);
+}
+
 int
 hk_priority (const hk_risk_policy_t *policy, const hk_priority_input_t *in, hk_priority_t *out)
 {
@@ -231,7 +321,7 @@ hk_priority (const hk_risk_policy_t *policy, const hk_priority_input_t *in, hk_p
     if (total > 1000)
         return HK_EINVAL;
 
-    out->age = s_part (p->w_age, s_level (in->dpd, p->age_full_dpd));
+    out->age = s_part (p->w_age, s_level (s_age_days (p, in->dpd), p->age_full_dpd));
     out->amount = s_part (p->w_amount, s_level (in->outstanding_minor, p->amount_full_minor));
     out->credit = s_part (p->w_credit, s_inverse_level (in->creditworthiness));
     out->cooperation = s_part (p->w_cooperation, s_inverse_level (in->cooperation));

@@ -62,6 +62,8 @@ typedef struct {
     int32_t w_distance;    /* 50 */
     int32_t w_signal;      /* 50 per early-warning signal (R-A7), up to three */
     int32_t age_full_dpd;        /* 365: dpd at which the age part is full */
+    int32_t age_step_days;       /* 30: the age part counts each step begun (a month), so it
+                                    moves once a step, not every day (hk_priority_steady_days) */
     int64_t amount_full_minor;   /* 10000000 (100 000.00): outstanding at which the amount part
                                     is full */
     int32_t distance_full_km;    /* 500: distance at which the distance part is full */
@@ -80,6 +82,8 @@ void hk_risk_policy_default (hk_risk_policy_t *policy);
 /* ---- Grade (R-A2, with R-A8 reachability and R-A7 signals) ---- */
 
 typedef struct {
+    int32_t as_of;               /* the day graded: reasons name dates, not day counts, so a
+                                    stored reason stays true for as long as the grade holds */
     int32_t dpd;                 /* days past due of the oldest open invoice (R-A1) */
     int64_t outstanding_minor;   /* open amount */
     int32_t broken_promises;     /* promises to pay not kept */
@@ -123,6 +127,15 @@ typedef struct {
 int hk_risk_grade (const hk_risk_policy_t *policy, const hk_risk_input_t *in,
                    hk_risk_grade_result_t *out);
 
+/* The results' change points, for the daily run (it re-ages only what reached one). When
+ * nothing but the date changes, dpd and days_since_contact (when >= 0) grow by one a day:
+ * hk_risk_steady_days is how many days after in->as_of the grade, its reasons and the
+ * recovery (hk_recovery_bp) stay what they are on in->as_of (0: they may change tomorrow);
+ * HK_STEADY_FOREVER when no date moves them. Never too late; a day early is harmless (the
+ * results are computed again and found equal). */
+#define HK_STEADY_FOREVER INT32_MAX
+int32_t hk_risk_steady_days (const hk_risk_policy_t *policy, const hk_risk_input_t *in);
+
 /* Chinese name of a grade (未收款 ... 死账), static; "" when out of range. */
 const char *hk_grade_name (hk_grade_t grade);
 
@@ -162,12 +175,18 @@ typedef struct {
 } hk_priority_t;
 
 /* Priority score as a weighted sum: each part is floor (weight * level / 1000) with level
- * 0..1000 (linear up to the policy's "full" point, inputs clamped to their ranges), and the
+ * 0..1000 (linear up to the policy's "full" point, inputs clamped to their ranges; the age
+ * part's dpd counts each [age_step_days] step begun: 1..30 days as 30), and the
  * signal part is w_signal per signal, three at most (of closure, volume drop, delay and
  * clearance sales). Returns 0, or HK_EINVAL when in or out is NULL or the policy's weights
  * are negative or sum (with 3 * w_signal) above 1000. */
 int hk_priority (const hk_risk_policy_t *policy, const hk_priority_input_t *in,
                  hk_priority_t *out);
+
+/* Days after the day graded through which the age part of a debtor dpd days past due stays
+ * what it is (its steps: [age_step_days]), and the credit hold of periodic terms (R-H1: dpd
+ * > [hold_grace_days]) with it; HK_STEADY_FOREVER once neither moves again. */
+int32_t hk_priority_steady_days (const hk_risk_policy_t *policy, int32_t dpd);
 
 /* ---- Stance (R-A5) and cause of default (R-A6) ---- */
 

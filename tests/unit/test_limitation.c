@@ -325,10 +325,76 @@ s_test_dso (void)
     return failures;
 }
 
+/* The stored parts of a clock: what the daily run must see change on its day. */
+static bool
+s_same_clock (const hk_limitation_t *a, const hk_limitation_t *b)
+{
+    return a->expiry == b->expiry && a->effective_start == b->effective_start
+           && a->warning == b->warning && a->expired == b->expired;
+}
+
+/* hk_limitation_steady_days: the clock holds through its steady days and changes on the day
+ * after (a warning reached, the expiry passed, an interruption dated ahead taking effect). */
+static int
+s_test_steady (void)
+{
+    int failures = 0;
+    hk_limitation_t c;
+    hk_limitation_input_t in = { .start = D (2024, 1, 10), .today = D (2026, 1, 1) };
+    hk_limitation_compute (&in, &c); /* expires 2027-01-10: 374 days left, 180 first */
+    CHECK_INT (hk_limitation_steady_days (&in, &c), 374 - 180 - 1);
+    in.today = D (2027, 1, 10); /* the last day: tomorrow it has expired */
+    hk_limitation_compute (&in, &c);
+    CHECK_INT (hk_limitation_steady_days (&in, &c), 0);
+    in.today = D (2027, 1, 11);
+    hk_limitation_compute (&in, &c);
+    CHECK_INT (hk_limitation_steady_days (&in, &c), INT32_MAX);
+
+    uint32_t st = 7;
+    int late = 0, early = 0;
+    for (int n = 0; n < 3000; n++) {
+        st = st * 1664525u + 1013904223u;
+        hk_interruption_t iv[2];
+        size_t niv = (st >> 8) % 3;
+        int32_t start = D (2022, 1, 1) + (int32_t) ((st >> 4) % 1500);
+        for (size_t i = 0; i < niv; i++) {
+            st = st * 1664525u + 1013904223u;
+            iv[i] = (hk_interruption_t) { .date = start + (int32_t) ((st >> 8) % 1400),
+                                          .kind = 1, .has_evidence = (st >> 3) % 4 != 0 };
+        }
+        st = st * 1664525u + 1013904223u;
+        hk_limitation_input_t a = { .start = start, .interruptions = iv,
+                                    .interruption_count = niv,
+                                    .today = start + (int32_t) ((st >> 8) % 1600) - 100 };
+        hk_limitation_t ca, cb;
+        if (hk_limitation_compute (&a, &ca) != 0) {
+            late++;
+            continue;
+        }
+        int32_t steady = hk_limitation_steady_days (&a, &ca);
+        int32_t upto = steady >= 1500 ? 1500 : steady + 1;
+        for (int32_t k = 1; k <= upto; k++) {
+            hk_limitation_input_t b = a;
+            b.today += k;
+            hk_limitation_compute (&b, &cb);
+            bool same = s_same_clock (&ca, &cb);
+            if (k <= steady && !same) {
+                late++;
+                break;
+            }
+            if (k == steady + 1 && same)
+                early++;
+        }
+    }
+    CHECK_INT (late, 0);
+    CHECK_INT (early, 0);
+    return failures;
+}
+
 int
 hk_limitation_test (bool verbose)
 {
-    int failures = s_test_limitation () + s_test_buckets () + s_test_dso ();
+    int failures = s_test_limitation () + s_test_buckets () + s_test_dso () + s_test_steady ();
     if (verbose)
         printf ("limitation: %d failures\n", failures);
     return failures;

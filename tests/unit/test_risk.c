@@ -1,7 +1,9 @@
 /* Self-test of risk (R-A2..R-A8, R-H1, R-H2): grade boundaries and reasons, recovery curve and
  * its rounding, priority parts, stance and cause, signals on short histories, credit holds. */
 #include "check.h"
+#include "huikuan/dates.h"
 #include "huikuan/errcodes.h"
+#include "aging_rules.h"
 #include "risk.h"
 
 /* Grade of in under the default policy. */
@@ -25,12 +27,22 @@ s_has (const hk_risk_grade_result_t *out, const char *rule, hk_grade_t grade,
     return false;
 }
 
+/* Day number of "YYYY-MM-DD". */
+static int32_t
+s_day (const char *text)
+{
+    int32_t d = 0;
+    hk_date_parse (text, &d);
+    return d;
+}
+
 static int
 s_test_grade (void)
 {
     int failures = 0;
     /* reachable, contacted yesterday, nothing else */
-    hk_risk_input_t base = { .dpd = 0, .outstanding_minor = 100000, .days_since_contact = 1 };
+    hk_risk_input_t base = { .as_of = s_day ("2026-03-10"), .dpd = 0, .outstanding_minor = 100000,
+                             .days_since_contact = 1 };
     hk_risk_input_t in = base;
     hk_risk_grade_result_t out = s_grade (in);
     CHECK_INT (out.grade, 5);
@@ -41,7 +53,7 @@ s_test_grade (void)
     in.dpd = 1;
     out = s_grade (in);
     CHECK_INT (out.grade, 4);
-    CHECK (s_has (&out, "R-A2", 4, "overdue 1 days"));
+    CHECK (s_has (&out, "R-A2", 4, "overdue (due 2026-03-09)"));
     CHECK_STR (hk_grade_name (out.grade), "催收款");
     in.dpd = 30;
     CHECK_INT (s_grade (in).grade, 4);
@@ -54,15 +66,15 @@ s_test_grade (void)
     in.dpd = 366;
     out = s_grade (in);
     CHECK_INT (out.grade, 3);
-    CHECK (s_has (&out, "R-A2", 3, "overdue 366 days > 365"));
+    CHECK (s_has (&out, "R-A2", 3, "overdue more than 365 days"));
     CHECK_STR (hk_grade_name (out.grade), "准呆账");
     in.dpd = 730;
     CHECK_INT (s_grade (in).grade, 3);
     in.dpd = 731;
     out = s_grade (in);
     CHECK_INT (out.grade, 2);
-    CHECK (s_has (&out, "R-A2", 2, "overdue 731 days > 730"));
-    CHECK (s_has (&out, "R-A2", 3, "overdue 731 days > 365"));
+    CHECK (s_has (&out, "R-A2", 2, "overdue more than 730 days"));
+    CHECK (s_has (&out, "R-A2", 3, "overdue more than 365 days"));
     CHECK_STR (hk_grade_name (out.grade), "呆账");
 
     /* written off / bankrupt: 1, even before the due date */
@@ -78,7 +90,7 @@ s_test_grade (void)
     out = s_grade (in);
     CHECK_INT (out.grade, 1);
     CHECK (s_has (&out, "R-A2", 1, "bankrupt"));
-    CHECK (s_has (&out, "R-A2", 4, "overdue 40"));
+    CHECK (s_has (&out, "R-A2", 4, "overdue (due 2026-01-29)"));
 
     /* reachability R-A8 */
     in = base;
@@ -103,7 +115,7 @@ s_test_grade (void)
     in.dpd = 90;
     out = s_grade (in);
     CHECK_INT (out.grade, 3);
-    CHECK (s_has (&out, "R-A2", 3, "2 broken promises at 90 days"));
+    CHECK (s_has (&out, "R-A2", 3, "2 broken promises, overdue 90 days or more"));
     in.broken_promises = 1;
     CHECK_INT (s_grade (in).grade, 4);
 
@@ -115,11 +127,11 @@ s_test_grade (void)
     in.days_since_contact = 180;
     out = s_grade (in);
     CHECK_INT (out.grade, 3);
-    CHECK (s_has (&out, "R-A2", 3, "no contact for 180 days"));
+    CHECK (s_has (&out, "R-A2", 3, "no contact since 2025-09-11"));
     in.days_since_contact = -1;
     out = s_grade (in);
     CHECK_INT (out.grade, 3);
-    CHECK (s_has (&out, "R-A2", 3, "never reached at 90 days"));
+    CHECK (s_has (&out, "R-A2", 3, "never reached, overdue 90 days or more"));
     in.dpd = 89;
     CHECK_INT (s_grade (in).grade, 4);
 
@@ -129,11 +141,11 @@ s_test_grade (void)
     in.dpd = 180;
     out = s_grade (in);
     CHECK_INT (out.grade, 4);
-    CHECK (s_has (&out, "R-A6", 4, "open dispute at 180 days"));
+    CHECK (s_has (&out, "R-A6", 4, "open dispute"));
     in.dpd = 181;
     out = s_grade (in);
     CHECK_INT (out.grade, 3);
-    CHECK (s_has (&out, "R-A6", 3, "open dispute at 181 days"));
+    CHECK (s_has (&out, "R-A6", 3, "open dispute, overdue more than 180 days"));
 
     /* closure: bad with no contact 180 days or never, else only listed */
     in = base;
@@ -145,7 +157,7 @@ s_test_grade (void)
     in.days_since_contact = 180;
     out = s_grade (in);
     CHECK_INT (out.grade, 2);
-    CHECK (s_has (&out, "R-A7", 2, "closure and no contact for 180 days"));
+    CHECK (s_has (&out, "R-A7", 2, "closure and no contact since 2025-09-11"));
     in.days_since_contact = -1;
     out = s_grade (in);
     CHECK_INT (out.grade, 2);
@@ -279,15 +291,28 @@ s_test_priority (void)
                                  .capital_strength = 55, .distance_km = 120,
                                  .signal_volume_drop = true };
     CHECK_INT (hk_priority (NULL, &in, &out), 0);
-    CHECK_INT (out.age, 68);       /* 250 * 273/1000 */
+    CHECK_INT (out.age, 82);       /* 100 days count as 120: 250 * 328/1000 */
     CHECK_INT (out.amount, 50);    /* 200 * 250/1000 */
     CHECK_INT (out.credit, 30);    /* 100 * 300/1000 */
     CHECK_INT (out.cooperation, 90); /* 150 * 600/1000 */
     CHECK_INT (out.capital, 45);   /* 100 * 450/1000 */
     CHECK_INT (out.distance, 12);  /* 50 * 240/1000 */
     CHECK_INT (out.signal, 50);
-    CHECK_INT (out.score, 345);
+    CHECK_INT (out.score, 359);
     CHECK_INT (s_sum (&out), out.score);
+    /* the age part moves once a 30-day step begins: 91..120 days are one step */
+    in.dpd = 91;
+    hk_priority (NULL, &in, &out);
+    CHECK_INT (out.age, 82);
+    in.dpd = 90;
+    hk_priority (NULL, &in, &out);
+    CHECK_INT (out.age, 61); /* 90 days: 250 * 246/1000 */
+    CHECK_INT (hk_priority_steady_days (NULL, 90), 0);
+    CHECK_INT (hk_priority_steady_days (NULL, 91), 29);
+    CHECK_INT (hk_priority_steady_days (NULL, 100), 20);
+    CHECK_INT (hk_priority_steady_days (NULL, -10), 10); /* dpd 1 is the first step */
+    CHECK_INT (hk_priority_steady_days (NULL, 361), HK_STEADY_FOREVER); /* full from 361 */
+    CHECK_INT (hk_priority_steady_days (NULL, 331), 29);
     /* a signal moves the debtor up (R-A7) */
     int before = out.score;
     in.signal_closure = true;
@@ -467,6 +492,103 @@ s_test_hold (void)
     return failures;
 }
 
+/* A small deterministic generator for the property checks below. */
+static uint32_t
+s_next (uint32_t *state)
+{
+    *state = *state * 1664525u + 1013904223u;
+    return *state >> 8;
+}
+
+/* Results of in as of its day that a later day could change: grade, reasons, recovery and
+ * the priority's age part. */
+static bool
+s_same_results (const hk_risk_input_t *a, const hk_risk_input_t *b)
+{
+    hk_risk_grade_result_t ga, gb;
+    hk_risk_grade (NULL, a, &ga);
+    hk_risk_grade (NULL, b, &gb);
+    if (ga.grade != gb.grade || ga.n_reasons != gb.n_reasons
+        || hk_recovery_bp (NULL, a->dpd) != hk_recovery_bp (NULL, b->dpd))
+        return false;
+    for (int r = 0; r < ga.n_reasons; r++)
+        if (strcmp (ga.reasons[r].text, gb.reasons[r].text) != 0)
+            return false;
+    return true;
+}
+
+/* The change points the daily run relies on: results hold on every day of the steady days
+ * (never too late), and on the day after, the first one not promised, something changed for
+ * the thresholds the date alone reaches (no needless re-aging). */
+static int
+s_test_steady (void)
+{
+    int failures = 0;
+    /* 100 days overdue, reached 10 days ago: the no-contact rule (180 days) moves it first */
+    hk_risk_input_t in = { .as_of = s_day ("2026-03-10"), .dpd = 100, .days_since_contact = 10,
+                           .outstanding_minor = 500 };
+    CHECK_INT (hk_risk_steady_days (NULL, &in), 169);
+    in.days_since_contact = -1; /* never reached: 90 days already passed, next is 366 */
+    CHECK_INT (hk_risk_steady_days (NULL, &in), 265);
+    in.dpd = -5; /* not yet due: tomorrow is still before the first day overdue */
+    CHECK_INT (hk_risk_steady_days (NULL, &in), 5);
+    in.dpd = 800; /* past every threshold and curve point */
+    CHECK_INT (hk_risk_steady_days (NULL, &in), HK_STEADY_FOREVER);
+    in.dpd = 800; /* but a contact ages */
+    in.days_since_contact = 0;
+    CHECK_INT (hk_risk_steady_days (NULL, &in), 179);
+
+    uint32_t st = 20261125;
+    int late = 0, early = 0;
+    for (int n = 0; n < 4000; n++) {
+        hk_risk_input_t a = {
+            .as_of = s_day ("2026-03-10") + (int32_t) (s_next (&st) % 400),
+            .dpd = (int32_t) (s_next (&st) % 900) - 60,
+            .days_since_contact = (int32_t) (s_next (&st) % 260) - 1,
+            .broken_promises = (int32_t) (s_next (&st) % 3),
+            .dispute_open = s_next (&st) % 4 == 0,
+            .signal_closure = s_next (&st) % 5 == 0,
+            .reach = (hk_reach_t) (s_next (&st) % 3),
+            .outstanding_minor = 1000,
+        };
+        int32_t steady = hk_risk_steady_days (NULL, &a);
+        int32_t upto = steady >= 1000 ? 1000 : steady + 1; /* beyond: checked to day 1000 */
+        for (int32_t k = 1; k <= upto; k++) {
+            hk_risk_input_t b = a;
+            b.as_of += k;
+            b.dpd += k;
+            if (b.days_since_contact >= 0)
+                b.days_since_contact += k;
+            bool same = s_same_results (&a, &b);
+            if (k <= steady && !same) {
+                late++;
+                break;
+            }
+            if (k == steady + 1 && same)
+                early++;
+        }
+    }
+    CHECK_INT (late, 0);
+    CHECK_INT (early, 0);
+
+    /* buckets: "current" through the due date, then each bucket to its bound */
+    hk_buckets_t b;
+    hk_buckets_default (&b);
+    CHECK_INT (hk_buckets_steady_days (&b, -3), 3);
+    CHECK_INT (hk_buckets_steady_days (&b, 0), 0);
+    CHECK_INT (hk_buckets_steady_days (&b, 1), 29);
+    CHECK_INT (hk_buckets_steady_days (&b, 730), 0);
+    CHECK_INT (hk_buckets_steady_days (&b, 731), INT32_MAX);
+    for (int32_t dpd = -40; dpd < 800; dpd++) {
+        int32_t s = hk_buckets_steady_days (&b, dpd);
+        if (s == INT32_MAX)
+            continue;
+        CHECK (strcmp (hk_buckets_name (&b, dpd), hk_buckets_name (&b, dpd + s)) == 0);
+        CHECK (strcmp (hk_buckets_name (&b, dpd), hk_buckets_name (&b, dpd + s + 1)) != 0);
+    }
+    return failures;
+}
+
 int
 hk_risk_test (bool verbose)
 {
@@ -477,6 +599,7 @@ hk_risk_test (bool verbose)
     failures += s_test_stance_cause ();
     failures += s_test_signals ();
     failures += s_test_hold ();
+    failures += s_test_steady ();
     if (verbose)
         printf ("risk: %d failures\n", failures);
     return failures;
