@@ -260,12 +260,25 @@ s_trace_of (const s_traces_t *t, const char *invoice, const char *fallback)
     return fallback;
 }
 
+/* Steady days beyond this (a thousand years) are stored as for ever ('infinity'). */
+#define S_STEADY_MAX 365000
+
+/* The smallest of three steady-day counts. */
+static int32_t
+s_min3 (int32_t a, int32_t b, int32_t c)
+{
+    int32_t m = a < b ? a : b;
+    return m < c ? m : c;
+}
+
 /* Ages the rows of res (S_AGING_SELECT) as of date; caller holds their row locks inside an
  * open transaction. Per invoice: DPD and bucket (R-A1), grade with its reasons (R-A2),
  * expected recovery (R-A3) and the limitation clock with its recorded interruptions (R-L1,
- * R-L2). An event when the bucket or the grade changed; a limitation warning when one is
- * reached; a clock whose expiry moved (an interruption restarted it) warns again. All rows
- * are written by one UPDATE. Returns the count or a negative error. */
+ * R-L2), and the last day they all hold (aged_through: the daily run comes back then). An
+ * event when the bucket or the grade changed; a limitation warning when one is reached; a
+ * clock whose expiry moved (an interruption restarted it) warns again. All rows are written
+ * by one UPDATE; DPD is not stored (it changes daily; readers compute it from due_on).
+ * Returns the count or a negative error. */
 static int
 s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id,
             const s_traces_t *traces)
@@ -302,6 +315,7 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id,
         const char *bucket = hk_buckets_name (&s_buckets, dpd);
 
         hk_risk_input_t in = {
+            .as_of = as_of,
             .dpd = dpd,
             .outstanding_minor = outstanding,
             .dispute_open = PQgetvalue (res, i, 8)[0] == 't',
@@ -337,10 +351,18 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id,
             break;
         }
 
+        /* the results hold until the first of their change points (none: for ever) */
+        int32_t steady = s_min3 (hk_risk_steady_days (&policy, &in),
+                                 hk_buckets_steady_days (&s_buckets, dpd),
+                                 hk_limitation_steady_days (&lin, lim));
+        char through_s[16] = "infinity";
+        if (steady < S_STEADY_MAX)
+            hk_date_format (as_of + steady, through_s, sizeof through_s);
+
         /* the row's results join the batch's arrays; one UPDATE writes them all below */
         hk_pgarr_text (&cols[0], invoice);
         hk_pgarr_text (&cols[9], PQgetvalue (res, i, 12));
-        hk_pgarr_int (&cols[1], dpd);
+        hk_pgarr_text (&cols[1], through_s);
         hk_pgarr_text (&cols[2], bucket);
         hk_pgarr_int (&cols[3], (int) grade.grade);
         hk_pgarr_int (&cols[4], bp);
@@ -401,15 +423,15 @@ s_age_rows (hk_daemon_t *d, PGresult *res, int32_t as_of, const char *trace_id,
          * the whole table, which the planner picks at some table sizes); the key is checked
          * too, and a row not found fails the count below. */
         if (hk_db_exec (d->db,
-                        "UPDATE invoice i SET aged_as_of = $2::date, dpd = s.dpd,"
+                        "UPDATE invoice i SET aged_as_of = $2::date, aged_through = s.through,"
                         " bucket = s.bucket, grade = s.grade, recovery_bp = s.bp,"
                         " expected_recoverable_minor = s.rec, limitation_expires_on = s.expires,"
                         " limitation_warning = s.warning, limitation_start = s.start"
-                        " FROM unnest ($3::text[], $4::int[], $5::text[], $6::smallint[],"
+                        " FROM unnest ($3::text[], $4::date[], $5::text[], $6::smallint[],"
                         "   $7::int[], $8::bigint[], $9::date[], $10::int[], $11::date[],"
                         "   $12::tid[])"
-                        "   AS s (invoice_id, dpd, bucket, grade, bp, rec, expires, warning, start,"
-                        "   loc)"
+                        "   AS s (invoice_id, through, bucket, grade, bp, rec, expires, warning,"
+                        "   start, loc)"
                         " WHERE i.ctid = s.loc AND i.tenant = $1 AND i.invoice_id = s.invoice_id",
                         12, p)
             != n)
@@ -491,7 +513,7 @@ s_int_array (const char *text, int64_t *out, int max)
     return n;
 }
 
-#define S_DEBTOR_COLS 8
+#define S_DEBTOR_COLS 9
 
 /* A graded debtor's event payload, kept until the batch's events are appended. */
 typedef struct {
@@ -520,7 +542,8 @@ static const char s_debtor_sql[]
       " b.closure, b.clearance_sale, coalesce (b.signals::text, '{}')"
       " FROM debtor b"
       " LEFT JOIN (SELECT debtor_id, max (m) AS max_dpd, sum (s) AS open_sum, max (s) AS max_total"
-      "   FROM (SELECT debtor_id, max (dpd) AS m, sum (outstanding_minor) AS s FROM invoice"
+      "   FROM (SELECT debtor_id, $3::date - min (due_on) AS m, sum (outstanding_minor) AS s"
+      "     FROM invoice"
       "     WHERE tenant = $1 AND status = 'open' AND debtor_id = ANY ($2::text[])"
       "     GROUP BY debtor_id, currency) q GROUP BY debtor_id) o ON o.debtor_id = b.debtor_id"
       " LEFT JOIN (SELECT DISTINCT debtor_id FROM dispute WHERE tenant = $1 AND status = 'open'"
@@ -580,6 +603,9 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
     hk_date_format (hk_date_from_ymd (m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1), to_s,
                     sizeof to_s);
     const char *p[] = { d->tenant, ids, as_of_s, d->tenant_tz, ym0_s, from_s, to_s };
+    int32_t month_left; /* steady days of the delivery window: it moves on the 1st */
+    hk_date_parse (to_s, &month_left);
+    month_left -= as_of + 1;
     PGresult *res = hk_db_query (d->db, s_debtor_sql, 7, p);
     if (!res)
         return HK_EDB;
@@ -616,6 +642,7 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
         bool volume_drop = hk_signal_volume_drop (volumes, 12, policy.volume_drop_bp);
         bool delay = hk_signal_lengthening_delay (&policy, delays, ndel);
         hk_risk_input_t in = {
+            .as_of = as_of,
             .dpd = PQgetisnull (res, i, 2) ? 0 : atoi (PQgetvalue (res, i, 2)),
             .outstanding_minor
             = PQgetisnull (res, i, 3) ? 0 : strtoll (PQgetvalue (res, i, 3), NULL, 10),
@@ -711,6 +738,15 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
         hk_pgarr_text (&cols[5], signals_lit);
         hk_pgarr_text (&cols[6], stance);
         hk_pgarr_text (&cols[7], raised ? "true" : "false");
+        /* the results hold until the first change point of the grade, the priority's age
+         * part and the hold; with deliveries in the window, the volume signal's month ends */
+        int32_t steady = s_min3 (hk_risk_steady_days (&policy, &in),
+                                 hk_priority_steady_days (&policy, in.dpd),
+                                 PQgetvalue (res, i, 7)[0] ? month_left : HK_STEADY_FOREVER);
+        char through_s[16] = "infinity";
+        if (steady < S_STEADY_MAX)
+            hk_date_format (as_of + steady, through_s, sizeof through_s);
+        hk_pgarr_text (&cols[8], through_s);
         if (!PQgetisnull (res, i, 13)
             && s_credit_hold (d, debtor, as_of_s, in.dpd, PQgetvalue (res, i, 12),
                               PQgetvalue (res, i, 13), PQgetvalue (res, i, 14)[0] == 't',
@@ -760,18 +796,19 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
         char now_s[40];
         hk_time_format (hk_clock_now (d->clock), now_s, sizeof now_s);
         const char *up[] = { d->tenant, as_of_s,   arrays[0], arrays[1], arrays[2], arrays[3],
-                             arrays[4], arrays[5], arrays[6], arrays[7], now_s };
+                             arrays[4], arrays[5], arrays[6], arrays[7], now_s, arrays[8] };
         if (hk_db_exec (d->db,
                         "UPDATE debtor b SET grade = s.grade, grade_reasons = s.reasons::text[],"
                         " priority = s.prio, priority_parts = s.parts::jsonb,"
                         " signals = s.signals::text[], risk_as_of = $2::date, stance = s.stance,"
                         " signal_at = CASE WHEN s.raised THEN $11::timestamptz"
-                        "  ELSE b.signal_at END"
+                        "  ELSE b.signal_at END, graded_through = s.through"
                         " FROM unnest ($3::text[], $4::smallint[], $5::text[], $6::int[],"
-                        "   $7::text[], $8::text[], $9::text[], $10::boolean[])"
-                        "   AS s (debtor_id, grade, reasons, prio, parts, signals, stance, raised)"
+                        "   $7::text[], $8::text[], $9::text[], $10::boolean[], $12::date[])"
+                        "   AS s (debtor_id, grade, reasons, prio, parts, signals, stance, raised,"
+                        "   through)"
                         " WHERE b.tenant = $1 AND b.debtor_id = s.debtor_id",
-                        11, up)
+                        12, up)
             != n)
             rc = HK_EDB;
     }
@@ -801,7 +838,7 @@ s_today (hk_daemon_t *d, int32_t *today)
 }
 
 /* Marks the debtors of ids (a text[] literal) for grading by the next debtor pass (their
- * risk_as_of is cleared): those the pass grades, that owe something or are held (a mark on
+ * graded_through is cleared): those the pass grades, that owe something or are held (a mark on
  * any other would stay, and every tick's pass would walk it); with doubtful, only those
  * graded 3 or worse. */
 static int
@@ -809,12 +846,12 @@ s_mark_debtors (hk_daemon_t *d, const char *ids, bool doubtful)
 {
     const char *p[] = { d->tenant, ids };
     return hk_db_exec (d->db,
-                       doubtful ? "UPDATE debtor b SET risk_as_of = NULL WHERE b.tenant = $1"
+                       doubtful ? "UPDATE debtor b SET graded_through = NULL WHERE b.tenant = $1"
                                   "  AND b.debtor_id = ANY ($2::text[]) AND b.grade <= 3"
-                                  "  AND b.risk_as_of IS NOT NULL" S_OWING_OR_HELD
-                                : "UPDATE debtor b SET risk_as_of = NULL WHERE b.tenant = $1"
+                                  "  AND b.graded_through IS NOT NULL" S_OWING_OR_HELD
+                                : "UPDATE debtor b SET graded_through = NULL WHERE b.tenant = $1"
                                   "  AND b.debtor_id = ANY ($2::text[])"
-                                  "  AND b.risk_as_of IS NOT NULL" S_OWING_OR_HELD,
+                                  "  AND b.graded_through IS NOT NULL" S_OWING_OR_HELD,
                        2, p)
                    < 0
                ? HK_EDB
@@ -822,7 +859,8 @@ s_mark_debtors (hk_daemon_t *d, const char *ids, bool doubtful)
 }
 
 /* Ages the n invoices of a batch of events at once (one query, one UPDATE), each emitting
- * with its event's trace: for invoice.recorded (recorded) those not aged today, whose debtors
+ * with its event's trace: for invoice.recorded (recorded) those whose results do not hold
+ * today (new or changed: aged_through cleared by ingestion), whose debtors
  * are then marked for grading; for an interruption every one, its clock recomputed (R-L2). */
 static int
 s_age_invoices (hk_daemon_t *d, const char *const *ids, const char *const *traces, int n,
@@ -843,8 +881,8 @@ s_age_invoices (hk_daemon_t *d, const char *const *ids, const char *const *trace
     /* row locks taken in id order, so concurrent batches wait rather than deadlock */
     PGresult *res = hk_db_query (
         d->db,
-        recorded ? S_AGING_SELECT ("invoice_id = ANY ($4::text[]) AND (aged_as_of IS NULL"
-                                   " OR aged_as_of < $2::date) ORDER BY invoice_id FOR UPDATE")
+        recorded ? S_AGING_SELECT ("invoice_id = ANY ($4::text[]) AND (aged_through IS NULL"
+                                   " OR aged_through < $2::date) ORDER BY invoice_id FOR UPDATE")
                  : S_AGING_SELECT ("invoice_id = ANY ($4::text[]) ORDER BY invoice_id"
                                    " FOR UPDATE"),
         4, p);
@@ -865,7 +903,7 @@ s_age_invoices (hk_daemon_t *d, const char *const *ids, const char *const *trace
     return rc < 0 ? rc : 0;
 }
 
-/* What a batch of events marks for the tick's passes (aged_as_of and risk_as_of cleared),
+/* What a batch of events marks for the tick's passes (aged_through and graded_through cleared),
  * each a text[] literal and its count. */
 typedef struct {
     hk_pgarr_t invoices;  /* amounts or disputes changed */
@@ -923,8 +961,8 @@ s_mark (hk_daemon_t *d, s_marks_t *m)
             continue;
         char sql[512];
         snprintf (sql, sizeof sql,
-                  "UPDATE invoice i SET aged_as_of = NULL WHERE i.tenant = $1"
-                  " AND i.status = 'open' AND i.aged_as_of IS NOT NULL AND %s",
+                  "UPDATE invoice i SET aged_through = NULL WHERE i.tenant = $1"
+                  " AND i.status = 'open' AND i.aged_through IS NOT NULL AND %s",
                   invoice_sql[c]);
         const char *p[] = { d->tenant, lit[c] };
         if (hk_db_exec (d->db, sql, 2, p) < 0)
@@ -1105,8 +1143,9 @@ s_republish (hk_daemon_t *d, const char *today_s)
     return rc < 0 ? rc : HK_EDB;
 }
 
-/* Plans today's run when none exists (inside an open transaction): the debtors that owe
- * something or are held, in id order, cut every chunk_debtors ids; chunk k covers
+/* Plans today's run when none exists (inside an open transaction): the debtors with results
+ * to compute today (theirs or their open invoices': never computed, marked by an event, or
+ * at a change point), in id order, cut every chunk_debtors ids; chunk k covers
  * lo < debtor_id <= hi (NULL bounds are open), so the chunks partition every debtor id, those
  * recorded later included. The chunks go to the Redis stream before the commit: a message
  * for a run that did not commit finds no chunk row and is dropped. *finished tells whether
@@ -1138,14 +1177,19 @@ s_plan_run (hk_daemon_t *d, const char *today_s, bool *finished)
     const char *cp[] = { d->tenant, today_s, size };
     int chunks = hk_db_exec (
         d->db,
-        /* a semi-join on the union, not "credit_hold OR debtor_id IN (...)": the OR makes
-         * PostgreSQL rescan the invoices once per debtor when their ids exceed work_mem */
-        "WITH owing AS (SELECT debtor_id, row_number () OVER (ORDER BY debtor_id) AS n"
-        "   FROM debtor WHERE tenant = $1 AND debtor_id IN (SELECT debtor_id FROM debtor"
-        "     WHERE tenant = $1 AND credit_hold UNION ALL SELECT debtor_id FROM invoice"
-        "     WHERE tenant = $1 AND status = 'open')),"
+        /* a semi-join on a union of plain index scans, not one OR: the debtors whose
+         * results or whose invoices' results stop holding today, or were never computed */
+        "WITH due AS (SELECT debtor_id, row_number () OVER (ORDER BY debtor_id) AS n"
+        "   FROM debtor WHERE tenant = $1 AND debtor_id IN ("
+        "     SELECT debtor_id FROM debtor WHERE tenant = $1 AND graded_through IS NULL"
+        "     UNION ALL SELECT debtor_id FROM debtor WHERE tenant = $1"
+        "       AND graded_through < $2::date"
+        "     UNION ALL SELECT debtor_id FROM invoice WHERE tenant = $1 AND status = 'open'"
+        "       AND aged_through IS NULL"
+        "     UNION ALL SELECT debtor_id FROM invoice WHERE tenant = $1 AND status = 'open'"
+        "       AND aged_through < $2::date)),"
         " his AS (SELECT debtor_id AS hi, row_number () OVER (ORDER BY debtor_id) AS k"
-        "   FROM owing WHERE n % $3::int = 0),"
+        "   FROM due WHERE n % $3::int = 0),"
         " bounds AS (SELECT hi, k FROM his UNION ALL SELECT NULL, count (*) + 1 FROM his)"
         " INSERT INTO aging_run_chunk (tenant, run_date, chunk, lo, hi)"
         " SELECT $1, $2::date, k - 1, lag (hi) OVER (ORDER BY k), hi FROM bounds",
@@ -1167,9 +1211,11 @@ s_plan_run (hk_daemon_t *d, const char *today_s, bool *finished)
 }
 
 /* Does one chunk of a run in its own transaction: locks its row (done: nothing to do), ages
- * the open invoices of its debtors not aged that day, grades its debtors, records who did it
- * and each debtor aged (aging_run_debtor), marks it done and the run finished after its last
- * chunk. Returns 0 when the message can be acknowledged, negative to leave it pending. */
+ * the open invoices of its debtors whose results do not hold that day, grades its debtors
+ * whose results do not (those that owe nothing and are not held are not graded: they are
+ * set aside until an event marks them), records who did it and each debtor graded
+ * (aging_run_debtor), marks it done and the run finished after its last chunk. Returns 0
+ * when the message can be acknowledged, negative to leave it pending. */
 static int
 s_do_chunk (hk_daemon_t *d, const hk_queue_msg_t *msg)
 {
@@ -1205,21 +1251,35 @@ s_do_chunk (hk_daemon_t *d, const hk_queue_msg_t *msg)
     int aged = s_age_query (d,
                             S_AGING_SELECT ("($4::text IS NULL OR debtor_id > $4)"
                                             " AND ($5::text IS NULL OR debtor_id <= $5)"
-                                            " AND (aged_as_of IS NULL OR aged_as_of < $2::date)"
+                                            " AND (aged_through IS NULL"
+                                            "  OR aged_through < $2::date)"
                                             " FOR UPDATE"),
                             5, ap, run_date, NULL);
     int graded = 0, rc = aged < 0 ? aged : 0;
     if (rc == 0) {
-        const char *dp[] = { d->tenant, has_lo ? lo : NULL, has_hi ? hi : NULL };
+        const char *dp[] = { d->tenant, has_lo ? lo : NULL, has_hi ? hi : NULL, date_s };
         res = hk_db_query (d->db,
                            "SELECT debtor_id FROM debtor b WHERE tenant = $1"
                            " AND ($2::text IS NULL OR debtor_id > $2)"
-                           " AND ($3::text IS NULL OR debtor_id <= $3)" S_OWING_OR_HELD
-                           " ORDER BY debtor_id",
-                           3, dp);
+                           " AND ($3::text IS NULL OR debtor_id <= $3)"
+                           " AND (graded_through IS NULL OR graded_through < $4::date)"
+                           S_OWING_OR_HELD " ORDER BY debtor_id",
+                           4, dp);
         char *ids = res ? s_ids_literal (res) : NULL;
         PQclear (res);
         graded = ids ? s_grade_debtors (d, ids, run_date, NULL) : HK_EDB;
+        if (graded >= 0
+            && hk_db_exec (d->db,
+                           "UPDATE debtor b SET graded_through = 'infinity' WHERE tenant = $1"
+                           " AND ($2::text IS NULL OR debtor_id > $2)"
+                           " AND ($3::text IS NULL OR debtor_id <= $3)"
+                           " AND (graded_through IS NULL OR graded_through < $4::date)"
+                           " AND NOT b.credit_hold AND NOT EXISTS (SELECT 1 FROM invoice i"
+                           "   WHERE i.tenant = b.tenant AND i.debtor_id = b.debtor_id"
+                           "   AND i.status = 'open')",
+                           4, dp)
+                   < 0)
+            graded = HK_EDB;
         if (graded < 0)
             rc = graded;
         char aged_s[16], graded_s[16], deliveries[24];
@@ -1263,7 +1323,8 @@ s_do_chunk (hk_daemon_t *d, const hk_queue_msg_t *msg)
 }
 
 /* The debtor pass, once today's run is finished: grades, in a batch claimed with SKIP LOCKED,
- * the debtors marked by an event or left behind, that owe something or are held.
+ * the debtors marked by an event or whose results stopped holding, that owe something or are
+ * held.
  * A debtor with an invoice still to be aged waits for the next pass, so its grade sees its
  * aged invoices. Returns how many were graded. */
 static int
@@ -1272,9 +1333,11 @@ s_debtor_pass (hk_daemon_t *d, int32_t today, const char *limit)
     char today_s[16];
     hk_date_format (today, today_s, sizeof today_s);
     const char *p[] = { d->tenant, today_s, limit };
-    /* as the invoice pass in s_on_tick: marked debtors, then those not graded today, each a
-     * plain scan of debtor_risk_as_of (no OR, no ORDER BY to sort by another index) */
-    static const char *const wanted[] = { "b.risk_as_of IS NULL", "b.risk_as_of < $2::date" };
+    /* as the invoice pass in s_on_tick: marked debtors, then those whose results stopped
+     * holding, each a plain scan of debtor_graded_through (no OR, no ORDER BY to sort by
+     * another index) */
+    static const char *const wanted[] = { "b.graded_through IS NULL",
+                                          "b.graded_through < $2::date" };
     int rc = 0;
     for (int k = 0; k < 2 && rc == 0; k++) {
         char sql[1024];
@@ -1282,7 +1345,7 @@ s_debtor_pass (hk_daemon_t *d, int32_t today, const char *limit)
                   "SELECT b.debtor_id FROM debtor b WHERE b.tenant = $1 AND %s" S_OWING_OR_HELD
                   "  AND NOT EXISTS (SELECT 1 FROM invoice i WHERE i.tenant = b.tenant"
                   "       AND i.debtor_id = b.debtor_id AND i.status = 'open'"
-                  "       AND (i.aged_as_of IS NULL OR i.aged_as_of < $2::date))"
+                  "       AND (i.aged_through IS NULL OR i.aged_through < $2::date))"
                   " LIMIT $3::int FOR UPDATE OF b SKIP LOCKED",
                   wanted[k]);
         PGresult *res = hk_db_query (d->db, sql, 3, p);
@@ -1340,13 +1403,13 @@ s_on_tick (hk_daemon_t *d)
         return HK_EDB;
     /* This pass runs every tick and mostly finds nothing, so it must find that in a few
      * index pages: each query is a plain index scan (no scan of the table, no bitmap). Right
-     * after a run rewrote every row, the index on aged_as_of holds a dead entry for each
+     * after a run rewrote many rows, the index on aged_through holds a dead entry for each
      * row's value before it until a vacuum; a plain index scan marks the dead entries it
      * walks (only the first pass pays for them), a bitmap scan never does, and the planner,
      * whose statistics still describe the table before the run, picked one or a scan of the
      * whole table: a tenth of a second each tick at a million invoices. Hence two queries,
-     * not one OR (that takes a bitmap): invoices marked by an event, then invoices not aged
-     * today. Local to the transaction. */
+     * not one OR (that takes a bitmap): invoices marked by an event, then invoices whose
+     * results stopped holding. Local to the transaction. */
     if (hk_db_exec (d->db,
                     "SELECT set_config('enable_seqscan', 'off', true),"
                     " set_config('enable_bitmapscan', 'off', true)",
@@ -1357,12 +1420,12 @@ s_on_tick (hk_daemon_t *d)
     }
     const char *p[] = { d->tenant, today_s, d->tenant_tz, limit };
     int rc = s_age_query (d,
-                          S_AGING_SELECT ("aged_as_of IS NULL LIMIT $4::int"
+                          S_AGING_SELECT ("aged_through IS NULL LIMIT $4::int"
                                           " FOR UPDATE SKIP LOCKED"),
                           4, p, today, NULL);
     if (rc == 0)
         rc = s_age_query (d,
-                          S_AGING_SELECT ("aged_as_of < $2::date LIMIT $4::int"
+                          S_AGING_SELECT ("aged_through < $2::date LIMIT $4::int"
                                           " FOR UPDATE SKIP LOCKED"),
                           4, p, today, NULL);
     if (rc >= 0) {

@@ -410,7 +410,7 @@ s_report_aging (hk_db_t *db, int argc, char **argv)
         "SELECT coalesce (bucket, 'not aged'), currency, count (*), sum (outstanding_minor),"
         " sum (coalesce (expected_recoverable_minor, 0)) FROM invoice"
         " WHERE tenant = $1 AND status = 'open' GROUP BY 1, 2"
-        " ORDER BY min (coalesce (dpd, -100000)), 2",
+        " ORDER BY bool_and (bucket IS NULL) DESC, max (due_on) DESC, 2", /* youngest first */
         fmt, out);
     rc |= s_report_section (
         db, tenant, "grade",

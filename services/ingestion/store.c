@@ -1144,7 +1144,7 @@ s_update_changed (hk_store_t *self, s_batch_t *bt, int changed)
         "  amount_minor = u.amount_minor,"
         "  outstanding_minor = i.outstanding_minor + u.amount_minor - i.amount_minor,"
         "  issued_on = u.issued_on, due_on = u.due_on, contract_id = u.contract_id,"
-        "  aged_as_of = NULL, version = i.version + 1, updated_at = now()"
+        "  aged_through = NULL, version = i.version + 1, updated_at = now()"
         " FROM unnest ($2::text[], $3::text[], $4::text[], $5::bigint[], $6::date[], $7::date[],"
         "              $8::text[])"
         "  AS u (invoice_id, debtor_id, currency, amount_minor, issued_on, due_on, contract_id)"

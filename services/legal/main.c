@@ -1,7 +1,7 @@
 /* huikuan-legal: opens a legal case when an invoice passes the configured days past due,
  * or when its limitation period nears its end (R-L3, R-L1: limitation.warning events).
- * Triggered by invoice.aged events and, for thresholds inside a bucket, by a scan of the aged
- * invoices once a tenant-local day, after aging's run of that day (or every `sweep_wait`
+ * Triggered by invoice.aged events and, for thresholds inside a bucket, by a scan of the open
+ * invoices by due date once a tenant-local day, after aging's run of that day (or every `sweep_wait`
  * while that run is not finished). A case is unique per invoice (database constraint), so
  * any number of instances open it once (promise 2). */
 #include <stdio.h>
@@ -43,12 +43,18 @@ static int
 s_open_case (hk_daemon_t *d, const char *invoice, const char *trace_id,
              int32_t limitation_days_left)
 {
-    const char *p[] = { d->tenant, invoice };
+    hk_local_t local;
+    if (hk_tz_local (d->tenant_tz, hk_clock_now (d->clock), &local) != 0)
+        return HK_EINVAL;
+    char today[16];
+    hk_date_format (local.date, today, sizeof today);
+    const char *p[] = { d->tenant, invoice, today };
+    /* days past due as of today, the tenant's day by the fleet clock (R-A1) */
     PGresult *res = hk_db_query (d->db,
-                                 "SELECT debtor_id, COALESCE(dpd, 0), currency, outstanding_minor,"
+                                 "SELECT debtor_id, $3::date - due_on, currency, outstanding_minor,"
                                  " status = 'open' FROM invoice"
                                  " WHERE tenant = $1 AND invoice_id = $2 FOR SHARE",
-                                 2, p);
+                                 3, p);
     if (!res)
         return HK_EDB;
     if (PQntuples (res) == 0) {
@@ -124,7 +130,7 @@ s_on_event (hk_daemon_t *d, const Huikuan__V1__Envelope *env)
 }
 
 /* Thresholds that fall inside a bucket produce no aging event on the day they are passed:
- * the scan finds those invoices from the aging results. The results change once a day, so
+ * the scan finds those invoices by their due date. The results change once a day, so
  * the scan runs once a day after aging's run (in batches of 100 until one comes back short);
  * while the run is not finished (or aging is not running), every sweep_wait. It ran every
  * tick before: a scan of every open invoice ten times a second at a million invoices. */
@@ -156,14 +162,15 @@ s_on_tick (hk_daemon_t *d)
               (long long) hk_config_int (d->config, "escalate_dpd"));
     if (hk_db_begin (d->db) != 0)
         return HK_EDB;
-    const char *p[] = { d->tenant, threshold };
+    const char *p[] = { d->tenant, threshold, today };
     PGresult *res = hk_db_query (d->db,
                                  "SELECT i.invoice_id FROM invoice i"
-                                 " WHERE i.tenant = $1 AND i.status = 'open' AND i.dpd >= $2::int"
+                                 " WHERE i.tenant = $1 AND i.status = 'open'"
+                                 "   AND i.due_on <= $3::date - $2::int"
                                  "   AND NOT EXISTS (SELECT 1 FROM legal_case c"
                                  "       WHERE c.tenant = i.tenant AND c.invoice_id = i.invoice_id)"
                                  " LIMIT 100 FOR UPDATE SKIP LOCKED",
-                                 2, p);
+                                 3, p);
     int rc = res ? 0 : HK_EDB, n = res ? PQntuples (res) : 0;
     hk_metric_add (s_m_sweeps, 1);
     for (int i = 0; i < n && rc == 0; i++)

@@ -17,6 +17,7 @@
 
 #include "channel.h"
 #include "huikuan/daemon.h"
+#include "huikuan/dates.h"
 #include "huikuan/digest.h"
 #include "huikuan/errcodes.h"
 #include "huikuan/files.h"
@@ -49,16 +50,23 @@ s_send (hk_daemon_t *d, notification_t *st, const char *contact_id)
 {
     if (hk_db_begin (d->db) != 0)
         return HK_EDB;
-    const char *p[] = { contact_id };
+    hk_local_t local; /* days past due on the tenant's day by the fleet clock (R-A1) */
+    if (hk_tz_local (d->tenant_tz, hk_clock_now (d->clock), &local) != 0) {
+        hk_db_rollback (d->db);
+        return HK_EINVAL;
+    }
+    char today[16];
+    hk_date_format (local.date, today, sizeof today);
+    const char *p[] = { contact_id, today };
     PGresult *res = hk_db_query (
         d->db,
         "SELECT c.status, c.channel, c.tenant, c.debtor_id, c.invoice_id,"
         "       COALESCE(b.name, ''), COALESCE(b.email, ''), i.currency, i.outstanding_minor,"
-        "       i.due_on, COALESCE(i.dpd, 0)"
+        "       i.due_on, $2::date - i.due_on"
         " FROM contact c JOIN debtor b ON b.tenant = c.tenant AND b.debtor_id = c.debtor_id"
         " JOIN invoice i ON i.tenant = c.tenant AND i.invoice_id = c.invoice_id"
         " WHERE c.contact_id = $1::uuid FOR UPDATE OF c",
-        1, p);
+        2, p);
     if (!res) {
         hk_db_rollback (d->db);
         /* a queue entry that is not a contact id can never succeed */

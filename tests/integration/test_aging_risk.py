@@ -24,7 +24,12 @@ EXP-1,D3,CNY,80.00,,2022-03-01
 
 
 def aged(fleet, as_of):
-    return fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of = %s", (as_of,))
+    """Invoices whose stored results hold on as_of (computed on or before it, holding through
+    it), once aging's run of that day is over: a run re-ages only what reached a change
+    point, so holding is what "aged for the day" means."""
+    return fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of <= %s"
+                        " AND aged_through >= %s AND EXISTS (SELECT 1 FROM aging_run"
+                        " WHERE run_date = %s AND finished_at IS NOT NULL)", (as_of,) * 3)
 
 
 def test_grades_recovery_and_limitation(fleet):
@@ -275,12 +280,12 @@ def test_day_boundary_in_the_tenant_zone_by_the_fleet_clock(fleet_factory):
     wait_until(lambda: aged(fleet, date(2026, 3, 10)) == 1, 30, what="aged on the 10th")
     fleet.clock_set("2026-03-11T03:59:59Z")
     time.sleep(1.0)
-    assert fleet.query("SELECT aged_as_of, dpd, bucket FROM invoice") == \
-        [(date(2026, 3, 10), 0, "current")]
+    assert fleet.query("SELECT aged_as_of, aged_through, bucket FROM invoice") == \
+        [(date(2026, 3, 10), date(2026, 3, 10), "current")]
     assert fleet.scalar("SELECT count(*) FROM aging_run WHERE run_date = '2026-03-11'") == 0
     fleet.clock_set("2026-03-11T04:00:00Z")
     wait_until(lambda: aged(fleet, date(2026, 3, 11)) == 1, 30, what="aged on the 11th")
-    assert fleet.query("SELECT dpd, bucket FROM invoice") == [(1, "1-30")]
+    assert fleet.query("SELECT aged_as_of, bucket FROM invoice") == [(date(2026, 3, 11), "1-30")]
     ev = fleet.wait_events("invoice.aged", 1, lambda p, e: p.get("as_of") == "2026-03-11")
     assert ev[0]["payload"]["time_zone"] == "America/New_York"
     assert ev[0]["payload"]["previous_bucket"] == "current"
@@ -339,7 +344,8 @@ def test_ibm_data_dso_and_days_late_through_the_daemons(fleet_factory):
 
     # DPD and bucket of every open invoice
     got = {r[0]: (r[1], r[2]) for r in fleet.query(
-        "SELECT invoice_id, dpd, bucket FROM invoice WHERE status = 'open'")}
+        "SELECT invoice_id, %s::date - due_on, bucket FROM invoice WHERE status = 'open'",
+        (as_of,))}
     bounds = [(0, "current"), (30, "1-30"), (60, "31-60"), (90, "61-90"), (180, "91-180"),
               (365, "181-365"), (730, "366-730")]
 
@@ -469,7 +475,7 @@ def test_standing_and_behaviour_regrade_within_seconds(fleet):
 def test_a_contact_regrades_a_debtor_never_reached(fleet, tmp_path):
     """R-A2 "no contact": debtors 105 days overdue and never reached are doubtful (3). Once a
     demand reaches one (contact.sent), or an outcome says a debtor was reached (a letter
-    delivered), aging re-grades it at once (4), the same day: the day's run graded both 3
+    delivered), aging re-grades it at once (4), the same day: both were graded 3
     before, and no other run comes. The time of contact is the fleet clock's."""
     zone = ZoneInfo("Asia/Shanghai")
     # the shipped strategy sends a doubtful debt a registered letter, which the sender does
@@ -493,14 +499,16 @@ def test_a_contact_regrades_a_debtor_never_reached(fleet, tmp_path):
     day = due.date().isoformat()
 
     def grade(debtor):
-        return fleet.query("SELECT grade, grade_reasons, risk_as_of::text FROM debtor"
-                           " WHERE debtor_id = %s", (debtor,))[0]
+        """Grade, reasons, and whether they hold on day."""
+        return fleet.query("SELECT grade, grade_reasons, %s::date BETWEEN risk_as_of"
+                           " AND graded_through FROM debtor WHERE debtor_id = %s",
+                           (day, debtor))[0]
 
-    # the morning of that day: its run grades both debtors, never reached
+    # the morning of that day: after its run both debtors' grades hold, never reached
     fleet.clock_set(due.replace(hour=8, minute=0).isoformat())
     wait_until(lambda: fleet.scalar("SELECT count(*) FROM aging_run WHERE run_date = %s"
                                     " AND finished_at IS NOT NULL", (day,)) == 1
-               and grade("NC")[2] == day and grade("NR")[2] == day, 30, what="the day's run")
+               and grade("NC")[2] and grade("NR")[2], 30, what="the day's run")
     for debtor in ("NC", "NR"):
         g = grade(debtor)
         assert g[0] == 3 and any("never reached" in r for r in g[1]), g

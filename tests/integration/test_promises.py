@@ -71,12 +71,26 @@ def test_two_aging_instances_age_each_invoice_once(fleet):
                                    "'invoice.aged' GROUP BY producer"))
     assert sum(by_producer.values()) == 1500, by_producer
     assert set(by_producer) <= {"aging-1", "aging-2"}
-    # Next day: still 1-30, so nothing is emitted, but every invoice is aged again.
+    # Next day: still 1-30, so the results hold and the day's run ages nothing, and emits
+    # nothing. They hold through the bucket's last day, 30 days past due (April 9th).
+    assert fleet.scalar("SELECT count(*) FROM invoice WHERE aged_through = '2026-04-09'") == 1500
     fleet.clock_set("2026-03-16T10:00:00+08:00")
-    wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of = %s",
-                                    ("2026-03-16",)) == 1500, 60, what="all re-aged")
+    wait_until(lambda: fleet.scalar("SELECT finished_at IS NOT NULL FROM aging_run"
+                                    " WHERE run_date = '2026-03-16'"), 60, what="run of the 16th")
+    assert fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of = '2026-03-15'") == 1500
     assert fleet.outbox_count("invoice.aged") == 1500
-    assert fleet.scalar("SELECT count(*) FROM invoice WHERE dpd = 6") == 1500
+    # On April 10th every invoice leaves 1-30: the two instances share that run, each
+    # invoice aged once, each with its event.
+    fleet.clock_set("2026-04-10T10:00:00+08:00")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of = %s",
+                                    ("2026-04-10",)) == 1500, 60, what="all re-aged")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_unpublished WHERE type = "
+                                    "'invoice.aged'") == 0, 20,
+               what="aged events published")
+    assert fleet.outbox_count("invoice.aged") == 3000
+    assert set(r[0] for r in fleet.query("SELECT DISTINCT producer FROM event_outbox"
+                                         " WHERE type = 'invoice.aged'")) <= {"aging-1", "aging-2"}
+    assert fleet.scalar("SELECT count(*) FROM invoice WHERE bucket = '31-60'") == 1500
 
 
 def test_malformed_stream_entries_are_dropped_not_fatal(fleet):
