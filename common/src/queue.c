@@ -55,6 +55,7 @@ struct hk_queue {
     bool own_pending;         /* own pending list still to be re-read */
     char pending_cursor[48];  /* last id returned from the own pending list */
     char claim_cursor[48];    /* XAUTOCLAIM scan position */
+    int64_t groups_made;      /* groups this handle created (none was there) */
 };
 
 
@@ -665,6 +666,18 @@ hk_queue_destroy (hk_queue_t **self_p)
     *self_p = NULL;
 }
 
+const char *
+hk_queue_stream (const hk_queue_t *self)
+{
+    return self ? self->stream : "";
+}
+
+int64_t
+hk_queue_groups_made (const hk_queue_t *self)
+{
+    return self ? self->groups_made : 0;
+}
+
 static bool
 s_is_nogroup (const redisReply *reply)
 {
@@ -683,6 +696,8 @@ s_create_group (hk_queue_t *self)
         rc = HK_EREDIS;
     else if (reply->type == REDIS_REPLY_ERROR && strncmp (reply->str, "BUSYGROUP", 9) != 0)
         rc = s_reply_error (self->r, reply, "XGROUP CREATE");
+    else if (reply->type != REDIS_REPLY_ERROR)
+        self->groups_made++;
     if (reply)
         freeReplyObject (reply);
     /* A group made now has no pending entries; own pending of an old one is gone too. */

@@ -1210,6 +1210,14 @@ s_plan_run (hk_daemon_t *d, const char *today_s, bool *finished)
     return rc == 0 ? chunks : rc;
 }
 
+/* The debtors of a chunk ($2 < id <= $3, NULL bounds open) whose results do not hold on $4:
+ * never graded, then at a change point, each a range of the index on graded_through. */
+#define S_CHUNK_DUE_DEBTORS                                                                    \
+    "SELECT debtor_id FROM debtor WHERE tenant = $1 AND graded_through IS NULL"                \
+    " AND ($2::text IS NULL OR debtor_id > $2) AND ($3::text IS NULL OR debtor_id <= $3)"      \
+    " UNION ALL SELECT debtor_id FROM debtor WHERE tenant = $1 AND graded_through < $4::date"  \
+    " AND ($2::text IS NULL OR debtor_id > $2) AND ($3::text IS NULL OR debtor_id <= $3)"
+
 /* Does one chunk of a run in its own transaction: locks its row (done: nothing to do), ages
  * the open invoices of its debtors whose results do not hold that day, grades its debtors
  * whose results do not (those that owe nothing and are not held are not graded: they are
@@ -1248,22 +1256,30 @@ s_do_chunk (hk_daemon_t *d, const hk_queue_msg_t *msg)
     snprintf (hi, sizeof hi, "%s", PQgetvalue (res, 0, 1));
     PQclear (res);
     const char *ap[] = { d->tenant, date_s, d->tenant_tz, has_lo ? lo : NULL, has_hi ? hi : NULL };
+    /* the chunk's invoices never aged, then those at a change point: each a range of the
+     * index on aged_through (one OR of both scans every invoice of the chunk's id range,
+     * most of which hold on a day after another) */
     int aged = s_age_query (d,
-                            S_AGING_SELECT ("($4::text IS NULL OR debtor_id > $4)"
+                            S_AGING_SELECT ("aged_through IS NULL"
+                                            " AND ($4::text IS NULL OR debtor_id > $4)"
                                             " AND ($5::text IS NULL OR debtor_id <= $5)"
-                                            " AND (aged_through IS NULL"
-                                            "  OR aged_through < $2::date)"
                                             " FOR UPDATE"),
                             5, ap, run_date, NULL);
+    int later = aged < 0 ? 0
+                         : s_age_query (d,
+                                        S_AGING_SELECT ("aged_through < $2::date"
+                                                        " AND ($4::text IS NULL OR debtor_id > $4)"
+                                                        " AND ($5::text IS NULL OR debtor_id <= $5)"
+                                                        " FOR UPDATE"),
+                                        5, ap, run_date, NULL);
+    aged = aged < 0 ? aged : later < 0 ? later : aged + later;
     int graded = 0, rc = aged < 0 ? aged : 0;
     if (rc == 0) {
         const char *dp[] = { d->tenant, has_lo ? lo : NULL, has_hi ? hi : NULL, date_s };
         res = hk_db_query (d->db,
                            "SELECT debtor_id FROM debtor b WHERE tenant = $1"
-                           " AND ($2::text IS NULL OR debtor_id > $2)"
-                           " AND ($3::text IS NULL OR debtor_id <= $3)"
-                           " AND (graded_through IS NULL OR graded_through < $4::date)"
-                           S_OWING_OR_HELD " ORDER BY debtor_id",
+                           " AND debtor_id IN (" S_CHUNK_DUE_DEBTORS ")" S_OWING_OR_HELD
+                           " ORDER BY debtor_id",
                            4, dp);
         char *ids = res ? s_ids_literal (res) : NULL;
         PQclear (res);
@@ -1271,10 +1287,7 @@ s_do_chunk (hk_daemon_t *d, const hk_queue_msg_t *msg)
         if (graded >= 0
             && hk_db_exec (d->db,
                            "UPDATE debtor b SET graded_through = 'infinity' WHERE tenant = $1"
-                           " AND ($2::text IS NULL OR debtor_id > $2)"
-                           " AND ($3::text IS NULL OR debtor_id <= $3)"
-                           " AND (graded_through IS NULL OR graded_through < $4::date)"
-                           " AND NOT b.credit_hold AND NOT EXISTS (SELECT 1 FROM invoice i"
+                           " AND debtor_id IN (" S_CHUNK_DUE_DEBTORS ") AND NOT b.credit_hold AND NOT EXISTS (SELECT 1 FROM invoice i"
                            "   WHERE i.tenant = b.tenant AND i.debtor_id = b.debtor_id"
                            "   AND i.status = 'open')",
                            4, dp)
@@ -1439,6 +1452,33 @@ s_on_tick (hk_daemon_t *d)
     return rc < 0 ? rc : HK_EDB;
 }
 
+/* Events lost with Redis's data (promise 1): which results they would have changed is not
+ * known, and a day's run re-ages only what reached a change point, so every open invoice and
+ * every debtor is marked; the tick's passes compute them all again from the database. */
+static int
+s_on_stream_loss (hk_daemon_t *d)
+{
+    const char *p[] = { d->tenant };
+    if (hk_db_begin (d->db) != 0)
+        return HK_EDB;
+    int invoices = hk_db_exec (d->db,
+                               "UPDATE invoice SET aged_through = NULL WHERE tenant = $1"
+                               " AND status = 'open' AND aged_through IS NOT NULL",
+                               1, p);
+    int debtors = invoices < 0 ? invoices
+                               : hk_db_exec (d->db,
+                                             "UPDATE debtor SET graded_through = NULL"
+                                             " WHERE tenant = $1 AND graded_through IS NOT NULL",
+                                             1, p);
+    if (debtors < 0 || hk_db_commit (d->db) != 0) {
+        hk_db_rollback (d->db);
+        return HK_EDB;
+    }
+    HK_LOG (HK_WARN, "aging.recompute_all", HK_I ("invoices", invoices),
+            HK_I ("debtors", debtors));
+    return 0;
+}
+
 static int
 s_init (hk_daemon_t *d)
 {
@@ -1480,6 +1520,7 @@ main (int argc, char **argv)
         .on_event = s_on_event,
         .on_events = s_on_events,
         .on_tick = s_on_tick,
+        .on_stream_loss = s_on_stream_loss,
         .fini = s_fini,
     };
     return hk_daemon_main (argc, argv, &def);

@@ -10,16 +10,24 @@ One run, one private PostgreSQL (tests/harness/servers.py), one fresh migrated d
 
   aggregate  SELECT bucket, count(*), sum(outstanding_minor) ... GROUP BY 1, dpd computed from
              due_on against AS_OF; best of 3
-  re-age     hkctl clock set AS_OF, start huikuan-aging, time until its run of AS_OF is
+  first aging  hkctl clock set AS_OF, start huikuan-aging, time until its run of AS_OF is
              finished and every invoice has aged_as_of = AS_OF (polled every 0.05 s), then
-             SIGTERM (exit 0 expected)
+             SIGTERM (exit 0 expected): every result of a bulk load computed and written
+  daily run  huikuan-aging running and idle, the fleet clock moved to midnight of the next
+             day: its run of that day re-ages only the invoices and debtors whose results
+             stop holding (a change point: migration 24), and leaves every invoice and debtor
+             with results that hold on the new day. Timed by the run's own record
+             (planned_at -> finished_at, the server's clock) and, as a bound, from the clock
+             move until nothing is left (polled). Both runs are held to the issue's <= 2 x:
+             which of the two its "full re-age" means is an open question (README)
   incremental  with huikuan-aging stopped, huikuan-ingestion records --payments payments
              (default 1,000, on distinct debtors' invoices) and relays their events; then
              huikuan-aging is started again and timed until it consumed every payment event
              and re-aged the touched debtors (their open invoices and their grade). The time
              includes the daemon's start, so it is an upper bound; reported as a fraction of
              the full re-age (target <= 2%)
-  update floor  (extra, not a target; --no-floor skips it) one UPDATE writing aged_as_of, dpd
+  update floor  (extra, not a target; --no-floor skips it) one UPDATE writing aged_as_of,
+             aged_through
              and bucket to every open invoice, rolled back: what storing a result per invoice
              costs at least
 
@@ -45,9 +53,11 @@ from ingest_bench import (HARNESS_DIR, SOURCE_DIR, Broken, admin_exec, psql_bin,
 
 AS_OF = "2026-07-01"                     # tenant-local date of the re-age
 CLOCK = AS_OF + "T10:00:00+08:00"        # Asia/Shanghai, the fleet's zone
+NEXT_DAY = "2026-07-02"                  # the daily run measured: the day after
+NEXT_CLOCK = NEXT_DAY + "T00:00:00+08:00"
 POLL = 0.05
 TARGET_RATIO = 2.0
-TARGET_INCREMENTAL = "<= 2% of re-age"
+TARGET_INCREMENTAL = "<= 2% of first aging"
 
 # Same buckets as the daemon's default config (30,60,90,180,365,730; aging_rules.c).
 BUCKET_SQL = """
@@ -138,11 +148,11 @@ def time_aggregate(fleet):
 
 
 # An extra measure, not the issue's: the same buckets written to every open invoice by one
-# UPDATE (aged_as_of, dpd, bucket), in a transaction rolled back. Storing a result per invoice
+# UPDATE (aged_as_of, aged_through, bucket), in a transaction rolled back. Storing a result per invoice
 # costs at least this; the issue's target compares the re-age with the aggregate, which writes
 # nothing.
 UPDATE_SQL = """
-UPDATE invoice SET aged_as_of = %(d)s::date, dpd = %(d)s::date - due_on,
+UPDATE invoice SET aged_as_of = %(d)s::date, aged_through = %(d)s::date,
        bucket = CASE WHEN %(d)s::date - due_on <= 0 THEN 'current'
                      WHEN %(d)s::date - due_on <= 30 THEN '1-30'
                      WHEN %(d)s::date - due_on <= 60 THEN '31-60'
@@ -231,10 +241,11 @@ def time_incremental(fleet, payments, seed, timeout):
     consumed = ("SELECT count(*) FROM consumed_event WHERE consumer = 'aging'"
                 " AND event_id = ANY (%s::uuid[])")
     left = ("SELECT EXISTS (SELECT 1 FROM invoice WHERE tenant = 'default' AND status = 'open'"
-            "  AND aged_as_of IS NULL)"
+            "  AND aged_through IS NULL)"
             " OR EXISTS (SELECT 1 FROM invoice WHERE tenant = 'default' AND status = 'open'"
-            "  AND aged_as_of < %s)"
-            " OR EXISTS (SELECT 1 FROM debtor b WHERE tenant = 'default' AND risk_as_of IS NULL"
+            "  AND aged_through < %s)"
+            " OR EXISTS (SELECT 1 FROM debtor b WHERE tenant = 'default'"
+            "  AND graded_through IS NULL"
             "  AND EXISTS (SELECT 1 FROM invoice i WHERE i.tenant = b.tenant"
             "  AND i.debtor_id = b.debtor_id AND i.status = 'open'))")
     poll = psycopg2.connect(fleet.database_url)
@@ -265,20 +276,82 @@ def time_incremental(fleet, payments, seed, timeout):
     return s, len(rows)
 
 
+def time_daily_run(fleet, timeout):
+    """With huikuan-aging running and idle (nothing left for AS_OF), moves the fleet clock to
+    NEXT_CLOCK and polls until its run of NEXT_DAY is finished and no invoice or owing debtor
+    is left whose results do not hold on NEXT_DAY. Returns (run seconds by its record, wall
+    seconds from the clock move, invoices aged, debtors graded)."""
+    poll = psycopg2.connect(fleet.database_url)
+    poll.autocommit = True
+
+    def scalar(sql, params=None):
+        with poll.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone()[0]
+
+    scalar("SELECT set_config('enable_seqscan', 'off', false),"
+           " set_config('enable_bitmapscan', 'off', false)")
+    left = ("SELECT EXISTS (SELECT 1 FROM invoice WHERE tenant = 'default' AND status = 'open'"
+            "  AND aged_through IS NULL)"
+            " OR EXISTS (SELECT 1 FROM invoice WHERE tenant = 'default' AND status = 'open'"
+            "  AND aged_through < %s)"
+            " OR EXISTS (SELECT 1 FROM debtor b WHERE tenant = 'default'"
+            "  AND graded_through IS NULL AND EXISTS (SELECT 1 FROM invoice i"
+            "  WHERE i.tenant = b.tenant AND i.debtor_id = b.debtor_id AND i.status = 'open'))"
+            " OR EXISTS (SELECT 1 FROM debtor b WHERE tenant = 'default'"
+            "  AND graded_through < %s AND EXISTS (SELECT 1 FROM invoice i"
+            "  WHERE i.tenant = b.tenant AND i.debtor_id = b.debtor_id AND i.status = 'open'))")
+    finished = ("SELECT (SELECT extract (epoch FROM finished_at - planned_at) FROM aging_run"
+                " WHERE run_date = %s AND finished_at IS NOT NULL)")
+    daemon = fleet.start("aging", wait=False)
+    deadline = time.monotonic() + timeout
+    while scalar(left, (AS_OF, AS_OF)):     # idle first: the incremental work is done
+        if time.monotonic() > deadline or not daemon.running():
+            raise Broken("huikuan-aging not idle before the daily run:\n%s" % daemon.log())
+        time.sleep(POLL)
+    time.sleep(1.0)                         # and its relay caught up
+    t0 = time.monotonic()
+    fleet.clock_set(NEXT_CLOCK)
+    while True:
+        run_s = scalar(finished, (NEXT_DAY,))
+        if run_s is not None and not scalar(left, (NEXT_DAY, NEXT_DAY)):
+            wall_s = time.monotonic() - t0
+            break
+        if not daemon.running():
+            raise Broken("huikuan-aging died (exit %s):\n%s" % (daemon.proc.returncode,
+                                                                 daemon.log()))
+        if time.monotonic() > deadline:
+            raise Broken("daily run not done after %.0f s:\n%s" % (timeout, daemon.log()))
+        time.sleep(POLL / 5)
+    aged = scalar("SELECT count(*) FROM invoice WHERE aged_as_of = %s", (NEXT_DAY,))
+    graded = scalar("SELECT count(*) FROM aging_run_debtor WHERE run_date = %s", (NEXT_DAY,))
+    poll.close()
+    daemon.stop()
+    return float(run_s), wall_s, aged, graded
+
+
 # ---------------------------------------------------------------- report
 
 def build_result(a):
     ratio = a["reage_s"] / a["aggregate_s"]
+    run_ratio = a["run_s"] / a["aggregate_s"]
     return {
         "rows": a["rows"],
         "debtors": a["debtors"],
         "as_of": AS_OF,
         "load_seconds": round(a["load_s"], 3),
         "aggregate": {"seconds": round(a["aggregate_s"], 4), "buckets": a["buckets"]},
-        "reage": {"seconds": round(a["reage_s"], 3),
-                  "rows_per_s": round(a["rows"] / a["reage_s"]),
-                  "ratio": round(ratio, 2), "target": "<= %g" % TARGET_RATIO,
-                  "verdict": verdict(ratio <= TARGET_RATIO)},
+        "first_aging": {"seconds": round(a["reage_s"], 3),
+                        "rows_per_s": round(a["rows"] / a["reage_s"]),
+                        "ratio": round(ratio, 2), "target": "<= %g" % TARGET_RATIO,
+                        "verdict": verdict(ratio <= TARGET_RATIO)},
+        "daily_run": {"as_of": NEXT_DAY, "seconds": round(a["run_s"], 3),
+                      "wall_seconds": round(a["run_wall_s"], 3),
+                      "invoices_aged": a["run_aged"], "debtors_graded": a["run_graded"],
+                      "ratio": round(run_ratio, 2),
+                      "wall_ratio": round(a["run_wall_s"] / a["aggregate_s"], 2),
+                      "target": "<= %g" % TARGET_RATIO,
+                      "verdict": verdict(run_ratio <= TARGET_RATIO)},
         "update_floor": ({"measured": False} if a.get("floor_s") is None else
                          {"measured": True, "seconds": round(a["floor_s"], 3),
                           "reage_ratio": round(a["reage_s"] / a["floor_s"], 2),
@@ -288,6 +361,7 @@ def build_result(a):
                         {"measured": True, "payments": a["payments"],
                          "seconds": round(a["incremental_s"], 3),
                          "fraction": round(a["incremental_s"] / a["reage_s"], 4),
+                         "of": "the first aging",
                          "target": TARGET_INCREMENTAL,
                          "verdict": verdict(a["incremental_s"] / a["reage_s"] <= 0.02)}),
         "build_dir": a["build_dir"],
@@ -298,13 +372,20 @@ def build_result(a):
 def print_table(r, out=sys.stdout):
     def line(what, value, target="", v=""):
         out.write(("  %-34s %18s   %-8s %s" % (what, value, target, v)).rstrip() + "\n")
-    out.write("huikuan-aging full re-age vs one SQL aggregate  (%d rows, %d debtors, as of %s)\n"
+    out.write("huikuan-aging re-age vs one SQL aggregate  (%d rows, %d debtors, as of %s)\n"
               % (r["rows"], r["debtors"], r["as_of"]))
     out.write("  %-34s %18s   %-8s %s\n" % ("measure", "value", "target", "result"))
     line("aggregate s (best of 3)", "%.3f" % r["aggregate"]["seconds"])
-    g = r["reage"]
-    line("re-age s", "%.1f  (%d rows/s)" % (g["seconds"], g["rows_per_s"]))
-    line("re-age ratio (÷ aggregate)", "%.1f" % g["ratio"], g["target"], g["verdict"])
+    g = r["first_aging"]
+    line("first aging of the load s", "%.1f  (%d rows/s)" % (g["seconds"], g["rows_per_s"]))
+    line("first aging ÷ aggregate", "%.1f" % g["ratio"], g["target"], g["verdict"])
+    dr = r["daily_run"]
+    line("daily run %s s (its record)" % dr["as_of"], "%.3f" % dr["seconds"])
+    line("  invoices aged / debtors graded", "%d / %d" % (dr["invoices_aged"],
+                                                       dr["debtors_graded"]))
+    line("daily run ÷ aggregate", "%.2f" % dr["ratio"], dr["target"], dr["verdict"])
+    line("  from the clock move (polled) s", "%.3f  (÷ %.2f)" % (dr["wall_seconds"],
+                                                              dr["wall_ratio"]))
     fl = r["update_floor"]
     if fl["measured"]:
         line("extra: one SQL UPDATE of the results s", "%.3f" % fl["seconds"])
@@ -314,7 +395,7 @@ def print_table(r, out=sys.stdout):
     if inc["measured"]:
         line("incremental s (%d payments, incl. start)" % inc["payments"],
              "%.3f" % inc["seconds"])
-        line("incremental ÷ re-age", "%.2f%%" % (100 * inc["fraction"]), inc["target"],
+        line("incremental ÷ first aging", "%.2f%%" % (100 * inc["fraction"]), inc["target"],
              inc["verdict"])
     else:
         line("incremental", "not measured", inc["target"])
@@ -429,7 +510,11 @@ def main(argv):
                           if args.payments > 0 else (None, 0))
         if inc_s is not None:
             log("incremental: %.3f s for %d payments" % (inc_s, touched))
-        # 5. extra measure (not a target): what one UPDATE writing the results costs
+        # 5. the daily run: the day after, with the daemon running
+        run_s, run_wall_s, run_aged, run_graded = time_daily_run(fleet, args.timeout)
+        log("daily run: %.3f s by its record, %.3f s from the clock move; %d invoices aged,"
+            " %d debtors graded" % (run_s, run_wall_s, run_aged, run_graded))
+        # 6. extra measure (not a target): what one UPDATE writing the results costs
         floor_s = None
         if not args.no_floor:
             admin_exec(pg["ADMIN_URL"], "CHECKPOINT")
@@ -438,6 +523,8 @@ def main(argv):
         measured = build_result({
             "rows": args.rows, "debtors": args.debtors, "load_s": load_s,
             "aggregate_s": agg_s, "buckets": buckets, "reage_s": reage_s,
+            "run_s": run_s, "run_wall_s": run_wall_s, "run_aged": run_aged,
+            "run_graded": run_graded,
             "incremental_s": inc_s, "payments": touched, "floor_s": floor_s,
             "build_dir": build_dir, "notes": notes})
     except Broken as e:

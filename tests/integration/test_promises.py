@@ -174,6 +174,37 @@ def test_redis_restart_loses_nothing(fleet):
     assert fleet.outbox_count("invoice.aged") == 100
 
 
+def test_events_lost_with_redis_data_are_made_up_for(fleet):
+    """Promise 1: a day's run re-ages only what reached a change point, so what an event lost
+    with Redis's data (a restart without its append-only file, after the relay had passed
+    the events) would have changed is not found by the next run. Aging sees its consumer
+    groups made again although it has consumed events before, and computes every result
+    again from the database: the lost payments' effect on expected recovery arrives."""
+    fleet.clock_set("2026-03-12T08:00:00+08:00")
+    fleet.start("ingestion")
+    aging = fleet.start("aging")
+    fleet.drop("lost.csv", invoices("LS", 20))
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of ="
+                                    " '2026-03-12' AND aged_through IS NOT NULL") == 20, 30,
+               what="20 aged")
+    aging.stop()
+    fleet.drop("lost-pay.csv", "payment_id,debtor_id,invoice_id,currency,amount,received_at\n"
+               + "".join("LP-%02d,D1,LS-%05d,CNY,10.00,2026-03-12T07:00:00+08:00\n" % (k, k)
+                         for k in range(20)))
+    wait_until(lambda: fleet.outbox_count("payment.recorded") == 20 and
+               fleet.scalar("SELECT count(*) FROM event_unpublished") == 0, 30,
+               what="payments recorded and relayed")
+    fleet.redis("FLUSHALL")  # the streams, their entries and the groups are gone
+    aging.start()
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE"
+                                    " expected_recoverable_minor = outstanding_minor * 8 / 10"
+                                    " AND aged_through IS NOT NULL") == 20, 30,
+               what="the paid invoices' recovery recomputed")
+    assert fleet.scalar("SELECT count(*) FROM invoice WHERE outstanding_minor ="
+                        " amount_minor - 1000") == 20
+    assert "event.stream_lost" in aging.log(400)
+
+
 def planned_time(event, minutes=0):
     """RFC 3339 text of a contact.planned event's due time plus some minutes."""
     at = int(event["payload"]["due_at_us"]) / 1e6 + 60 * minutes

@@ -57,6 +57,12 @@ typedef struct {
     /* Periodic work with the clock refreshed. Returns how much was done (>0: call again soon)
      * or negative on error (logged; retried next tick). */
     int (*on_tick) (hk_daemon_t *d);
+    /* Optional: the consumer group of a consumed stream had to be created although this kind
+     * has consumed events before: Redis lost its data, and with it events published but not
+     * yet read (the outbox's cursor had passed them). The daemon makes sure that what they
+     * could have changed is computed again from the database. Called outside a transaction
+     * until it returns 0. */
+    int (*on_stream_loss) (hk_daemon_t *d);
     void (*fini) (hk_daemon_t *d);
 } hk_daemon_def_t;
 

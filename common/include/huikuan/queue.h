@@ -81,6 +81,12 @@ void hk_queue_destroy (hk_queue_t **self_p);
  * waiting up to block_ms for new ones (0: no wait). Creates the group when missing (also after
  * a Redis restart). Returns the count (>= 0) or HK_EREDIS. */
 int hk_queue_read (hk_queue_t *self, hk_queue_msg_t *msgs, int max, int block_ms);
+/* The stream's name. */
+const char *hk_queue_stream (const hk_queue_t *self);
+/* How many times this handle created its group because none was there: once on a fresh
+ * Redis, again whenever Redis lost its data (a restart without its append-only file), when
+ * the entries not yet read were lost with it. */
+int64_t hk_queue_groups_made (const hk_queue_t *self);
 /* Frees the data of messages returned by hk_queue_read. */
 void hk_queue_batch_clear (hk_queue_msg_t *msgs, int n);
 /* Acknowledges a message (XACK) once its effect is committed. Returns 0 or HK_EREDIS. */
