@@ -4,8 +4,9 @@
  * Incremental: the invoice of an invoice.recorded event is aged at once; a payment re-ages
  * the debtor's open invoices and grades it again; a limitation interruption (R-L2) recomputes
  * that invoice's clock. Daily full re-age: at the tenant's day boundary (its time zone, by the
- * fleet clock) the first instance to notice plans a run (aging_run): the debtors, in order of
- * id, cut into chunks of `chunk_debtors`, each chunk one message on a Redis stream read through
+ * fleet clock) the first instance to notice plans a run (aging_run): the debtors with results
+ * to compute (theirs or their invoices': never computed, or at a change point), in order of
+ * id, cut into chunks of about `chunk_size` results, each one message on a Redis stream read through
  * a consumer group, so N instances share the run; a chunk whose instance died is claimed by
  * another (XAUTOCLAIM after `claim_idle`). A chunk is done once: its row lock, its results,
  * its events and its evidence (aging_run_debtor) commit together, and a redelivered chunk
@@ -37,8 +38,8 @@ static hk_buckets_t s_buckets; /* the tenant's buckets, from the config at start
 static const hk_cfg_entry_t s_config[] = {
     { "batch_size", HK_CFG_INT, "500", 1, 100000, 0, NULL,
       "invoices aged per transaction outside the daily run (new, paid, interrupted)" },
-    { "chunk_debtors", HK_CFG_INT, "500", 1, 100000, 0, NULL,
-      "debtors per chunk of the daily full re-age handed out over Redis" },
+    { "chunk_size", HK_CFG_INT, "5000", 1, 1000000, 0, NULL,
+      "results (invoices and debtors) computed per chunk of a daily run, handed out over Redis" },
     { "buckets", HK_CFG_STRING, "30,60,90,180,365,730", 0, 0, HK_CFG_NORELOAD, s_valid_buckets,
       "aging buckets: increasing upper bounds in days past due after \"current\" (R-A1)" },
     { 0 },
@@ -1145,7 +1146,9 @@ s_republish (hk_daemon_t *d, const char *today_s)
 
 /* Plans today's run when none exists (inside an open transaction): the debtors with results
  * to compute today (theirs or their open invoices': never computed, marked by an event, or
- * at a change point), in id order, cut every chunk_debtors ids; chunk k covers
+ * at a change point), in id order, cut after the debtor whose results take the running
+ * count past a multiple of chunk_size (a day after a run has one or two due results a
+ * debtor, a first aging ten or more: chunks of work, not of debtors); chunk k covers
  * lo < debtor_id <= hi (NULL bounds are open), so the chunks partition every debtor id, those
  * recorded later included. The chunks go to the Redis stream before the commit: a message
  * for a run that did not commit finds no chunk row and is dropped. *finished tells whether
@@ -1173,23 +1176,25 @@ s_plan_run (hk_daemon_t *d, const char *today_s, bool *finished)
     if (inserted <= 0)
         return inserted < 0 ? HK_EDB : 0; /* another instance planned it */
     char size[24];
-    snprintf (size, sizeof size, "%lld", (long long) hk_config_int (d->config, "chunk_debtors"));
+    snprintf (size, sizeof size, "%lld", (long long) hk_config_int (d->config, "chunk_size"));
     const char *cp[] = { d->tenant, today_s, size };
     int chunks = hk_db_exec (
         d->db,
-        /* a semi-join on a union of plain index scans, not one OR: the debtors whose
-         * results or whose invoices' results stop holding today, or were never computed */
-        "WITH due AS (SELECT debtor_id, row_number () OVER (ORDER BY debtor_id) AS n"
-        "   FROM debtor WHERE tenant = $1 AND debtor_id IN ("
-        "     SELECT debtor_id FROM debtor WHERE tenant = $1 AND graded_through IS NULL"
+        /* a union of index scans, not one OR: the debtors whose results or whose invoices'
+         * results stop holding today, or were never computed (an invoice's debtor exists:
+         * migration 14) */
+        "WITH due AS (SELECT debtor_id, count (*) AS w"
+        "   FROM (SELECT debtor_id FROM debtor WHERE tenant = $1 AND graded_through IS NULL"
         "     UNION ALL SELECT debtor_id FROM debtor WHERE tenant = $1"
         "       AND graded_through < $2::date"
         "     UNION ALL SELECT debtor_id FROM invoice WHERE tenant = $1 AND status = 'open'"
         "       AND aged_through IS NULL"
         "     UNION ALL SELECT debtor_id FROM invoice WHERE tenant = $1 AND status = 'open'"
-        "       AND aged_through < $2::date)),"
+        "       AND aged_through < $2::date) u GROUP BY debtor_id),"
+        " running AS (SELECT debtor_id, w, (sum (w) OVER (ORDER BY debtor_id))::bigint AS r"
+        "   FROM due),"
         " his AS (SELECT debtor_id AS hi, row_number () OVER (ORDER BY debtor_id) AS k"
-        "   FROM due WHERE n % $3::int = 0),"
+        "   FROM running WHERE r / $3::int > (r - w) / $3::int),"
         " bounds AS (SELECT hi, k FROM his UNION ALL SELECT NULL, count (*) + 1 FROM his)"
         " INSERT INTO aging_run_chunk (tenant, run_date, chunk, lo, hi)"
         " SELECT $1, $2::date, k - 1, lag (hi) OVER (ORDER BY k), hi FROM bounds",

@@ -139,7 +139,7 @@ def start_postgres(dir, port=None):
         p = port or free_port()
         opts = ("-c listen_addresses=127.0.0.1 -c port=%d -c unix_socket_directories=%s "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c max_connections=200" % (p, data))
+                "-c max_connections=200" % (p, data)) + os.environ.get("HK_PG_EXTRA", "")
         try:
             _run(_pg_cmd([os.path.join(bindir, "pg_ctl"), "-D", data, "-l",
                           os.path.join(data, "server.log"), "-o", opts, "-w", "-t",

@@ -41,8 +41,10 @@ def test_kill9_aging_midway(fleet):
     try:
         # Every invoice is past due on AS_OF: one invoice.aged each.
         fleet.clock_set(AS_OF + "T10:00:00+08:00")
-        # the day's run in chunks of two debtors (120 invoices), each its own transaction
-        aging = fleet.start("aging", "aging-1", wait=False, HUIKUAN_AGING_CHUNK_DEBTORS="2")
+        # the day's run in chunks of two debtors (120 invoices and the two debtors: the
+        # running count passes a multiple of 120 at every second debtor), each its own
+        # transaction
+        aging = fleet.start("aging", "aging-1", wait=False, HUIKUAN_AGING_CHUNK_SIZE="120")
         seen = []
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
