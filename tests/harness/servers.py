@@ -137,6 +137,8 @@ def start_postgres(dir, port=None):
     last_error = None
     for _ in range(5):
         p = port or free_port()
+        # HK_PG_EXTRA: more server options, for profiling a bench or a test (e.g.
+        # " -c shared_preload_libraries=pg_stat_statements"; tests/bench/README.md)
         opts = ("-c listen_addresses=127.0.0.1 -c port=%d -c unix_socket_directories=%s "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                 "-c max_connections=200" % (p, data)) + os.environ.get("HK_PG_EXTRA", "")
