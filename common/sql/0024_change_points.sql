@@ -13,7 +13,10 @@
 ALTER TABLE invoice ADD COLUMN aged_through date;
 UPDATE invoice SET aged_through = aged_as_of WHERE aged_as_of IS NOT NULL AND status = 'open';
 DROP INDEX invoice_open_aging;
-CREATE INDEX invoice_open_aged_through ON invoice (tenant, aged_through) WHERE status = 'open';
+-- debtor_id a key column too: a run's chunk takes the rows at a change point of its debtors'
+-- id range, checked in the index, not by reading every due row of the day once per chunk.
+CREATE INDEX invoice_open_aged_through ON invoice (tenant, aged_through, debtor_id)
+    WHERE status = 'open';
 
 ALTER TABLE debtor ADD COLUMN graded_through date;
 UPDATE debtor SET graded_through = risk_as_of;

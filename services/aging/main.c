@@ -1321,7 +1321,7 @@ s_do_chunk (hk_daemon_t *d, const hk_queue_msg_t *msg)
                                7, up)
                        != 1
                 || hk_db_exec (d->db,
-                               "UPDATE aging_run r SET finished_at = now()"
+                               "UPDATE aging_run r SET finished_at = clock_timestamp ()"
                                " WHERE tenant = $1 AND run_date = $2::date AND finished_at IS NULL"
                                " AND NOT EXISTS (SELECT 1 FROM aging_run_chunk c"
                                "   WHERE c.tenant = r.tenant AND c.run_date = r.run_date"
@@ -1405,8 +1405,11 @@ s_on_tick (hk_daemon_t *d)
     if (!finished) {
         hk_queue_msg_t msgs[2];
         int n = hk_queue_read (s_chunks, msgs, 2, 0);
+        /* a chunk that failed (a deadlock with ingestion locking a payment's invoices in
+         * its own order) is done again at once, up to three times, not after claim_idle */
         for (int i = 0; i < n; i++)
-            if (s_do_chunk (d, &msgs[i]) == 0) {
+            if (s_do_chunk (d, &msgs[i]) == 0 || s_do_chunk (d, &msgs[i]) == 0
+                || s_do_chunk (d, &msgs[i]) == 0) {
                 hk_queue_ack (s_chunks, msgs[i].id);
                 work++;
             }
