@@ -1263,19 +1263,22 @@ s_do_chunk (hk_daemon_t *d, const hk_queue_msg_t *msg)
     const char *ap[] = { d->tenant, date_s, d->tenant_tz, has_lo ? lo : NULL, has_hi ? hi : NULL };
     /* the chunk's invoices never aged, then those at a change point: each a range of the
      * index on aged_through (one OR of both scans every invoice of the chunk's id range,
-     * most of which hold on a day after another) */
+     * most of which hold on a day after another). A row another transaction holds (an
+     * event's writer: a payment's allocation locks its invoices in its own order, and
+     * waiting for it could deadlock) is skipped: the tick's passes age it once the run is
+     * over, as they do every row whose results do not hold. */
     int aged = s_age_query (d,
                             S_AGING_SELECT ("aged_through IS NULL"
                                             " AND ($4::text IS NULL OR debtor_id > $4)"
                                             " AND ($5::text IS NULL OR debtor_id <= $5)"
-                                            " FOR UPDATE"),
+                                            " FOR UPDATE SKIP LOCKED"),
                             5, ap, run_date, NULL);
     int later = aged < 0 ? 0
                          : s_age_query (d,
                                         S_AGING_SELECT ("aged_through < $2::date"
                                                         " AND ($4::text IS NULL OR debtor_id > $4)"
                                                         " AND ($5::text IS NULL OR debtor_id <= $5)"
-                                                        " FOR UPDATE"),
+                                                        " FOR UPDATE SKIP LOCKED"),
                                         5, ap, run_date, NULL);
     aged = aged < 0 ? aged : later < 0 ? later : aged + later;
     int graded = 0, rc = aged < 0 ? aged : 0;
@@ -1405,8 +1408,8 @@ s_on_tick (hk_daemon_t *d)
     if (!finished) {
         hk_queue_msg_t msgs[2];
         int n = hk_queue_read (s_chunks, msgs, 2, 0);
-        /* a chunk that failed (a deadlock with ingestion locking a payment's invoices in
-         * its own order) is done again at once, up to three times, not after claim_idle */
+        /* a chunk that failed is done again at once, up to three times, not after
+         * claim_idle */
         for (int i = 0; i < n; i++)
             if (s_do_chunk (d, &msgs[i]) == 0 || s_do_chunk (d, &msgs[i]) == 0
                 || s_do_chunk (d, &msgs[i]) == 0) {
