@@ -50,6 +50,12 @@ const char *hk_test_need (const char *who, const char *key);
 
 /* Monotonic milliseconds, for measuring waits. */
 int64_t hk_test_ms (void);
+/* Walks the days after a day whose results hold for steady more days (the aging rules'
+ * change points), up to horizon days on: same (ctx, k) tells whether the results k days on
+ * are the first day's. Counts a change inside the steady days in *late (then stops) and none
+ * on the day after them in *early. */
+void hk_test_walk_steady (int32_t steady, int32_t horizon, bool (*same) (void *ctx, int32_t k),
+                          void *ctx, int *late, int *early);
 void hk_test_sleep_ms (int ms);
 
 /* What was written to f since it was last emptied (malloc'd, caller frees; "" when it cannot

@@ -517,6 +517,19 @@ s_same_results (const hk_risk_input_t *a, const hk_risk_input_t *b)
     return true;
 }
 
+/* Whether the results k days after those of the input ctx are the same. */
+static bool
+s_same_at (void *ctx, int32_t k)
+{
+    const hk_risk_input_t *a = ctx;
+    hk_risk_input_t b = *a;
+    b.as_of += k;
+    b.dpd += k;
+    if (b.days_since_contact >= 0)
+        b.days_since_contact += k;
+    return s_same_results (a, &b);
+}
+
 /* The change points the daily run relies on: results hold on every day of the steady days
  * (never too late), and on the day after, the first one not promised, something changed for
  * the thresholds the date alone reaches (no needless re-aging). */
@@ -551,22 +564,8 @@ s_test_steady (void)
             .reach = (hk_reach_t) (s_next (&st) % 3),
             .outstanding_minor = 1000,
         };
-        int32_t steady = hk_risk_steady_days (NULL, &a);
-        int32_t upto = steady >= 1000 ? 1000 : steady + 1; /* beyond: checked to day 1000 */
-        for (int32_t k = 1; k <= upto; k++) {
-            hk_risk_input_t b = a;
-            b.as_of += k;
-            b.dpd += k;
-            if (b.days_since_contact >= 0)
-                b.days_since_contact += k;
-            bool same = s_same_results (&a, &b);
-            if (k <= steady && !same) {
-                late++;
-                break;
-            }
-            if (k == steady + 1 && same)
-                early++;
-        }
+        hk_test_walk_steady (hk_risk_steady_days (NULL, &a), 1000, s_same_at, &a, &late,
+                             &early);
     }
     CHECK_INT (late, 0);
     CHECK_INT (early, 0);

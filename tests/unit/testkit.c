@@ -56,6 +56,22 @@ hk_test_ms (void)
 }
 
 void
+hk_test_walk_steady (int32_t steady, int32_t horizon, bool (*same) (void *ctx, int32_t k),
+                     void *ctx, int *late, int *early)
+{
+    int32_t upto = steady >= horizon ? horizon : steady + 1;
+    for (int32_t k = 1; k <= upto; k++) {
+        bool unchanged = same (ctx, k);
+        if (k <= steady && !unchanged) {
+            (*late)++;
+            return;
+        }
+        if (k == steady + 1 && unchanged)
+            (*early)++;
+    }
+}
+
+void
 hk_test_sleep_ms (int ms)
 {
     struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000 };
