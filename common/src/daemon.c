@@ -166,8 +166,6 @@ s_screen (hk_daemon_t *d, hk_queue_t *q, hk_queue_msg_t *msg)
     return env;
 }
 
-/* Applies one consumed message on its own: dedupe on event id, then the daemon's handler, in
- * one transaction; acknowledged only after commit (promise 1). */
 /* A consumed stream's group lost with Redis's data, not yet made up for (on_stream_loss). */
 static bool s_loss_pending;
 
@@ -193,11 +191,14 @@ s_stream_lost (hk_daemon_t *d, hk_queue_t **queues, int n, int64_t *made)
         s_loss_pending = res && PQgetvalue (res, 0, 0)[0] == 't';
         PQclear (res);
         if (s_loss_pending)
-            HK_LOG (HK_WARN, "event.stream_lost", HK_S ("stream", hk_queue_stream (queues[grew])));
+            HK_LOG (HK_WARN, "event.stream_lost",
+                    HK_S ("stream", hk_queue_stream (queues[grew])));
     }
     return s_loss_pending;
 }
 
+/* Applies one consumed message on its own: dedupe on event id, then the daemon's handler, in
+ * one transaction; acknowledged only after commit (promise 1). */
 static void
 s_apply_one (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *q, hk_queue_msg_t *msg,
              const Huikuan__V1__Envelope *env)

@@ -3,12 +3,13 @@
  *
  * Incremental: the invoice of an invoice.recorded event is aged at once; a payment re-ages
  * the debtor's open invoices and grades it again; a limitation interruption (R-L2) recomputes
- * that invoice's clock. Daily full re-age: at the tenant's day boundary (its time zone, by the
- * fleet clock) the first instance to notice plans a run (aging_run): the debtors with results
- * to compute (theirs or their invoices': never computed, or at a change point), in order of
- * id, cut into chunks of about `chunk_size` results, each one message on a Redis stream read through
- * a consumer group, so N instances share the run; a chunk whose instance died is claimed by
- * another (XAUTOCLAIM after `claim_idle`). A chunk is done once: its row lock, its results,
+ * that invoice's clock. Daily run: at the tenant's day boundary (its time zone, by the fleet
+ * clock) the first instance to notice plans a run (aging_run): the debtors with results to
+ * compute (theirs or their invoices': never computed, or at a change point; every result
+ * stores the last day it holds), in order of id, cut into chunks of about `chunk_size`
+ * results, each one message on a Redis stream read through a consumer group, so N instances
+ * share the run; a chunk whose instance died is claimed by another (XAUTOCLAIM after
+ * `claim_idle`). A chunk is done once: its row lock, its results,
  * its events and its evidence (aging_run_debtor) commit together, and a redelivered chunk
  * that is already done is only acknowledged (promises 1 and 2). Invoices and debtors are aged
  * set-based per batch: one query fetches every input of the batch, one UPDATE (unnest) writes
@@ -1295,9 +1296,9 @@ s_do_chunk (hk_daemon_t *d, const hk_queue_msg_t *msg)
         if (graded >= 0
             && hk_db_exec (d->db,
                            "UPDATE debtor b SET graded_through = 'infinity' WHERE tenant = $1"
-                           " AND debtor_id IN (" S_CHUNK_DUE_DEBTORS ") AND NOT b.credit_hold AND NOT EXISTS (SELECT 1 FROM invoice i"
-                           "   WHERE i.tenant = b.tenant AND i.debtor_id = b.debtor_id"
-                           "   AND i.status = 'open')",
+                           " AND debtor_id IN (" S_CHUNK_DUE_DEBTORS ") AND NOT b.credit_hold"
+                           " AND NOT EXISTS (SELECT 1 FROM invoice i WHERE i.tenant = b.tenant"
+                           "   AND i.debtor_id = b.debtor_id AND i.status = 'open')",
                            4, dp)
                    < 0)
             graded = HK_EDB;
