@@ -26,3 +26,12 @@ CREATE INDEX debtor_graded_through ON debtor (tenant, graded_through);
 -- Days past due change every day: stored, they were a daily write of every open invoice.
 -- Readers compute them from due_on and the tenant's day (legal, notification, hkctl).
 ALTER TABLE invoice DROP COLUMN dpd;
+
+-- What the stored results were computed with, per tenant: aging's rules version and the
+-- tenant's buckets. Results are kept until their change point, so when either differs at a
+-- start, aging computes every result again.
+CREATE TABLE aging_rules (
+    tenant      text PRIMARY KEY,
+    fingerprint text NOT NULL,
+    changed_at  timestamptz NOT NULL DEFAULT now()
+);

@@ -1383,6 +1383,89 @@ s_debtor_pass (hk_daemon_t *d, int32_t today, const char *limit)
     return rc;
 }
 
+/* Marks every open invoice and every debtor of the tenant (inside the open transaction): the
+ * tick's passes compute them all again from the database. why is logged. */
+static int
+s_mark_all (hk_daemon_t *d, const char *why)
+{
+    const char *p[] = { d->tenant };
+    int invoices = hk_db_exec (d->db,
+                               "UPDATE invoice SET aged_through = NULL WHERE tenant = $1"
+                               " AND status = 'open' AND aged_through IS NOT NULL",
+                               1, p);
+    int debtors = invoices < 0 ? invoices
+                               : hk_db_exec (d->db,
+                                             "UPDATE debtor SET graded_through = NULL"
+                                             " WHERE tenant = $1 AND graded_through IS NOT NULL",
+                                             1, p);
+    if (debtors < 0)
+        return HK_EDB;
+    HK_LOG (HK_WARN, "aging.recompute_all", HK_S ("why", why), HK_I ("invoices", invoices),
+            HK_I ("debtors", debtors));
+    return 0;
+}
+
+/* Events lost with Redis's data (promise 1): which results they would have changed is not
+ * known, and a day's run re-ages only what reached a change point, so every result is
+ * computed again. */
+static int
+s_on_stream_loss (hk_daemon_t *d)
+{
+    if (hk_db_begin (d->db) != 0)
+        return HK_EDB;
+    if (s_mark_all (d, "events lost") != 0 || hk_db_commit (d->db) != 0) {
+        hk_db_rollback (d->db);
+        return HK_EDB;
+    }
+    return 0;
+}
+
+/* The version of the pure rules (risk.c, aging_rules.c, limitation.c): raised with any change
+ * to what they compute, so that results stored by the rules before are computed again. */
+#define S_RULES_VERSION "2026-11-25"
+
+/* Whether this instance has compared its rules with those of the stored results. */
+static bool s_rules_checked;
+
+/* Results are kept until their change point, so a change of the rules (a new version) or of
+ * the tenant's buckets must compute every result again: the fingerprint of both is kept per
+ * tenant (aging_rules), and a start that brings another marks everything. Also on the first
+ * start over results of a version from before the fingerprint. Returns 0 or an error (tried
+ * again next tick). */
+static int
+s_check_rules (hk_daemon_t *d)
+{
+    char print[512];
+    int len = snprintf (print, sizeof print, "rules %s buckets", S_RULES_VERSION);
+    for (int i = 0; i < s_buckets.count && len > 0 && (size_t) len < sizeof print; i++)
+        len += snprintf (print + len, sizeof print - (size_t) len, " %d", (int) s_buckets.upto[i]);
+    const char *p[] = { d->tenant, print };
+    if (hk_db_begin (d->db) != 0)
+        return HK_EDB;
+    PGresult *res = hk_db_query (d->db,
+                                 "SELECT fingerprint = $2 FROM aging_rules WHERE tenant = $1"
+                                 " FOR UPDATE",
+                                 2, p);
+    bool same = res && PQntuples (res) == 1 && PQgetvalue (res, 0, 0)[0] == 't';
+    int rc = res ? 0 : HK_EDB;
+    PQclear (res);
+    if (rc == 0 && !same
+        && (s_mark_all (d, "rules or buckets changed") != 0
+            || hk_db_exec (d->db,
+                           "INSERT INTO aging_rules (tenant, fingerprint) VALUES ($1, $2)"
+                           " ON CONFLICT (tenant) DO UPDATE SET fingerprint = $2,"
+                           " changed_at = now ()",
+                           2, p)
+                   != 1))
+        rc = HK_EDB;
+    if (rc == 0 && hk_db_commit (d->db) == 0) {
+        s_rules_checked = true;
+        return 0;
+    }
+    hk_db_rollback (d->db);
+    return HK_EDB;
+}
+
 /* Each tick: plan today's run when due; while it runs, do up to two of its chunks (read
  * together, so a chunk is pending while the other is worked on); once it is finished, the
  * incremental pass: invoices marked by events or not aged today, in SKIP LOCKED batches, then
@@ -1390,6 +1473,8 @@ s_debtor_pass (hk_daemon_t *d, int32_t today, const char *limit)
 static int
 s_on_tick (hk_daemon_t *d)
 {
+    if (!s_rules_checked && s_check_rules (d) != 0)
+        return HK_EDB;
     int32_t today;
     if (s_today (d, &today) != 0)
         return HK_EINVAL;
@@ -1462,33 +1547,6 @@ s_on_tick (hk_daemon_t *d)
     hk_db_rollback (d->db);
     HK_LOG (HK_WARN, "aging.batch_failed", HK_S ("error", hk_db_errstr (d->db)));
     return rc < 0 ? rc : HK_EDB;
-}
-
-/* Events lost with Redis's data (promise 1): which results they would have changed is not
- * known, and a day's run re-ages only what reached a change point, so every open invoice and
- * every debtor is marked; the tick's passes compute them all again from the database. */
-static int
-s_on_stream_loss (hk_daemon_t *d)
-{
-    const char *p[] = { d->tenant };
-    if (hk_db_begin (d->db) != 0)
-        return HK_EDB;
-    int invoices = hk_db_exec (d->db,
-                               "UPDATE invoice SET aged_through = NULL WHERE tenant = $1"
-                               " AND status = 'open' AND aged_through IS NOT NULL",
-                               1, p);
-    int debtors = invoices < 0 ? invoices
-                               : hk_db_exec (d->db,
-                                             "UPDATE debtor SET graded_through = NULL"
-                                             " WHERE tenant = $1 AND graded_through IS NOT NULL",
-                                             1, p);
-    if (debtors < 0 || hk_db_commit (d->db) != 0) {
-        hk_db_rollback (d->db);
-        return HK_EDB;
-    }
-    HK_LOG (HK_WARN, "aging.recompute_all", HK_I ("invoices", invoices),
-            HK_I ("debtors", debtors));
-    return 0;
 }
 
 static int

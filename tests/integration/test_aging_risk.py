@@ -164,12 +164,14 @@ def test_credit_hold_placed_and_lifted_only_by_payment(fleet):
 
 
 def test_tenant_buckets_from_configuration(fleet):
-    """R-A1: buckets are configuration; a bad list is refused at start with the reason."""
+    """R-A1: buckets are configuration; a bad list is refused at start with the reason. Results
+    are kept until their change point, so other buckets at a start compute them all again the
+    same day (aging_rules), not when each invoice's old bucket would have ended."""
     import subprocess
     from fleet import binary
     fleet.clock_set("2026-03-30T10:00:00+08:00")
     fleet.start("ingestion")
-    fleet.start("aging", HUIKUAN_AGING_BUCKETS="15,45")
+    aging = fleet.start("aging", HUIKUAN_AGING_BUCKETS="15,45")
     fleet.drop("b.csv", "invoice_id,debtor_id,currency,amount,due_on\n"
                         "T-1,D1,CNY,1.00,2026-03-20\nT-2,D1,CNY,1.00,2026-03-01\n"
                         "T-3,D1,CNY,1.00,2026-01-01\n")
@@ -177,6 +179,17 @@ def test_tenant_buckets_from_configuration(fleet):
                30, what="aged")
     assert fleet.query("SELECT invoice_id, bucket FROM invoice ORDER BY 1") == \
         [("T-1", "1-15"), ("T-2", "16-45"), ("T-3", "over-45")]
+    aging.stop()
+    again = fleet.start("aging", "aging-default")     # the default buckets, the same day
+    wait_until(lambda: fleet.query("SELECT invoice_id, bucket FROM invoice ORDER BY 1") ==
+               [("T-1", "1-30"), ("T-2", "1-30"), ("T-3", "61-90")], 30,
+               what="buckets computed again")
+    assert "rules or buckets changed" in again.log(200)
+    again.stop()
+    same = fleet.start("aging", "aging-same")          # the same buckets: nothing again
+    time.sleep(1.0)
+    assert "recompute_all" not in same.log(200)
+    assert fleet.scalar("SELECT count(*) FROM aging_rules") == 1
     env = fleet.env()
     env["HUIKUAN_AGING_BUCKETS"] = "30,20"
     r = subprocess.run([binary("huikuan-aging"), "--show-config"], env=env, capture_output=True,

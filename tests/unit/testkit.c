@@ -59,14 +59,15 @@ void
 hk_test_walk_steady (int32_t steady, int32_t horizon, bool (*same) (void *ctx, int32_t k),
                      void *ctx, int *late, int *early)
 {
-    int32_t upto = steady >= horizon ? horizon : steady + 1;
+    bool ends = steady < horizon; /* the day after the steady days is walked too */
+    int32_t upto = ends ? steady + 1 : horizon;
     for (int32_t k = 1; k <= upto; k++) {
         bool unchanged = same (ctx, k);
         if (k <= steady && !unchanged) {
             (*late)++;
             return;
         }
-        if (k == steady + 1 && unchanged)
+        if (ends && k == upto && unchanged)
             (*early)++;
     }
 }
