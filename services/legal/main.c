@@ -2,8 +2,8 @@
  * or when its limitation period nears its end (R-L3, R-L1: limitation.warning events).
  * Triggered by invoice.aged events and, for thresholds inside a bucket, by a scan of the open
  * invoices by due date once a tenant-local day, after aging's run of that day (or every
- * `sweep_wait` while that run is not finished). A case is unique per invoice (database constraint), so
- * any number of instances open it once (promise 2). */
+ * `sweep_wait` while that run is not finished). A case is unique per invoice (database
+ * constraint), so any number of instances open it once (promise 2). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -148,9 +148,9 @@ def time_aggregate(fleet):
 
 
 # An extra measure, not the issue's: the same buckets written to every open invoice by one
-# UPDATE (aged_as_of, aged_through, bucket), in a transaction rolled back. Storing a result per invoice
-# costs at least this; the issue's target compares the re-age with the aggregate, which writes
-# nothing.
+# UPDATE (aged_as_of, aged_through, bucket), in a transaction rolled back. Storing a result
+# in every invoice row costs at least this; the issue's target compares the runs with the
+# aggregate, which writes nothing.
 UPDATE_SQL = """
 UPDATE invoice SET aged_as_of = %(d)s::date, aged_through = %(d)s::date,
        bucket = CASE WHEN %(d)s::date - due_on <= 0 THEN 'current'
