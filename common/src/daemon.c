@@ -90,6 +90,18 @@ s_sleep_us (int64_t us)
 }
 
 int
+hk_daemon_today (hk_daemon_t *d, int32_t *date, char *text, size_t len)
+{
+    hk_local_t local;
+    if (hk_tz_local (d->tenant_tz, hk_clock_now (d->clock), &local) != 0)
+        return HK_EINVAL;
+    *date = local.date;
+    if (text)
+        hk_date_format (local.date, text, len);
+    return 0;
+}
+
+int
 hk_daemon_emit (hk_daemon_t *d, const char *type, const char *aggregate_id,
                 const char *trace_id, const ProtobufCMessage *payload)
 {

@@ -829,16 +829,6 @@ s_ids_literal (PGresult *res)
     return hk_pgarr_finish (&a);
 }
 
-static int
-s_today (hk_daemon_t *d, int32_t *today)
-{
-    hk_local_t local;
-    if (hk_tz_local (d->tenant_tz, hk_clock_now (d->clock), &local) != 0)
-        return HK_EINVAL;
-    *today = local.date;
-    return 0;
-}
-
 /* Marks the debtors of ids (a text[] literal) for grading by the next debtor pass (their
  * graded_through is cleared): those the pass grades, that owe something or are held (a mark on
  * any other would stay, and every tick's pass would walk it); with doubtful, only those
@@ -869,7 +859,7 @@ s_age_invoices (hk_daemon_t *d, const char *const *ids, const char *const *trace
                 bool recorded)
 {
     int32_t today;
-    if (s_today (d, &today) != 0)
+    if (hk_daemon_today (d, &today, NULL, 0) != 0)
         return HK_EINVAL;
     char today_s[16];
     hk_date_format (today, today_s, sizeof today_s);
@@ -1476,7 +1466,7 @@ s_on_tick (hk_daemon_t *d)
     if (!s_rules_checked && s_check_rules (d) != 0)
         return HK_EDB;
     int32_t today;
-    if (s_today (d, &today) != 0)
+    if (hk_daemon_today (d, &today, NULL, 0) != 0)
         return HK_EINVAL;
     char today_s[16], limit[24];
     hk_date_format (today, today_s, sizeof today_s);

@@ -43,11 +43,10 @@ static int
 s_open_case (hk_daemon_t *d, const char *invoice, const char *trace_id,
              int32_t limitation_days_left)
 {
-    hk_local_t local;
-    if (hk_tz_local (d->tenant_tz, hk_clock_now (d->clock), &local) != 0)
-        return HK_EINVAL;
+    int32_t day;
     char today[16];
-    hk_date_format (local.date, today, sizeof today);
+    if (hk_daemon_today (d, &day, today, sizeof today) != 0)
+        return HK_EINVAL;
     const char *p[] = { d->tenant, invoice, today };
     /* days past due as of today, the tenant's day by the fleet clock (R-A1) */
     PGresult *res = hk_db_query (d->db,

@@ -17,7 +17,6 @@
 
 #include "channel.h"
 #include "huikuan/daemon.h"
-#include "huikuan/dates.h"
 #include "huikuan/digest.h"
 #include "huikuan/errcodes.h"
 #include "huikuan/files.h"
@@ -50,13 +49,12 @@ s_send (hk_daemon_t *d, notification_t *st, const char *contact_id)
 {
     if (hk_db_begin (d->db) != 0)
         return HK_EDB;
-    hk_local_t local; /* days past due on the tenant's day by the fleet clock (R-A1) */
-    if (hk_tz_local (d->tenant_tz, hk_clock_now (d->clock), &local) != 0) {
+    int32_t day; /* days past due on the tenant's day by the fleet clock (R-A1) */
+    char today[16];
+    if (hk_daemon_today (d, &day, today, sizeof today) != 0) {
         hk_db_rollback (d->db);
         return HK_EINVAL;
     }
-    char today[16];
-    hk_date_format (local.date, today, sizeof today);
     const char *p[] = { contact_id, today };
     PGresult *res = hk_db_query (
         d->db,

@@ -69,6 +69,11 @@ typedef struct {
 /* Runs the daemon until SIGTERM. Returns the process exit code. */
 int hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def);
 
+/* The tenant's day by the fleet clock, in the tenant's zone: *date a day number and, when
+ * text is not NULL, "YYYY-MM-DD" into it (16 bytes). Returns 0, or HK_EINVAL for a zone the
+ * system does not know. */
+int hk_daemon_today (hk_daemon_t *d, int32_t *date, char *text, size_t len);
+
 /* Appends an event produced by this instance to the outbox (inside the open transaction);
  * occurred_at defaults to the fleet clock's now. */
 int hk_daemon_emit (hk_daemon_t *d, const char *type, const char *aggregate_id,
