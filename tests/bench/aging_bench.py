@@ -207,6 +207,39 @@ def time_reage(fleet, rows, timeout):
         time.sleep(POLL)
 
 
+# Whether anything is left to age for a day (twice as a parameter): an open invoice or an
+# owing debtor whose results were never computed or do not hold on it. Polled every POLL
+# seconds on a 2-core machine, so each poll must cost next to nothing: each part is an index
+# probe (a count of the invoices not aged scanned the table: a third of a second a poll,
+# competing with the daemon).
+LEFT_SQL = ("SELECT EXISTS (SELECT 1 FROM invoice WHERE tenant = 'default' AND status = 'open'"
+            "  AND aged_through IS NULL)"
+            " OR EXISTS (SELECT 1 FROM invoice WHERE tenant = 'default' AND status = 'open'"
+            "  AND aged_through < %s)"
+            " OR EXISTS (SELECT 1 FROM debtor b WHERE tenant = 'default'"
+            "  AND graded_through IS NULL AND EXISTS (SELECT 1 FROM invoice i"
+            "  WHERE i.tenant = b.tenant AND i.debtor_id = b.debtor_id AND i.status = 'open'))"
+            " OR EXISTS (SELECT 1 FROM debtor b WHERE tenant = 'default'"
+            "  AND graded_through < %s AND EXISTS (SELECT 1 FROM invoice i"
+            "  WHERE i.tenant = b.tenant AND i.debtor_id = b.debtor_id AND i.status = 'open'))")
+
+
+def poll_session(fleet):
+    """A session of the bench's own for its polls, autocommit, that keeps the planner on the
+    indexes whatever the statistics say. Returns (connection, scalar (sql, params))."""
+    poll = psycopg2.connect(fleet.database_url)
+    poll.autocommit = True
+
+    def scalar(sql, params=None):
+        with poll.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone()[0]
+
+    scalar("SELECT set_config('enable_seqscan', 'off', false),"
+           " set_config('enable_bitmapscan', 'off', false)")
+    return poll, scalar
+
+
 def time_incremental(fleet, payments, seed, timeout):
     """Payments on `payments` distinct debtors' open invoices through huikuan-ingestion (aging
     stopped), then huikuan-aging started and timed until the events are consumed and the
@@ -234,34 +267,13 @@ def time_incremental(fleet, payments, seed, timeout):
     ingestion.stop()
     ids = [r[0] for r in fleet.query("SELECT event_id::text FROM event_outbox"
                                      " WHERE type = 'payment.recorded'")]
-    # Polled every POLL seconds on a 2-core machine, so each poll must cost next to nothing:
-    # the events first, then "is anything left", each an index probe (a count of the invoices
-    # not aged scanned the table: a third of a second a poll, competing with the daemon). The
-    # poll's own session keeps the planner on the indexes whatever the statistics say.
     consumed = ("SELECT count(*) FROM consumed_event WHERE consumer = 'aging'"
                 " AND event_id = ANY (%s::uuid[])")
-    left = ("SELECT EXISTS (SELECT 1 FROM invoice WHERE tenant = 'default' AND status = 'open'"
-            "  AND aged_through IS NULL)"
-            " OR EXISTS (SELECT 1 FROM invoice WHERE tenant = 'default' AND status = 'open'"
-            "  AND aged_through < %s)"
-            " OR EXISTS (SELECT 1 FROM debtor b WHERE tenant = 'default'"
-            "  AND graded_through IS NULL"
-            "  AND EXISTS (SELECT 1 FROM invoice i WHERE i.tenant = b.tenant"
-            "  AND i.debtor_id = b.debtor_id AND i.status = 'open'))")
-    poll = psycopg2.connect(fleet.database_url)
-    poll.autocommit = True
-
-    def scalar(sql, params):
-        with poll.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchone()[0]
-
-    scalar("SELECT set_config('enable_seqscan', 'off', false),"
-           " set_config('enable_bitmapscan', 'off', false)", None)
+    poll, scalar = poll_session(fleet)
     t0 = time.monotonic()
     daemon = fleet.start("aging", wait=False)
     while True:
-        if scalar(consumed, (ids,)) >= len(rows) and not scalar(left, (AS_OF,)):
+        if scalar(consumed, (ids,)) >= len(rows) and not scalar(LEFT_SQL, (AS_OF, AS_OF)):
             s = time.monotonic() - t0
             break
         if not daemon.running():
@@ -281,31 +293,12 @@ def time_daily_run(fleet, timeout):
     NEXT_CLOCK and polls until its run of NEXT_DAY is finished and no invoice or owing debtor
     is left whose results do not hold on NEXT_DAY. Returns (run seconds by its record, wall
     seconds from the clock move, invoices aged, debtors graded)."""
-    poll = psycopg2.connect(fleet.database_url)
-    poll.autocommit = True
-
-    def scalar(sql, params=None):
-        with poll.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchone()[0]
-
-    scalar("SELECT set_config('enable_seqscan', 'off', false),"
-           " set_config('enable_bitmapscan', 'off', false)")
-    left = ("SELECT EXISTS (SELECT 1 FROM invoice WHERE tenant = 'default' AND status = 'open'"
-            "  AND aged_through IS NULL)"
-            " OR EXISTS (SELECT 1 FROM invoice WHERE tenant = 'default' AND status = 'open'"
-            "  AND aged_through < %s)"
-            " OR EXISTS (SELECT 1 FROM debtor b WHERE tenant = 'default'"
-            "  AND graded_through IS NULL AND EXISTS (SELECT 1 FROM invoice i"
-            "  WHERE i.tenant = b.tenant AND i.debtor_id = b.debtor_id AND i.status = 'open'))"
-            " OR EXISTS (SELECT 1 FROM debtor b WHERE tenant = 'default'"
-            "  AND graded_through < %s AND EXISTS (SELECT 1 FROM invoice i"
-            "  WHERE i.tenant = b.tenant AND i.debtor_id = b.debtor_id AND i.status = 'open'))")
+    poll, scalar = poll_session(fleet)
     finished = ("SELECT (SELECT extract (epoch FROM finished_at - planned_at) FROM aging_run"
                 " WHERE run_date = %s AND finished_at IS NOT NULL)")
     daemon = fleet.start("aging", wait=False)
     deadline = time.monotonic() + timeout
-    while scalar(left, (AS_OF, AS_OF)):     # idle first: the incremental work is done
+    while scalar(LEFT_SQL, (AS_OF, AS_OF)):     # idle first: the incremental work is done
         if time.monotonic() > deadline or not daemon.running():
             raise Broken("huikuan-aging not idle before the daily run:\n%s" % daemon.log())
         time.sleep(POLL)
@@ -314,7 +307,7 @@ def time_daily_run(fleet, timeout):
     fleet.clock_set(NEXT_CLOCK)
     while True:
         run_s = scalar(finished, (NEXT_DAY,))
-        if run_s is not None and not scalar(left, (NEXT_DAY, NEXT_DAY)):
+        if run_s is not None and not scalar(LEFT_SQL, (NEXT_DAY, NEXT_DAY)):
             wall_s = time.monotonic() - t0
             break
         if not daemon.running():
