@@ -6,9 +6,9 @@
  * that invoice's clock. Daily run: at the tenant's day boundary (its time zone, by the fleet
  * clock) the first instance to notice plans a run (aging_run): the debtors with results to
  * compute (theirs or their invoices': never computed, or at a change point; every result
- * stores the last day it holds), in order of id, cut into chunks of about `chunk_size`
- * results, each one message on a Redis stream read through a consumer group, so N instances
- * share the run; a chunk whose instance died is claimed by another (XAUTOCLAIM after
+ * stores the last day it holds), in order of id, cut into chunks of at most `chunk_size`
+ * results and at least one chunk per live instance, each one message on a Redis stream read
+ * through a consumer group, so N instances share the run; a chunk whose instance died is claimed by another (XAUTOCLAIM after
  * `claim_idle`). A chunk is done once: its row lock, its results,
  * its events and its evidence (aging_run_debtor) commit together, and a redelivered chunk
  * that is already done is only acknowledged (promises 1 and 2). Invoices and debtors are aged
@@ -40,7 +40,8 @@ static const hk_cfg_entry_t s_config[] = {
     { "batch_size", HK_CFG_INT, "500", 1, 100000, 0, NULL,
       "invoices aged per transaction outside the daily run (new, paid, interrupted)" },
     { "chunk_size", HK_CFG_INT, "5000", 1, 1000000, 0, NULL,
-      "results (invoices and debtors) computed per chunk of a daily run, handed out over Redis" },
+      "most results (invoices and debtors) computed per chunk of a daily run, handed out over"
+      " Redis; a day with fewer results is cut into one chunk per live aging instance" },
     { "buckets", HK_CFG_STRING, "30,60,90,180,365,730", 0, 0, HK_CFG_NORELOAD, s_valid_buckets,
       "aging buckets: increasing upper bounds in days past due after \"current\" (R-A1)" },
     { 0 },
@@ -1138,8 +1139,10 @@ s_republish (hk_daemon_t *d, const char *today_s)
 /* Plans today's run when none exists (inside an open transaction): the debtors with results
  * to compute today (theirs or their open invoices': never computed, marked by an event, or
  * at a change point), in id order, cut after the debtor whose results take the running
- * count past a multiple of chunk_size (a day after a run has one or two due results a
- * debtor, a first aging ten or more: chunks of work, not of debtors); chunk k covers
+ * count past a multiple of the chunk size (a day after a run has one or two due results a
+ * debtor, a first aging ten or more: chunks of work, not of debtors). The size is
+ * chunk_size, or less when the day's results would make fewer chunks than there are live
+ * aging instances of the tenant: a small day is shared by all of them too. Chunk k covers
  * lo < debtor_id <= hi (NULL bounds are open), so the chunks partition every debtor id, those
  * recorded later included. The chunks go to the Redis stream before the commit: a message
  * for a run that did not commit finds no chunk row and is dropped. *finished tells whether
@@ -1166,9 +1169,11 @@ s_plan_run (hk_daemon_t *d, const char *today_s, bool *finished)
                                3, p);
     if (inserted <= 0)
         return inserted < 0 ? HK_EDB : 0; /* another instance planned it */
-    char size[24];
+    char size[24], expiry[24];
     snprintf (size, sizeof size, "%lld", (long long) hk_config_int (d->config, "chunk_size"));
-    const char *cp[] = { d->tenant, today_s, size };
+    snprintf (expiry, sizeof expiry, "%lld",
+              (long long) hk_config_int (d->config, "instance_expiry"));
+    const char *cp[] = { d->tenant, today_s, size, expiry };
     int chunks = hk_db_exec (
         d->db,
         /* a union of index scans, not one OR: the debtors whose results or whose invoices'
@@ -1182,14 +1187,21 @@ s_plan_run (hk_daemon_t *d, const char *today_s, bool *finished)
         "       AND aged_through IS NULL"
         "     UNION ALL SELECT debtor_id FROM invoice WHERE tenant = $1 AND status = 'open'"
         "       AND aged_through < $2::date) u GROUP BY debtor_id),"
+        /* at most chunk_size results a chunk, and at least one chunk per live instance
+         * (one that beat within instance_expiry): a small day's work is shared too */
+        " live AS (SELECT greatest (count (*), 1) AS n FROM fleet_instance"
+        "   WHERE kind = 'aging' AND tenant = $1"
+        "   AND heartbeat_at > now () - $4::bigint * interval '1 microsecond'),"
+        " size AS (SELECT greatest (least ($3::bigint, ceil ((SELECT sum (w) FROM due)"
+        "   / (SELECT n FROM live))::bigint), 1) AS s),"
         " running AS (SELECT debtor_id, w, (sum (w) OVER (ORDER BY debtor_id))::bigint AS r"
         "   FROM due),"
         " his AS (SELECT debtor_id AS hi, row_number () OVER (ORDER BY debtor_id) AS k"
-        "   FROM running WHERE r / $3::int > (r - w) / $3::int),"
+        "   FROM running, size WHERE r / s > (r - w) / s),"
         " bounds AS (SELECT hi, k FROM his UNION ALL SELECT NULL, count (*) + 1 FROM his)"
         " INSERT INTO aging_run_chunk (tenant, run_date, chunk, lo, hi)"
         " SELECT $1, $2::date, k - 1, lag (hi) OVER (ORDER BY k), hi FROM bounds",
-        3, cp);
+        4, cp);
     if (chunks <= 0)
         return HK_EDB;
     char nchunks[16];
@@ -1456,8 +1468,9 @@ s_check_rules (hk_daemon_t *d)
     return HK_EDB;
 }
 
-/* Each tick: plan today's run when due; while it runs, do up to two of its chunks (read
- * together, so a chunk is pending while the other is worked on); once it is finished, the
+/* Each tick: plan today's run when due; while it runs, do one of its chunks (the loop ticks
+ * again at once after work; read one at a time, the next chunk is left to any other live
+ * instance meanwhile, so two instances share a run of two chunks); once it is finished, the
  * incremental pass: invoices marked by events or not aged today, in SKIP LOCKED batches, then
  * the debtor pass. */
 static int
@@ -1482,8 +1495,8 @@ s_on_tick (hk_daemon_t *d)
         return planned < 0 ? planned : HK_EDB;
     }
     if (!finished) {
-        hk_queue_msg_t msgs[2];
-        int n = hk_queue_read (s_chunks, msgs, 2, 0);
+        hk_queue_msg_t msgs[1];
+        int n = hk_queue_read (s_chunks, msgs, 1, 0);
         /* a chunk that failed is done again at once, up to three times, not after
          * claim_idle */
         for (int i = 0; i < n; i++)

@@ -32,11 +32,11 @@ def feed():
     return "\n".join(rows) + "\n"
 
 
-def load(fleet):
+def load(fleet, env=FAST_CLAIM):
     fleet.clock_set("2026-03-01T10:00:00+08:00")
     fleet.start("ingestion")
-    a = fleet.start("aging", "aging-1", **FAST_CLAIM)
-    b = fleet.start("aging", "aging-2", **FAST_CLAIM)
+    a = fleet.start("aging", "aging-1", **env)
+    b = fleet.start("aging", "aging-2", **env)
     fleet.drop("runs.csv", feed())
     wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of ="
                                     " '2026-03-01'") == 2 * DEBTORS, 60, what="first aging")
@@ -96,6 +96,21 @@ def test_two_instances_share_the_run(fleet):
                         " WHERE run_date = '2026-03-03'") == 0
     assert fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of = '2026-03-02'"
                         " AND aged_through >= '2026-03-03'") == 2 * DEBTORS
+
+
+def test_a_small_day_is_shared_by_the_live_instances(fleet):
+    """A day whose results fit in one chunk of chunk_size (5,000 by default; 1,800 here) is
+    cut into one chunk per live aging instance all the same, so that N instances share a
+    small day's run too, not only a first aging's."""
+    load(fleet, {"HUIKUAN_CLAIM_IDLE": "1s"})
+    fleet.clock_set("2026-03-02T10:00:00+08:00")
+    wait_until(lambda: fleet.scalar("SELECT finished_at IS NOT NULL FROM aging_run"
+                                    " WHERE run_date = '2026-03-02'"), 90, what="run of the 2nd")
+    # two halves of 300 debtors (900 results each), and the open-ended chunk after the last
+    # debtor (empty here); a single live instance would have had all 1,800 in one chunk
+    assert fleet.query("SELECT chunk, debtors, invoices FROM aging_run_chunk"
+                       " WHERE run_date = '2026-03-02' ORDER BY chunk") == [
+        (0, DEBTORS // 2, DEBTORS), (1, DEBTORS // 2, DEBTORS), (2, 0, 0)]
 
 
 def pending_of(fleet, consumer):
