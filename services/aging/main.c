@@ -194,7 +194,9 @@ s_reach (const char *text)
  * row's ctid, by which s_age_rows writes it back, and the debtor's standing: bankrupt,
  * reachability (R-A8), broken promises (R-A2) and a known closure (R-A7). $1 tenant, $2 the
  * as-of date, $3 the tenant zone; FILTER may use $4 on. FILTER must lock the rows (FOR
- * UPDATE). */
+ * UPDATE). The debtor is looked up per invoice by its key (a lateral subquery the planner
+ * cannot flatten): as a join, the planner hashed the whole debtor table for a batch of a
+ * few thousand invoices, 80 ms of a day run's 100 ms read at 100,000 debtors. */
 #define S_AGING_SELECT(FILTER)                                                                 \
     "WITH b AS (SELECT invoice_id, debtor_id, due_on, bucket, currency, outstanding_minor,"    \
     "  grade, limitation_warning, limitation_expires_on, ctid FROM invoice"                    \
@@ -205,7 +207,8 @@ s_reach (const char *text)
     "  coalesce (db.reachability, 'reachable'), coalesce (pm.broken, 0),"                      \
     "  coalesce (db.closure, false)"                                                           \
     " FROM b"                                                                                  \
-    " LEFT JOIN debtor db ON db.tenant = $1 AND db.debtor_id = b.debtor_id"                    \
+    " LEFT JOIN LATERAL (SELECT bankrupt, reachability, closure FROM debtor"                   \
+    "   WHERE tenant = $1 AND debtor_id = b.debtor_id OFFSET 0) db ON true"                    \
     " LEFT JOIN (" S_BROKEN_PROMISES ("SELECT debtor_id FROM b") ") pm"                        \
     "   ON pm.debtor_id = b.debtor_id"                                                         \
     " LEFT JOIN (SELECT DISTINCT invoice_id FROM dispute WHERE tenant = $1 AND status = 'open'" \
