@@ -548,8 +548,8 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
         if (hk_clock_refresh (d->clock, d->db) != 0)
             hk_db_connect (d->db);
         atomic_store (&s_db_ready, hk_db_ok (d->db));
-        /* up to HK_RELAY_TURNS full batches a turn: a dispatch slice (7,500 events) or two
-         * chunks of aging's daily run (11,000) make more than one batch, and a relay that
+        /* up to HK_RELAY_TURNS full batches a turn: a dispatch slice (7,500 events) or a
+         * chunk of aging's first aging (about 5,000) make more than one batch, and a relay that
          * fell behind its own work stops keeping envelopes past the kept limit and reads
          * every one back from then on (aging's run read back 1.3M: 16 s of the server) */
         for (int k = 0, published = HK_RELAY_BATCH;
