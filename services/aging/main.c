@@ -8,12 +8,12 @@
  * compute (theirs or their invoices': never computed, or at a change point; every result
  * stores the last day it holds), in order of id, cut into chunks of at most `chunk_size`
  * results and at least one chunk per live instance, each one message on a Redis stream read
- * through a consumer group, so N instances share the run; a chunk whose instance died is claimed by another (XAUTOCLAIM after
- * `claim_idle`). A chunk is done once: its row lock, its results,
- * its events and its evidence (aging_run_debtor) commit together, and a redelivered chunk
- * that is already done is only acknowledged (promises 1 and 2). Invoices and debtors are aged
- * set-based per batch: one query fetches every input of the batch, one UPDATE (unnest) writes
- * the results. A bucket or grade change is an event; an unchanged result emits nothing. */
+ * through a consumer group, so N instances share the run; a chunk whose instance died is
+ * claimed by another (XAUTOCLAIM after `claim_idle`). A chunk is done once: its row lock, its
+ * results, its events and its evidence (aging_run_debtor) commit together, and a redelivered
+ * chunk that is already done is only acknowledged (promises 1 and 2). Invoices and debtors
+ * are aged set-based per batch: one query fetches every input of the batch, one UPDATE
+ * (unnest) writes the results. A bucket or grade change is an event; an unchanged result emits nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
