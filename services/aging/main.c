@@ -13,7 +13,8 @@
  * results, its events and its evidence (aging_run_debtor) commit together, and a redelivered
  * chunk that is already done is only acknowledged (promises 1 and 2). Invoices and debtors
  * are aged set-based per batch: one query fetches every input of the batch, one UPDATE
- * (unnest) writes the results. A bucket or grade change is an event; an unchanged result emits nothing. */
+ * (unnest) writes the results. A bucket or grade change is an event; an unchanged result
+ * emits nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
