@@ -602,7 +602,7 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
             hk_metrics_log_summary ();
             last_stats = wall;
         }
-        if (work == 0)
+        if (work == 0 && !s_stop && (!def->idle || def->idle (d, tick_us) < 0))
             s_sleep_us (tick_us);
     }
     /* Publish what this instance committed before leaving. */

@@ -1148,9 +1148,10 @@ s_republish (hk_daemon_t *d, const char *today_s)
  * chunk_size, or less when the day's results would make fewer chunks than there are live
  * aging instances of the tenant: a small day is shared by all of them too. Chunk k covers
  * lo < debtor_id <= hi (NULL bounds are open), so the chunks partition every debtor id, those
- * recorded later included. The chunks go to the Redis stream before the commit: a message
- * for a run that did not commit finds no chunk row and is dropped. *finished tells whether
- * today's run is complete. Returns chunks planned (0 when the run existed) or an error. */
+ * recorded later included. The caller pushes the chunks to the Redis stream once the plan
+ * committed: an instance waiting on the stream (s_idle) reads a chunk at once, and one read
+ * before the commit would find no chunk row and drop it. *finished tells whether today's run
+ * is complete. Returns chunks planned (0 when the run existed) or an error. */
 static int
 s_plan_run (hk_daemon_t *d, const char *today_s, bool *finished)
 {
@@ -1216,10 +1217,7 @@ s_plan_run (hk_daemon_t *d, const char *today_s, bool *finished)
                     3, up)
         != 1)
         return HK_EDB;
-    int rc = s_publish_chunks (d, today_s, NULL, chunks);
-    if (rc == 0)
-        HK_LOG (HK_INFO, "aging.run_planned", HK_S ("date", today_s), HK_I ("chunks", chunks));
-    return rc == 0 ? chunks : rc;
+    return chunks;
 }
 
 /* The debtors of a chunk ($2 < id <= $3, NULL bounds open) whose results do not hold on $4:
@@ -1472,6 +1470,27 @@ s_check_rules (hk_daemon_t *d)
     return HK_EDB;
 }
 
+/* A chunk read by s_idle, done by the next s_on_tick. */
+static hk_queue_msg_t s_held;
+static int s_held_n;
+
+/* Between ticks with nothing to do: waits on the run's stream, so that a chunk pushed by the
+ * instance that planned a run is taken at once, not at this instance's next tick. A chunk
+ * still held means the tick could not get to it (the database away, say): the loop sleeps
+ * its tick, as without this. */
+static int
+s_idle (hk_daemon_t *d, int64_t us)
+{
+    (void) d;
+    if (s_held_n > 0)
+        return -1;
+    int ms = us >= 2000 ? (int) (us / 1000) : 1;
+    int n = hk_queue_read (s_chunks, &s_held, 1, ms);
+    if (n > 0)
+        s_held_n = 1;
+    return n;
+}
+
 /* Each tick: plan today's run when due; while it runs, do one of its chunks (the loop ticks
  * again at once after work; read one at a time, the next chunk is left to any other live
  * instance meanwhile, so two instances share a run of two chunks); once it is finished, the
@@ -1498,9 +1517,22 @@ s_on_tick (hk_daemon_t *d)
         HK_LOG (HK_WARN, "aging.plan_failed", HK_S ("error", hk_db_errstr (d->db)));
         return planned < 0 ? planned : HK_EDB;
     }
-    if (!finished) {
+    if (planned > 0) {
+        /* committed: pushed now (lost with a crash before, they are pushed again by
+         * s_republish) */
+        if (s_publish_chunks (d, today_s, NULL, planned) == 0)
+            HK_LOG (HK_INFO, "aging.run_planned", HK_S ("date", today_s), HK_I ("chunks", planned));
+        else
+            HK_LOG (HK_WARN, "aging.run_not_pushed", HK_S ("date", today_s),
+                    HK_I ("chunks", planned));
+    }
+    if (!finished || s_held_n > 0) {
         hk_queue_msg_t msgs[1];
-        int n = hk_queue_read (s_chunks, msgs, 1, 0);
+        int n = s_held_n > 0 ? 1 : hk_queue_read (s_chunks, msgs, 1, 0);
+        if (s_held_n > 0) {
+            msgs[0] = s_held; /* read by s_idle while waiting */
+            s_held_n = 0;
+        }
         /* a chunk that failed is done again at once, up to three times, not after
          * claim_idle */
         for (int i = 0; i < n; i++)
@@ -1579,6 +1611,8 @@ static void
 s_fini (hk_daemon_t *d)
 {
     (void) d;
+    hk_queue_batch_clear (&s_held, s_held_n); /* left pending: claimed after claim_idle */
+    s_held_n = 0;
     hk_queue_destroy (&s_chunks);
 }
 
@@ -1598,6 +1632,7 @@ main (int argc, char **argv)
         .on_events = s_on_events,
         .on_tick = s_on_tick,
         .on_stream_loss = s_on_stream_loss,
+        .idle = s_idle,
         .fini = s_fini,
     };
     return hk_daemon_main (argc, argv, &def);

@@ -32,10 +32,11 @@ def feed():
     return "\n".join(rows) + "\n"
 
 
-def load(fleet, env=FAST_CLAIM):
+def load(fleet, env=FAST_CLAIM, stagger=0.0):
     fleet.clock_set("2026-03-01T10:00:00+08:00")
     fleet.start("ingestion")
     a = fleet.start("aging", "aging-1", **env)
+    time.sleep(stagger)  # the instances' ticks out of step by that much
     b = fleet.start("aging", "aging-2", **env)
     fleet.drop("runs.csv", feed())
     wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of ="
@@ -111,6 +112,22 @@ def test_a_small_day_is_shared_by_the_live_instances(fleet):
     assert fleet.query("SELECT chunk, debtors, invoices FROM aging_run_chunk"
                        " WHERE run_date = '2026-03-02' ORDER BY chunk") == [
         (0, DEBTORS // 2, DEBTORS), (1, DEBTORS // 2, DEBTORS), (2, 0, 0)]
+
+
+def test_a_waiting_instance_takes_its_chunk_at_once(fleet):
+    """Between ticks with nothing to do, an instance waits on the run's stream (s_idle): with
+    a tick of 3 s, the instance that did not plan the day's run takes a chunk the moment the
+    planner pushes it, instead of at its next tick, by when the planner would have done every
+    chunk itself (the instances' ticks are half a tick out of step here). The chunks are
+    pushed once the plan committed: a chunk read before would find no chunk row and be
+    dropped, and the run would wait for claim_idle (30 s) and more."""
+    load(fleet, {"HUIKUAN_TICK": "3s"}, stagger=1.5)
+    fleet.clock_set("2026-03-02T10:00:00+08:00")
+    wait_until(lambda: fleet.scalar("SELECT finished_at IS NOT NULL FROM aging_run"
+                                    " WHERE run_date = '2026-03-02'"), 20, what="run of the 2nd")
+    assert fleet.query("SELECT done_by, sum(invoices)::int FROM aging_run_chunk"
+                       " WHERE run_date = '2026-03-02' AND invoices > 0 GROUP BY 1"
+                       " ORDER BY 1") == [("aging-1", DEBTORS), ("aging-2", DEBTORS)]
 
 
 def pending_of(fleet, consumer):

@@ -63,6 +63,12 @@ typedef struct {
      * could have changed is computed again from the database. Called outside a transaction
      * until it returns 0. */
     int (*on_stream_loss) (hk_daemon_t *d);
+    /* Optional: called instead of sleeping for a tick when a turn of the loop did no work;
+     * waits up to us microseconds and may return early when work arrives (a blocking read of
+     * the daemon's own queue, say), so that one instance does not leave to its next tick what
+     * another just handed out. Returns >0 when it found work for on_tick, 0 after the wait,
+     * negative on error (the loop then sleeps the tick). */
+    int (*idle) (hk_daemon_t *d, int64_t us);
     void (*fini) (hk_daemon_t *d);
 } hk_daemon_def_t;
 
