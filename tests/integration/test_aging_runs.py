@@ -204,6 +204,30 @@ def test_lost_chunk_messages_are_pushed_again(fleet):
     b.start()
 
 
+def test_a_run_whose_chunks_are_all_done_is_marked_finished(fleet):
+    """Two chunks committing at once each saw the other undone, and neither marked the run
+    finished; the passes then waited for the next day's run. A chunk now locks the run's row
+    before its check (s_finish_run). A run left that way (by a version before that) is marked
+    finished at the next tick that finds nothing to do."""
+    a, b = load(fleet)
+    b.stop()
+    a.stop()
+    with fleet.db().cursor() as cur:   # a run whose chunks were all done, not marked finished
+        cur.execute("INSERT INTO aging_run (tenant, run_date, planned_by, chunks)"
+                    " VALUES ('default', '2026-03-02', 'gone', 2)")
+        cur.execute("INSERT INTO aging_run_chunk (tenant, run_date, chunk, lo, hi, done_at,"
+                    " done_by) VALUES ('default', '2026-03-02', 0, NULL, 'RD0299', now(), 'gone'),"
+                    " ('default', '2026-03-02', 1, 'RD0299', NULL, now(), 'gone')")
+    fleet.clock_set("2026-03-02T10:00:00+08:00")
+    a.start()
+    wait_until(lambda: fleet.scalar("SELECT finished_at IS NOT NULL FROM aging_run"
+                                    " WHERE run_date = '2026-03-02'"), 30, what="run finished")
+    # and the passes went on: every invoice aged for the day by them, none by a chunk
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of ="
+                                    " '2026-03-02'") == 2 * DEBTORS, 30, what="passes")
+    b.start()
+
+
 def redis_add(fleet, stream, data):
     """XADD stream * d <data> with binary data (redis-cli -x reads the last argument from
     stdin)."""
