@@ -180,22 +180,36 @@ def test_kill9_mid_run_the_other_finishes(fleet):
     b.start()  # the fleet's teardown expects it running; it finds nothing left to do
 
 
-def test_lost_chunk_messages_are_pushed_again(fleet):
-    """A run whose chunk messages never reached Redis (or were lost with its data) is not stuck:
-    with nothing pending in the group, its chunks not done are pushed again and done once."""
+def left_run(fleet, done):
+    """Loads the feed, stops both instances and records a run of March 2nd that an instance
+    left behind: planned an hour ago, its two chunks done (done=True) or not, its messages
+    gone; then moves the clock to that day. Returns the two (stopped) instances."""
     a, b = load(fleet)
     b.stop()
     a.stop()
-    with fleet.db().cursor() as cur:   # a run planned an hour ago whose messages are gone
+    done_at, done_by = ("now()", "'gone'") if done else ("NULL", "NULL")
+    with fleet.db().cursor() as cur:
         cur.execute("INSERT INTO aging_run (tenant, run_date, planned_by, chunks, planned_at)"
                     " VALUES ('default', '2026-03-02', 'gone', 2, now() - interval '1 hour')")
-        cur.execute("INSERT INTO aging_run_chunk (tenant, run_date, chunk, lo, hi) VALUES"
-                    " ('default', '2026-03-02', 0, NULL, 'RD0299'),"
-                    " ('default', '2026-03-02', 1, 'RD0299', NULL)")
+        cur.execute("INSERT INTO aging_run_chunk (tenant, run_date, chunk, lo, hi, done_at,"
+                    " done_by) VALUES ('default', '2026-03-02', 0, NULL, 'RD0299', %s, %s),"
+                    " ('default', '2026-03-02', 1, 'RD0299', NULL, %s, %s)"
+                    % (done_at, done_by, done_at, done_by))
     fleet.clock_set("2026-03-02T10:00:00+08:00")
-    a.start()
+    return a, b
+
+
+def run_finished(fleet):
     wait_until(lambda: fleet.scalar("SELECT finished_at IS NOT NULL FROM aging_run"
                                     " WHERE run_date = '2026-03-02'"), 30, what="run finished")
+
+
+def test_lost_chunk_messages_are_pushed_again(fleet):
+    """A run whose chunk messages never reached Redis (or were lost with its data) is not stuck:
+    with nothing pending in the group, its chunks not done are pushed again and done once."""
+    a, b = left_run(fleet, done=False)
+    a.start()
+    run_finished(fleet)
     assert fleet.query("SELECT chunk, debtors, invoices, done_by FROM aging_run_chunk"
                        " WHERE run_date = '2026-03-02' ORDER BY 1") == \
         [(0, 300, 600, "aging-1"), (1, 300, 600, "aging-1")]
@@ -209,19 +223,9 @@ def test_a_run_whose_chunks_are_all_done_is_marked_finished(fleet):
     finished; the passes then waited for the next day's run. A chunk now locks the run's row
     before its check (s_finish_run). A run left that way (by a version before that) is marked
     finished at the next tick that finds nothing to do."""
-    a, b = load(fleet)
-    b.stop()
-    a.stop()
-    with fleet.db().cursor() as cur:   # a run whose chunks were all done, not marked finished
-        cur.execute("INSERT INTO aging_run (tenant, run_date, planned_by, chunks)"
-                    " VALUES ('default', '2026-03-02', 'gone', 2)")
-        cur.execute("INSERT INTO aging_run_chunk (tenant, run_date, chunk, lo, hi, done_at,"
-                    " done_by) VALUES ('default', '2026-03-02', 0, NULL, 'RD0299', now(), 'gone'),"
-                    " ('default', '2026-03-02', 1, 'RD0299', NULL, now(), 'gone')")
-    fleet.clock_set("2026-03-02T10:00:00+08:00")
+    a, b = left_run(fleet, done=True)
     a.start()
-    wait_until(lambda: fleet.scalar("SELECT finished_at IS NOT NULL FROM aging_run"
-                                    " WHERE run_date = '2026-03-02'"), 30, what="run finished")
+    run_finished(fleet)
     # and the passes went on: every invoice aged for the day by them, none by a chunk
     wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE aged_as_of ="
                                     " '2026-03-02'") == 2 * DEBTORS, 30, what="passes")
