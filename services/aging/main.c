@@ -1174,11 +1174,9 @@ s_plan_run (hk_daemon_t *d, const char *today_s, bool *finished)
                                3, p);
     if (inserted <= 0)
         return inserted < 0 ? HK_EDB : 0; /* another instance planned it */
-    char size[24], expiry[24];
+    char size[24];
     snprintf (size, sizeof size, "%lld", (long long) hk_config_int (d->config, "chunk_size"));
-    snprintf (expiry, sizeof expiry, "%lld",
-              (long long) hk_config_int (d->config, "instance_expiry"));
-    const char *cp[] = { d->tenant, today_s, size, expiry };
+    const char *cp[] = { d->tenant, today_s, size };
     int chunks = hk_db_exec (
         d->db,
         /* a union of index scans, not one OR: the debtors whose results or whose invoices'
@@ -1193,10 +1191,9 @@ s_plan_run (hk_daemon_t *d, const char *today_s, bool *finished)
         "     UNION ALL SELECT debtor_id FROM invoice WHERE tenant = $1 AND status = 'open'"
         "       AND aged_through < $2::date) u GROUP BY debtor_id),"
         /* at most chunk_size results a chunk, and at least one chunk per live instance
-         * (one that beat within instance_expiry): a small day's work is shared too */
+         * (as scheduling's dispatch counts them): a small day's work is shared too */
         " live AS (SELECT greatest (count (*), 1) AS n FROM fleet_instance"
-        "   WHERE kind = 'aging' AND tenant = $1"
-        "   AND heartbeat_at > now () - $4::bigint * interval '1 microsecond'),"
+        "   WHERE kind = 'aging' AND tenant = $1 AND " HK_INSTANCE_LIVE "),"
         " size AS (SELECT greatest (least ($3::bigint, ceil ((SELECT sum (w) FROM due)"
         "   / (SELECT n FROM live))::bigint), 1) AS s),"
         " running AS (SELECT debtor_id, w, (sum (w) OVER (ORDER BY debtor_id))::bigint AS r"
@@ -1206,7 +1203,7 @@ s_plan_run (hk_daemon_t *d, const char *today_s, bool *finished)
         " bounds AS (SELECT hi, k FROM his UNION ALL SELECT NULL, count (*) + 1 FROM his)"
         " INSERT INTO aging_run_chunk (tenant, run_date, chunk, lo, hi)"
         " SELECT $1, $2::date, k - 1, lag (hi) OVER (ORDER BY k), hi FROM bounds",
-        4, cp);
+        3, cp);
     if (chunks <= 0)
         return HK_EDB;
     char nchunks[16];

@@ -366,7 +366,7 @@ sched_dispatch_share (hk_daemon_t *d, int64_t mono_us)
                                  "SELECT count(*), count(*) FILTER (WHERE instance < $3),"
                                  " count(*) FILTER (WHERE instance = $3)"
                                  " FROM fleet_instance WHERE kind = $1 AND tenant = $2"
-                                 "  AND heartbeat_at > now () - interval '15 seconds'",
+                                 "  AND " HK_INSTANCE_LIVE,
                                  3, p);
     if (!res) {
         if (s->share_n == 0)

@@ -72,6 +72,11 @@ typedef struct {
     void (*fini) (hk_daemon_t *d);
 } hk_daemon_def_t;
 
+/* An instance alive now, as a condition on fleet_instance: it beat within three heartbeats
+ * (each instance beats every 5 s). Instances gone without their clean stop stay listed until
+ * instance_expiry, but are not counted as sharing work. */
+#define HK_INSTANCE_LIVE "heartbeat_at > now () - interval '15 seconds'"
+
 /* Runs the daemon until SIGTERM. Returns the process exit code. */
 int hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def);
 
