@@ -1225,11 +1225,18 @@ s_plan_run (hk_daemon_t *d, const char *today_s, bool *finished)
     " UNION ALL SELECT debtor_id FROM debtor WHERE tenant = $1 AND graded_through < $4::date"  \
     " AND ($2::text IS NULL OR debtor_id > $2) AND ($3::text IS NULL OR debtor_id <= $3)"
 
-/* Marks the run of date_s finished once no chunk of it is left undone, inside the caller's
- * transaction. The run's row is locked first: two chunks committing at once each saw the
- * other undone, and neither marked the run (the passes then waited for the next day's run).
- * Locked, the second waits for the first's commit, and its check, a statement of its own
- * under READ COMMITTED, sees both done. Returns 0 or HK_EDB. */
+/* Marks the run of $2 finished when no chunk of it is left undone. */
+#define S_FINISH_RUN                                                                           \
+    "UPDATE aging_run r SET finished_at = clock_timestamp ()"                                  \
+    " WHERE tenant = $1 AND run_date = $2::date AND finished_at IS NULL"                       \
+    " AND NOT EXISTS (SELECT 1 FROM aging_run_chunk c"                                         \
+    "   WHERE c.tenant = r.tenant AND c.run_date = r.run_date AND c.done_at IS NULL)"
+
+/* S_FINISH_RUN at the end of a chunk, inside its transaction. The run's row is locked first:
+ * two chunks committing at once each saw the other undone, and neither marked the run (the
+ * passes then waited for the next day's run). Locked, the second waits for the first's
+ * commit, and its check, a statement of its own under READ COMMITTED, sees both done.
+ * Returns 0 or HK_EDB. */
 static int
 s_finish_run (hk_daemon_t *d, const char *date_s)
 {
@@ -1241,16 +1248,7 @@ s_finish_run (hk_daemon_t *d, const char *date_s)
     if (!res)
         return HK_EDB;
     PQclear (res);
-    return hk_db_exec (d->db,
-                       "UPDATE aging_run r SET finished_at = clock_timestamp ()"
-                       " WHERE tenant = $1 AND run_date = $2::date AND finished_at IS NULL"
-                       " AND NOT EXISTS (SELECT 1 FROM aging_run_chunk c"
-                       "   WHERE c.tenant = r.tenant AND c.run_date = r.run_date"
-                       "   AND c.done_at IS NULL)",
-                       2, p)
-                   < 0
-               ? HK_EDB
-               : 0;
+    return hk_db_exec (d->db, S_FINISH_RUN, 2, p) < 0 ? HK_EDB : 0;
 }
 
 /* Does one chunk of a run in its own transaction: locks its row (done: nothing to do), ages
@@ -1561,12 +1559,12 @@ s_on_tick (hk_daemon_t *d)
             }
         if (n > 0)
             hk_queue_batch_clear (msgs, n);
-        else if (n == 0 && planned == 0 && s_republish (d, today_s) == 0
-                 && hk_db_begin (d->db) == 0) {
+        else if (n == 0 && planned == 0 && s_republish (d, today_s) == 0) {
             /* every chunk done but the run not marked (by a version before s_finish_run
-             * locked the run): marked now */
-            if (s_finish_run (d, today_s) != 0 || hk_db_commit (d->db) != 0)
-                hk_db_rollback (d->db);
+             * locked the run): marked now, one statement (a chunk committing meanwhile
+             * marks it itself) */
+            const char *fp[] = { d->tenant, today_s };
+            hk_db_exec (d->db, S_FINISH_RUN, 2, fp);
         }
         return work; /* the incremental passes wait for the run: each debtor once per run */
     }
