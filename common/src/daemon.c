@@ -552,12 +552,15 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
          * chunk of aging's first aging (about 5,000) make more than one batch, and a relay that
          * fell behind its own work stops keeping envelopes past the kept limit and reads
          * every one back from then on (aging's run read back 1.3M: 16 s of the server) */
-        for (int k = 0, published = HK_RELAY_BATCH;
-             k < HK_RELAY_TURNS && published == HK_RELAY_BATCH; k++) {
-            published = hk_outbox_relay (d->db, d->instance, d->pub, d->redis, HK_RELAY_BATCH);
-            if (published > 0) {
-                hk_metric_add (s_m_published, published);
-                work += published;
+        for (int p = 0; p < 2; p++) {
+            const char *producer = p == 0 ? d->instance : d->producer2;
+            for (int k = 0, published = HK_RELAY_BATCH;
+                 *producer && k < HK_RELAY_TURNS && published == HK_RELAY_BATCH; k++) {
+                published = hk_outbox_relay (d->db, producer, d->pub, d->redis, HK_RELAY_BATCH);
+                if (published > 0) {
+                    hk_metric_add (s_m_published, published);
+                    work += published;
+                }
             }
         }
         for (int i = 0; i < nqueues; i++) {
@@ -607,6 +610,8 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
     }
     /* Publish what this instance committed before leaving. */
     hk_outbox_relay (d->db, d->instance, d->pub, d->redis, 10000);
+    if (*d->producer2)
+        hk_outbox_relay (d->db, d->producer2, d->pub, d->redis, 10000);
     exit_code = 0;
     HK_LOG (HK_INFO, "stopping", HK_S ("instance", d->instance));
 

@@ -237,7 +237,8 @@ s_keep (hk_db_t *db, const char *producer, uint64_t seq, const char *type, uint8
     if (s_kept.db != db || strcmp (s_kept.producer, producer) != 0 || s_kept.full
         || s_kept.bytes + len > S_KEPT_MAX || !(t = strdup (type))
         || !s_kept_push (&s_kept.staged, (s_kept_t) { seq, t, bytes, len })) {
-        s_kept.full = s_kept.db == db; /* a gap: nothing after it in this transaction */
+        if (s_kept.db == db)
+            s_kept.full = true; /* a gap: nothing after it in this transaction */
         free (t);
         free (bytes);
         return;
@@ -307,7 +308,9 @@ hk_outbox_append (hk_db_t *db, const char *producer, const hk_event_t *ev,
     return 0;
 }
 
-/* One COPY of n envelopes into the outbox, built in b; sent ahead (not waited for) with ahead. */
+/* One COPY of n envelopes into the outbox, built in b. With ahead it is sent ahead (not waited
+ * for) and nothing of it is kept for the relay: that is bulk intake, whose files exceed the
+ * kept limit anyway, from worker threads that must not touch s_kept. */
 static int
 s_outbox_copy (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
                hk_copy_buf_t *b, bool ahead)
@@ -324,7 +327,7 @@ s_outbox_copy (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
     uint64_t last = s_reserve (db, producer, n);
     if (last == 0)
         return HK_EDB;
-    int mark = s_kept.staged.n;
+    int mark = ahead ? 0 : s_kept.staged.n;
     b->len = 0;
     int rc = hk_copy_bin_header (b) ? 0 : HK_ENOMEM;
     for (int i = 0; i < n && rc == 0; i++) {
@@ -342,9 +345,9 @@ s_outbox_copy (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
                   && hk_copy_bin_text (b, evs[i].aggregate_id)
                   && hk_copy_bin_i64 (b, evs[i].occurred_at_us)
                   && hk_copy_bin_bytes (b, bytes, len);
-        if (!ok) {
+        if (!ok || ahead) {
             free (bytes);
-            rc = HK_ENOMEM;
+            rc = ok ? rc : HK_ENOMEM;
         } else /* staged with the transaction: a COPY that fails rolls it back, and them */
             s_keep (db, producer, seq, evs[i].type, bytes, len);
     }
@@ -357,7 +360,7 @@ s_outbox_copy (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
                           : hk_db_copy_in (db, copy_sql, b->data, b->len))
                        != 0)
         rc = HK_EDB;
-    if (rc != 0)
+    if (rc != 0 && !ahead)
         s_unstage (db, mark);
     return rc;
 }

@@ -81,6 +81,8 @@ hk_csvfeed_read (FILE *f, const hk_sink_t *sink, char *why, size_t whylen)
             snprintf (why, whylen, "header names no known record kind; missing: %s", missing);
             rc = HK_EPARSE;
         }
+        else if (sink->one_kind)
+            rc = sink->one_kind (sink->arg, file_kind);
     }
     while (rc == 0 && (rc = hk_csv_next (csv, &fields, &n, &line)) == 1) {
         hk_record_t rec = { .kind = file_kind, .line = line };

@@ -95,6 +95,7 @@ typedef struct {
     hk_store_t *store;
     const char *source;
     counts_t *c;
+    bool split;                /* a file of invoices alone may be split between two lanes */
 } s_sink_ctx_t;
 
 static int
@@ -114,6 +115,13 @@ s_on_record (void *arg, const hk_record_t *rec)
         return 0;
     }
     return rc;
+}
+
+static int
+s_on_one_kind (void *arg, hk_record_kind_t kind)
+{
+    s_sink_ctx_t *ctx = arg;
+    return ctx->split && kind == HK_REC_INVOICE ? hk_store_split (ctx->store) : 0;
 }
 
 static void
@@ -159,10 +167,11 @@ s_find_mapping (const ingestion_t *st, const char *file, char *out, size_t len)
  * reader's name. */
 static int
 s_apply (hk_daemon_t *d, ingestion_t *st, const char *path, const char *name, counts_t *c,
-         const char **format, char *why, size_t whylen)
+         bool split, const char **format, char *why, size_t whylen)
 {
-    s_sink_ctx_t ctx = { .store = st->store, .source = name, .c = c };
-    hk_sink_t sink = { .arg = &ctx, .record = s_on_record, .reject = s_on_reject };
+    s_sink_ctx_t ctx = { .store = st->store, .source = name, .c = c, .split = split };
+    hk_sink_t sink = { .arg = &ctx, .record = s_on_record, .reject = s_on_reject,
+                       .one_kind = s_on_one_kind };
     const char *zone = hk_config_str (d->config, "statement_time_zone");
     if (!*zone)
         zone = d->tenant_tz;
@@ -310,33 +319,50 @@ s_process (hk_daemon_t *d, ingestion_t *st, const char *path, const char *name)
         return 0;
     char why[512] = "";
     const char *format = "unknown";
-    hk_store_reset (st->store);
-    int rc = hk_db_begin (d->db);
-    if (rc == 0)
-        rc = s_apply (d, st, path, name, &c, &format, why, sizeof why);
-    if (rc == 0)
-        rc = hk_store_flush (st->store);
+    const char *status = "done";
+    int rc;
+    /* A file of invoices alone is first tried in two lanes (store.h); when they meet on one
+     * invoice, it is taken again at once in one. */
+    for (bool split = true;; split = false) {
+        hk_store_reset (st->store);
+        rc = hk_db_begin (d->db);
+        if (rc == 0)
+            rc = s_apply (d, st, path, name, &c, split, &format, why, sizeof why);
+        if (rc == 0)
+            rc = hk_store_flush (st->store);
+        if (rc != HK_ECONFLICT || !split)
+            break;
+        hk_store_rollback (st->store);
+        HK_LOG (HK_INFO, "intake.one_lane_retry", HK_S ("file", name));
+        rewind (c.rejects);
+        if (ftruncate (fileno (c.rejects), 0) != 0) {
+            rc = HK_EIO;
+            break;
+        }
+        c = (counts_t) { .rejects = c.rejects };
+        why[0] = 0;
+    }
     c.accepted = hk_store_accepted (st->store);
     c.unchanged = hk_store_unchanged (st->store);
-    const char *status = "done";
     if (rc == 0)
         rc = s_record_file (d, name, sha, format, status, &c, NULL);
     if (rc == 0)
-        rc = hk_db_commit (d->db);
+        rc = hk_store_commit (st->store);
     /* A data or integrity error that validation did not foresee (SQLSTATE class 22 or 23,
      * other than a unique key taken meanwhile by another instance) fails the same way every
      * time: the file fails as a whole with that reason instead of being retried forever. */
-    const char *state = hk_db_sqlstate (d->db);
-    if (rc == HK_EDB && hk_db_ok (d->db)
+    hk_db_t *failed_db = hk_store_error_db (st->store);
+    const char *state = hk_db_sqlstate (failed_db);
+    if (rc == HK_EDB && hk_db_ok (failed_db)
         && (strncmp (state, "22", 2) == 0 || strncmp (state, "23", 2) == 0)
         && strcmp (state, "23505") != 0) {
         snprintf (why, sizeof why, "rejected by the database (SQLSTATE %s): %s", state,
-                  hk_db_errstr (d->db));
+                  hk_db_errstr (failed_db));
         rc = HK_EPARSE;
     }
     if (rc == HK_EPARSE) {
         /* Not what it claims: nothing of it is applied; the failure itself is recorded. */
-        hk_db_rollback (d->db);
+        hk_store_rollback (st->store);
         status = "failed";
         counts_t none = { .total = c.total };
         rc = hk_db_begin (d->db);
@@ -347,8 +373,9 @@ s_process (hk_daemon_t *d, ingestion_t *st, const char *path, const char *name)
         c = (counts_t) { .total = c.total, .rejects = c.rejects };
     }
     if (rc != 0) {
-        hk_db_rollback (d->db);
-        HK_LOG (HK_WARN, "intake.retry", HK_S ("file", name), HK_S ("error", hk_db_errstr (d->db)));
+        HK_LOG (HK_WARN, "intake.retry", HK_S ("file", name),
+                HK_S ("error", hk_db_errstr (hk_store_error_db (st->store))));
+        hk_store_rollback (st->store);
         fclose (c.rejects);
         return 0;
     }

@@ -65,6 +65,9 @@ typedef struct {
     int (*record) (void *arg, const hk_record_t *rec);
     /* A row that cannot become a record: skipped, reported, the file goes on. */
     void (*reject) (void *arg, long line, const char *field, const char *reason);
+    /* Optional: told before the first record when every record of the file is of one kind
+     * (a CSV file whose header names the kind). Returns 0 or negative as record does. */
+    int (*one_kind) (void *arg, hk_record_kind_t kind);
 } hk_sink_t;
 
 #endif

@@ -1,10 +1,12 @@
 /* store: one fact per kind into PostgreSQL, with its event. Parameterised SQL only. */
 #include "store.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "huikuan/config.h"
 #include "huikuan/dates.h"
 #include "huikuan/digest.h"
 #include "huikuan/errcodes.h"
@@ -735,16 +737,24 @@ s_outcome (hk_daemon_t *d, const hk_outcome_fact_t *f, const char *source, long 
  *      changed), new rows through one binary COPY straight into invoice, unchanged rows
  *      through nothing at all: no write, no event (promise 1: idempotent intake);
  *   4. one invoice.recorded event per new or changed row, in file order, by one COPY into the
- *      outbox (hk_outbox_append_batch).
+ *      outbox, sent ahead (hk_outbox_send_batch).
  * The lookup is planned with enable_seqscan off inside the intake transaction: rows written by
  * this same transaction have no statistics, and a plan that scans the growing table per batch
  * was what made an earlier pre-filter slow.
  *
- * Two batches take turns so that the server and the daemon work at the same time: while the
- * reader fills one, the server works for the other (s_rotate: its probe, or the events of the
- * batch before it, sent ahead with hk_db_send_bin / hk_db_copy_send). Within a batch the
- * invoice COPY is sent ahead too while the daemon packs the events. A batch's probe is always
- * sent after the previous batch's writes, so an invoice named in both is seen as written.
+ * Each lane (s_lane_t) has two batches and a worker thread: while the reader fills one, the
+ * worker writes the other on the lane's connection, one batch after another, so a batch's
+ * probe always follows the previous batch's writes and an invoice named in both is seen as
+ * written. The invoice COPY is sent ahead while the worker packs the events, and the events'
+ * COPY while it waits for the next batch.
+ *
+ * A file of invoices alone has two lanes (hk_store_split), split by debtor: two backends
+ * write it at once, and with the reader that keeps both cores busy. A debtor's rows all go to
+ * one lane, so the lanes never write the same debtor; an invoice moved between debtors of
+ * both lanes within the file makes one lane wait for the other's row lock, which only the
+ * commit would release: lock_timeout ends the wait and the file is taken again in one lane.
+ * The lanes commit one after the other (hk_store_commit): a crash between the two commits
+ * leaves the file claimed, and taking it again writes what the second commit did not.
  */
 
 #define HK_STORE_BATCH 5000
@@ -773,6 +783,12 @@ typedef struct {
     unsigned batch;            /* the batch that last queued it */
 } s_debtor_slot_t;
 
+typedef struct {
+    s_debtor_slot_t *debtors;  /* open addressing, cap a power of two */
+    size_t ndebtors, debtor_cap;
+    unsigned batch;            /* batches flushed, numbering s_debtor_slot_t.batch */
+} s_cache_t;
+
 /* One batch of invoice rows from one source, with a hash of its invoice ids. */
 typedef struct {
     char source[256];
@@ -781,29 +797,49 @@ typedef struct {
     int slots[HK_STORE_SLOTS]; /* index + 1 into rows, 0 empty */
 } s_batch_t;
 
-struct hk_store {
-    hk_daemon_t *d;
+/* One connection's share of a file's invoices (issue 3: intake speed), written by a worker
+ * thread of its own while the daemon's thread reads the file. A file of invoices alone is split
+ * between two lanes by debtor, so that two backends write it at once: each lane has its own
+ * transaction, batches, COPY buffers, debtor cache and outbox producer, and a debtor, with its
+ * invoices and their events, is only ever written by one lane. Lane 0 writes on the daemon's
+ * own connection, on which every other fact is written while the workers are idle. */
+typedef struct {
+    hk_store_t *store;
+    hk_db_t *db;
+    char producer[160];
     s_batch_t batches[2];
-    int cur;                   /* batches[cur] is being filled */
-    bool waiting;              /* batches[!cur] is full and waits to be finished */
-    bool probed;               /* ... and its probe was sent ahead */
-    bool writing;              /* the last batch finished left its events' COPY in flight */
-    int accepted, unchanged;
+    int cur;                   /* batches[cur] is being filled by the reader */
     bool tx_tuned;             /* jit/enable_seqscan set for this transaction */
     hk_copy_buf_t copy, events;
-    s_debtor_slot_t *debtors;  /* open addressing, cap a power of two */
-    size_t ndebtors, debtor_cap;
-    unsigned batch;            /* batches flushed, numbering s_debtor_slot_t.batch */
+    s_cache_t cache;
+    int accepted, unchanged;   /* invoices written and left alone by the worker */
+    /* the worker: job is the batch handed to it, NULL when it is idle */
+    pthread_t thread;
+    bool started, quit;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    s_batch_t *job;
+    int rc;                    /* the worker's first error since the reset */
+} s_lane_t;
+
+struct hk_store {
+    hk_daemon_t *d;
+    s_lane_t lanes[2];
+    int nlanes;                /* lanes in use for this file: 1, or 2 (hk_store_split) */
+    int batch_rows;            /* rows per batch: HK_STORE_BATCH over the lanes */
+    bool lane_down;            /* the second lane's connection failed: retry it later */
+    hk_db_t *err_db;           /* the connection of the last HK_EDB, when a lane's */
+    int accepted, unchanged;   /* facts of the other kinds */
 };
 
 static void
-s_debtors_clear (hk_store_t *self)
+s_debtors_clear (s_cache_t *c)
 {
-    for (size_t i = 0; i < self->debtor_cap; i++)
-        free (self->debtors[i].id);
-    free (self->debtors);
-    self->debtors = NULL;
-    self->ndebtors = self->debtor_cap = 0;
+    for (size_t i = 0; i < c->debtor_cap; i++)
+        free (c->debtors[i].id);
+    free (c->debtors);
+    c->debtors = NULL;
+    c->ndebtors = c->debtor_cap = 0;
 }
 
 hk_store_t *
@@ -812,15 +848,23 @@ hk_store_new (hk_daemon_t *d)
     hk_store_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->batches[0].rows = calloc (HK_STORE_BATCH, sizeof (s_pending_t));
-    self->batches[1].rows = calloc (HK_STORE_BATCH, sizeof (s_pending_t));
-    if (!self->batches[0].rows || !self->batches[1].rows) {
-        free (self->batches[0].rows);
-        free (self->batches[1].rows);
-        free (self);
-        return NULL;
+    bool ok = true;
+    for (int l = 0; l < 2; l++) {
+        s_lane_t *ln = &self->lanes[l];
+        ln->store = self;
+        pthread_mutex_init (&ln->mu, NULL);
+        pthread_cond_init (&ln->cv, NULL);
+        for (int b = 0; b < 2; b++)
+            ok &= (ln->batches[b].rows = calloc (HK_STORE_BATCH, sizeof (s_pending_t))) != NULL;
     }
     self->d = d;
+    self->nlanes = 1;
+    self->batch_rows = HK_STORE_BATCH;
+    self->lanes[0].db = d->db;
+    snprintf (self->lanes[0].producer, sizeof self->lanes[0].producer, "%s", d->instance);
+    snprintf (self->lanes[1].producer, sizeof self->lanes[1].producer, "%s/lane2", d->instance);
+    if (!ok)
+        hk_store_destroy (&self);
     return self;
 }
 
@@ -830,11 +874,24 @@ hk_store_destroy (hk_store_t **self_p)
     if (!self_p || !*self_p)
         return;
     hk_store_t *self = *self_p;
-    s_debtors_clear (self);
-    free (self->batches[0].rows);
-    free (self->batches[1].rows);
-    free (self->copy.data);
-    free (self->events.data);
+    for (int l = 0; l < 2; l++) {
+        s_lane_t *ln = &self->lanes[l];
+        if (ln->started) {
+            pthread_mutex_lock (&ln->mu);
+            ln->quit = true;
+            pthread_cond_broadcast (&ln->cv);
+            pthread_mutex_unlock (&ln->mu);
+            pthread_join (ln->thread, NULL);
+        }
+        pthread_mutex_destroy (&ln->mu);
+        pthread_cond_destroy (&ln->cv);
+        s_debtors_clear (&ln->cache);
+        free (ln->batches[0].rows);
+        free (ln->batches[1].rows);
+        free (ln->copy.data);
+        free (ln->events.data);
+    }
+    hk_db_destroy (&self->lanes[1].db);
     free (self);
     *self_p = NULL;
 }
@@ -842,26 +899,33 @@ hk_store_destroy (hk_store_t **self_p)
 void
 hk_store_reset (hk_store_t *self)
 {
-    for (int b = 0; b < 2; b++) {
-        self->batches[b].n = 0;
-        memset (self->batches[b].slots, 0, sizeof self->batches[b].slots);
+    for (int l = 0; l < 2; l++) {
+        s_lane_t *ln = &self->lanes[l];
+        for (int b = 0; b < 2; b++) {
+            ln->batches[b].n = 0;
+            memset (ln->batches[b].slots, 0, sizeof ln->batches[b].slots);
+        }
+        ln->tx_tuned = false;
+        ln->accepted = ln->unchanged = 0;
+        ln->rc = 0;
+        s_debtors_clear (&ln->cache);
     }
-    self->waiting = self->probed = self->writing = false;
+    self->nlanes = 1;
+    self->batch_rows = HK_STORE_BATCH;
+    self->err_db = NULL;
     self->accepted = self->unchanged = 0;
-    self->tx_tuned = false;
-    s_debtors_clear (self);
 }
 
 int
 hk_store_accepted (const hk_store_t *self)
 {
-    return self->accepted;
+    return self->accepted + self->lanes[0].accepted + self->lanes[1].accepted;
 }
 
 int
 hk_store_unchanged (const hk_store_t *self)
 {
-    return self->unchanged;
+    return self->unchanged + self->lanes[0].unchanged + self->lanes[1].unchanged;
 }
 
 static uint64_t
@@ -889,29 +953,29 @@ s_find (const s_batch_t *bt, const char *id, int *slot_out)
 
 /* The debtor's cache slot (found or empty); grows the table first. NULL on ENOMEM. */
 static s_debtor_slot_t *
-s_debtor_slot (hk_store_t *self, const char *id)
+s_debtor_slot (s_cache_t *c, const char *id)
 {
-    if (2 * (self->ndebtors + 1) > self->debtor_cap) {
-        size_t cap = self->debtor_cap ? 2 * self->debtor_cap : 4096;
+    if (2 * (c->ndebtors + 1) > c->debtor_cap) {
+        size_t cap = c->debtor_cap ? 2 * c->debtor_cap : 4096;
         s_debtor_slot_t *t = calloc (cap, sizeof *t);
         if (!t)
             return NULL;
-        for (size_t i = 0; i < self->debtor_cap; i++) {
-            if (!self->debtors[i].id)
+        for (size_t i = 0; i < c->debtor_cap; i++) {
+            if (!c->debtors[i].id)
                 continue;
-            size_t j = hk_str_hash (self->debtors[i].id) & (cap - 1);
+            size_t j = hk_str_hash (c->debtors[i].id) & (cap - 1);
             while (t[j].id)
                 j = (j + 1) & (cap - 1);
-            t[j] = self->debtors[i];
+            t[j] = c->debtors[i];
         }
-        free (self->debtors);
-        self->debtors = t;
-        self->debtor_cap = cap;
+        free (c->debtors);
+        c->debtors = t;
+        c->debtor_cap = cap;
     }
-    size_t i = hk_str_hash (id) & (self->debtor_cap - 1);
-    while (self->debtors[i].id && strcmp (self->debtors[i].id, id) != 0)
-        i = (i + 1) & (self->debtor_cap - 1);
-    return &self->debtors[i];
+    size_t i = hk_str_hash (id) & (c->debtor_cap - 1);
+    while (c->debtors[i].id && strcmp (c->debtors[i].id, id) != 0)
+        i = (i + 1) & (c->debtor_cap - 1);
+    return &c->debtors[i];
 }
 
 /* ---- building parameters and COPY data (hk_copy_bytes, hk_pgarr: common/db.h) */
@@ -970,20 +1034,20 @@ s_same_date (const PGresult *res, int row, int col, bool present, int32_t day)
 
 /* Step 1a: sends the probe of the batch's ids ahead; every row starts S_NEW. */
 static int
-s_probe_send (hk_store_t *self, s_batch_t *bt)
+s_probe_send (hk_store_t *self, s_lane_t *ln, s_batch_t *bt)
 {
     hk_daemon_t *d = self->d;
     /* JIT compiling these short statements costs more than running them; the lookup must use
      * the primary key whatever the (missing) statistics of rows this transaction wrote say.
      * Both local to the transaction. */
-    if (!self->tx_tuned) {
-        if (hk_db_exec (d->db,
+    if (!ln->tx_tuned) {
+        if (hk_db_exec (ln->db,
                         "SELECT set_config('jit', 'off', true),"
                         " set_config('enable_seqscan', 'off', true)",
                         0, NULL)
             < 0)
             return HK_EDB;
-        self->tx_tuned = true;
+        ln->tx_tuned = true;
     }
     hk_pgarr_t a[1] = { 0 };
     char *lit[1];
@@ -995,7 +1059,7 @@ s_probe_send (hk_store_t *self, s_batch_t *bt)
         return HK_ENOMEM;
     const char *values[] = { d->tenant, lit[0] };
     int lengths[] = { 0, 0 }, formats[] = { 0, 0 };
-    int rc = hk_db_send_bin (d->db,
+    int rc = hk_db_send_bin (ln->db,
                              "SELECT i.* FROM unnest ($2::text[]) AS u (id),"
                              " LATERAL (SELECT invoice_id, debtor_id, currency,"
                              "  amount_minor, issued_on, due_on, contract_id"
@@ -1008,9 +1072,9 @@ s_probe_send (hk_store_t *self, s_batch_t *bt)
 
 /* Step 1b: collects the probe and marks the rows it found S_SAME or S_CHANGED. */
 static int
-s_probe_collect (hk_store_t *self, s_batch_t *bt)
+s_probe_collect (s_lane_t *ln, s_batch_t *bt)
 {
-    PGresult *res = hk_db_collect (self->d->db);
+    PGresult *res = hk_db_collect (ln->db);
     if (!res)
         return HK_EDB;
     for (int k = 0; k < PQntuples (res); k++) {
@@ -1042,26 +1106,27 @@ s_probe_collect (hk_store_t *self, s_batch_t *bt)
  * is one primary-key lookup per row (OFFSET 0 keeps it a per-row subplan): debtors this
  * transaction wrote have no statistics, and a join planned on them scanned the whole table. */
 static int
-s_upsert_debtors (hk_store_t *self, s_batch_t *bt)
+s_upsert_debtors (hk_store_t *self, s_lane_t *ln, s_batch_t *bt)
 {
     hk_daemon_t *d = self->d;
     hk_pgarr_t a[3] = { 0 };
     char *lit[3] = { 0 };
     bool ok = true;
     int sent = 0;
-    if (self->ndebtors > HK_DEBTOR_CACHE_MAX)
-        s_debtors_clear (self); /* between batches only: within one it dedupes the upsert */
-    self->batch++;
+    s_cache_t *c = &ln->cache;
+    if (c->ndebtors > HK_DEBTOR_CACHE_MAX)
+        s_debtors_clear (c); /* between batches only: within one it dedupes the upsert */
+    c->batch++;
     for (int i = bt->n - 1; ok && i >= 0; i--) {
         const s_pending_t *r = &bt->rows[i];
         uint64_t h = s_hash64 (s_hash64 (14695981039346656037u, r->debtor_name),
                                r->debtor_email);
-        s_debtor_slot_t *slot = s_debtor_slot (self, r->debtor_id);
+        s_debtor_slot_t *slot = s_debtor_slot (c, r->debtor_id);
         if (!slot) {
             ok = false;
             break;
         }
-        if (slot->id && (slot->batch == self->batch || slot->hash == h))
+        if (slot->id && (slot->batch == c->batch || slot->hash == h))
             continue;
         if (!slot->id) {
             slot->id = strdup (r->debtor_id);
@@ -1069,10 +1134,10 @@ s_upsert_debtors (hk_store_t *self, s_batch_t *bt)
                 ok = false;
                 break;
             }
-            self->ndebtors++;
+            c->ndebtors++;
         }
         slot->hash = h;
-        slot->batch = self->batch;
+        slot->batch = c->batch;
         const char *name = s_opt (r->debtor_name), *email = s_opt (r->debtor_email);
         for (int j = i - 1; j >= 0 && (!name || !email); j--)
             if (strcmp (bt->rows[j].debtor_id, r->debtor_id) == 0) {
@@ -1089,7 +1154,7 @@ s_upsert_debtors (hk_store_t *self, s_batch_t *bt)
     int rc = s_arrays_finish (a, lit, 3) && ok ? 0 : HK_ENOMEM;
     if (rc == 0 && sent > 0) {
         const char *p[] = { d->tenant, d->tenant_tz, lit[0], lit[1], lit[2] };
-        if (hk_db_exec (d->db,
+        if (hk_db_exec (ln->db,
                         "INSERT INTO debtor AS b (tenant, debtor_id, name, email, time_zone)"
                         " SELECT $1, u.id, u.name, u.email, $2"
                         " FROM unnest ($3::text[], $4::text[], $5::text[]) AS u (id, name, email)"
@@ -1108,14 +1173,14 @@ s_upsert_debtors (hk_store_t *self, s_batch_t *bt)
     }
     s_arrays_free (lit, 3);
     if (rc != 0)
-        s_debtors_clear (self); /* it no longer says what was written */
+        s_debtors_clear (c); /* it no longer says what was written */
     return rc;
 }
 
 /* Step 3a: the changed rows, by one UPDATE; rows it did not change after all (another
  * instance wrote the same values meanwhile) go back to S_SAME. */
 static int
-s_update_changed (hk_store_t *self, s_batch_t *bt, int changed)
+s_update_changed (hk_store_t *self, s_lane_t *ln, s_batch_t *bt, int changed)
 {
     if (changed == 0)
         return 0;
@@ -1139,7 +1204,7 @@ s_update_changed (hk_store_t *self, s_batch_t *bt, int changed)
         return HK_ENOMEM;
     const char *p[] = { d->tenant, lit[0], lit[1], lit[2], lit[3], lit[4], lit[5], lit[6] };
     PGresult *res = hk_db_query (
-        d->db,
+        ln->db,
         "UPDATE invoice AS i SET debtor_id = u.debtor_id, currency = u.currency,"
         "  amount_minor = u.amount_minor,"
         "  outstanding_minor = i.outstanding_minor + u.amount_minor - i.amount_minor,"
@@ -1177,12 +1242,12 @@ s_update_changed (hk_store_t *self, s_batch_t *bt, int changed)
  * An id another instance inserted meanwhile fails it with 23505, and the file is taken again
  * later (main.c). */
 static int
-s_copy_new (hk_store_t *self, s_batch_t *bt, int fresh)
+s_copy_new (hk_store_t *self, s_lane_t *ln, s_batch_t *bt, int fresh)
 {
     if (fresh == 0)
         return 0;
     hk_daemon_t *d = self->d;
-    hk_copy_buf_t *b = &self->copy;
+    hk_copy_buf_t *b = &ln->copy;
     b->len = 0;
     bool ok = hk_copy_bin_header (b);
     for (int i = 0; ok && i < bt->n; i++) {
@@ -1200,7 +1265,7 @@ s_copy_new (hk_store_t *self, s_batch_t *bt, int fresh)
     }
     if (!ok || !hk_copy_bin_trailer (b))
         return HK_ENOMEM;
-    if (hk_db_copy_send (d->db,
+    if (hk_db_copy_send (ln->db,
                          "COPY invoice (tenant, invoice_id, debtor_id, currency, amount_minor,"
                          " outstanding_minor, issued_on, due_on, contract_id)"
                          " FROM STDIN (FORMAT binary)",
@@ -1213,7 +1278,7 @@ s_copy_new (hk_store_t *self, s_batch_t *bt, int fresh)
 /* Step 4: one invoice.recorded per written row, in file order, sent ahead as one COPY into
  * the outbox (the next statement collects it). Returns how many, or < 0. */
 static int
-s_emit_written (hk_store_t *self, s_batch_t *bt, int max)
+s_emit_written (hk_store_t *self, s_lane_t *ln, s_batch_t *bt, int max)
 {
     if (max == 0)
         return 0;
@@ -1251,7 +1316,7 @@ s_emit_written (hk_store_t *self, s_batch_t *bt, int max)
                                 .payload = &m->base };
         k++;
     }
-    if (rc == 0 && hk_outbox_send_batch (d->db, d->instance, evs, k, &self->events) != 0)
+    if (rc == 0 && hk_outbox_send_batch (ln->db, ln->producer, evs, k, &ln->events) != 0)
         rc = HK_EDB;
     free (evs);
     free (msgs);
@@ -1262,69 +1327,114 @@ s_emit_written (hk_store_t *self, s_batch_t *bt, int max)
 
 /* Finishes a batch whose probe was sent: classifies, writes, emits; then empties it. */
 static int
-s_finish (hk_store_t *self, s_batch_t *bt)
+s_finish (hk_store_t *self, s_lane_t *ln, s_batch_t *bt)
 {
-    int rc = s_probe_collect (self, bt);
+    int rc = s_probe_collect (ln, bt);
     if (rc == 0)
-        rc = s_upsert_debtors (self, bt);
+        rc = s_upsert_debtors (self, ln, bt);
     int fresh = 0, changed = 0;
     for (int i = 0; i < bt->n; i++) {
         fresh += bt->rows[i].state == S_NEW;
         changed += bt->rows[i].state == S_CHANGED;
     }
     if (rc == 0)
-        rc = s_update_changed (self, bt, changed);
+        rc = s_update_changed (self, ln, bt, changed);
     if (rc == 0)
-        rc = s_copy_new (self, bt, fresh);
-    int written = rc == 0 ? s_emit_written (self, bt, fresh + changed) : rc;
+        rc = s_copy_new (self, ln, bt, fresh);
+    int written = rc == 0 ? s_emit_written (self, ln, bt, fresh + changed) : rc;
     if (written < 0)
         return written;
-    self->writing = written > 0;
-    self->accepted += written;
-    self->unchanged += bt->n - written;
+    ln->accepted += written;
+    ln->unchanged += bt->n - written;
     bt->n = 0;
     memset (bt->slots, 0, sizeof bt->slots);
     return 0;
 }
 
-/* The batch being filled is full (or must be written before the next row): finish the batch
- * waiting before it, then let this one wait while the reader fills the other. What the server
- * does meanwhile: this batch's probe, sent ahead, when the last batch wrote nothing (a
- * re-delivery: the probe is all the server has to do); else the last batch's events COPY,
- * still in flight, and this batch's probe waits for the next turn (a fresh load). */
-static int
-s_rotate (hk_store_t *self)
+/* The lane's worker: writes each batch handed to it (probe, then s_finish), one at a time, in
+ * the order handed. Its events' COPY is left in flight while it waits for the next batch;
+ * the next probe, or the caller's settle, collects it. After an error it writes nothing more
+ * until the reset. */
+static void *
+s_worker (void *arg)
 {
-    s_batch_t *cur = &self->batches[self->cur], *prev = &self->batches[!self->cur];
-    if (self->waiting) {
-        self->waiting = false;
-        int rc = self->probed ? 0 : s_probe_send (self, prev);
+    s_lane_t *ln = arg;
+    pthread_mutex_lock (&ln->mu);
+    for (;;) {
+        while (!ln->job && !ln->quit)
+            pthread_cond_wait (&ln->cv, &ln->mu);
+        if (ln->quit)
+            break;
+        s_batch_t *bt = ln->job;
+        int rc = ln->rc;
+        pthread_mutex_unlock (&ln->mu);
         if (rc == 0)
-            rc = s_finish (self, prev);
-        if (rc != 0)
-            return rc;
+            rc = s_probe_send (ln->store, ln, bt);
+        if (rc == 0)
+            rc = s_finish (ln->store, ln, bt);
+        pthread_mutex_lock (&ln->mu);
+        ln->rc = rc;
+        ln->job = NULL;
+        pthread_cond_broadcast (&ln->cv);
     }
-    if (cur->n == 0)
-        return 0;
-    self->probed = !self->writing;
-    if (self->probed) {
-        int rc = s_probe_send (self, cur);
-        if (rc != 0)
-            return rc;
+    pthread_mutex_unlock (&ln->mu);
+    return NULL;
+}
+
+/* Waits for the lane's worker to be idle; returns its error, or 0. */
+static int
+s_lane_wait (s_lane_t *ln)
+{
+    pthread_mutex_lock (&ln->mu);
+    while (ln->job)
+        pthread_cond_wait (&ln->cv, &ln->mu);
+    int rc = ln->rc;
+    pthread_mutex_unlock (&ln->mu);
+    if (rc == HK_EDB)
+        ln->store->err_db = ln->db;
+    return rc;
+}
+
+/* Hands the lane's batch being filled to its worker, once the worker is done with the one
+ * before, and lets the reader fill the other. */
+static int
+s_lane_hand (s_lane_t *ln)
+{
+    int rc = s_lane_wait (ln);
+    s_batch_t *bt = &ln->batches[ln->cur];
+    if (rc != 0 || bt->n == 0)
+        return rc;
+    if (!ln->started) {
+        if (pthread_create (&ln->thread, NULL, s_worker, ln) != 0)
+            return HK_ENOMEM;
+        ln->started = true;
     }
-    self->waiting = true;
-    self->cur = !self->cur;
+    pthread_mutex_lock (&ln->mu);
+    ln->job = bt;
+    pthread_cond_broadcast (&ln->cv);
+    pthread_mutex_unlock (&ln->mu);
+    ln->cur = !ln->cur;
     return 0;
 }
 
+/* Writes every lane's queued invoices and waits for them, including the last COPY sent ahead. */
 static int
 s_flush_invoices (hk_store_t *self)
 {
-    int rc = s_rotate (self); /* the one in flight, then the current one in flight */
-    if (rc == 0)
-        rc = s_rotate (self); /* ... finished */
-    if (rc == 0)
-        rc = hk_db_settle (self->d->db) == 0 ? 0 : HK_EDB; /* the last COPY sent ahead */
+    int rc = 0;
+    for (int l = 0; l < self->nlanes; l++) {
+        int r = s_lane_hand (&self->lanes[l]);
+        rc = rc ? rc : r;
+    }
+    for (int l = 0; l < self->nlanes; l++) { /* every worker idle before anything else */
+        int r = s_lane_wait (&self->lanes[l]);
+        rc = rc ? rc : r;
+    }
+    for (int l = 0; rc == 0 && l < self->nlanes; l++) {
+        rc = hk_db_settle (self->lanes[l].db) == 0 ? 0 : HK_EDB;
+        if (rc != 0)
+            self->err_db = self->lanes[l].db;
+    }
     return rc;
 }
 
@@ -1341,14 +1451,15 @@ static int
 s_queue_invoice (hk_store_t *self, const hk_invoice_row_t *r, const char *source, long line)
 {
     int slot = 0;
-    s_batch_t *bt = &self->batches[self->cur];
+    s_lane_t *ln = &self->lanes[self->nlanes == 2 ? (hk_str_hash (r->debtor_id) >> 7) & 1 : 0];
+    s_batch_t *bt = &ln->batches[ln->cur];
     /* the same invoice twice in one batch: write the first before queueing the second */
-    if (s_find (bt, r->invoice_id, &slot) || bt->n == HK_STORE_BATCH
+    if (s_find (bt, r->invoice_id, &slot) || bt->n == self->batch_rows
         || (bt->n > 0 && strcmp (bt->source, source) != 0)) {
-        int rc = s_rotate (self);
+        int rc = s_lane_hand (ln);
         if (rc != 0)
             return rc;
-        bt = &self->batches[self->cur];
+        bt = &ln->batches[ln->cur];
         s_find (bt, r->invoice_id, &slot);
     }
     s_copy (bt->source, sizeof bt->source, source);
@@ -1370,25 +1481,100 @@ s_queue_invoice (hk_store_t *self, const hk_invoice_row_t *r, const char *source
     return 0;
 }
 
+/* A lane's statement that failed waiting for a row lock (lock_timeout, 55P03) in a split
+ * file: most likely the other lane's, which only this daemon could release. */
+static int
+s_lane_error (hk_store_t *self, int rc)
+{
+    if (rc != HK_EDB || self->nlanes != 2 || !self->err_db)
+        return rc;
+    return strcmp (hk_db_sqlstate (self->err_db), "55P03") == 0 ? HK_ECONFLICT : rc;
+}
+
 int
 hk_store_flush (hk_store_t *self)
 {
-    return s_flush_invoices (self);
+    return s_lane_error (self, s_flush_invoices (self));
 }
+
+int
+hk_store_split (hk_store_t *self)
+{
+    hk_daemon_t *d = self->d;
+    s_lane_t *ln = &self->lanes[1];
+    if (self->nlanes == 2 || !hk_db_in_transaction (d->db))
+        return self->nlanes == 2 ? 0 : HK_EINVAL;
+    if (!ln->db) {
+        ln->db = hk_db_new (hk_config_str (d->config, "database_url"));
+        if (!ln->db)
+            return HK_ENOMEM;
+    }
+    if (!hk_db_ok (ln->db) && hk_db_connect (ln->db) != 0) {
+        if (!self->lane_down)
+            HK_LOG (HK_WARN, "intake.one_lane", HK_S ("error", hk_db_errstr (ln->db)));
+        self->lane_down = true;
+        return 0; /* one lane: slower, not wrong */
+    }
+    self->lane_down = false;
+    snprintf (d->producer2, sizeof d->producer2, "%s", ln->producer); /* relayed from now on */
+    /* Each lane waits for a row lock at most this long: the lock may be the other lane's
+     * (an invoice that moves to a debtor of the other lane within the file), which nothing
+     * but this daemon's commit would release. The file is then taken again in one lane. */
+    static const char tune[] = "SELECT set_config('lock_timeout', '5s', true)";
+    if (hk_db_begin (ln->db) != 0 || hk_db_exec (ln->db, tune, 0, NULL) < 0
+        || hk_db_exec (d->db, tune, 0, NULL) < 0) {
+        hk_db_rollback (ln->db);
+        return HK_EDB;
+    }
+    self->nlanes = 2;
+    self->batch_rows = HK_STORE_BATCH / 2; /* the memory of one lane's batches */
+    return 0;
+}
+
+int
+hk_store_commit (hk_store_t *self)
+{
+    /* the second lane first: the daemon's own transaction holds the file's record, so a crash
+     * between the two commits leaves the file to be taken again, and its re-delivery writes
+     * what the first commit did not */
+    self->err_db = self->lanes[1].db;
+    if (self->nlanes == 2 && hk_db_commit (self->lanes[1].db) != 0)
+        return HK_EDB;
+    self->nlanes = 1;
+    self->err_db = self->d->db;
+    return hk_db_commit (self->d->db) == 0 ? 0 : HK_EDB;
+}
+
+void
+hk_store_rollback (hk_store_t *self)
+{
+    if (self->nlanes == 2)
+        hk_db_rollback (self->lanes[1].db);
+    self->nlanes = 1;
+    hk_db_rollback (self->d->db);
+}
+
+hk_db_t *
+hk_store_error_db (const hk_store_t *self)
+{
+    return self->err_db ? self->err_db : self->d->db;
+}
+
 
 int
 hk_store_fact (hk_store_t *self, const hk_fact_t *fact, const char *source, long line,
                hk_row_error_t *err)
 {
     if (fact->kind == HK_REC_INVOICE)
-        return s_queue_invoice (self, &fact->u.invoice, source, line);
-    int rc = s_flush_invoices (self);
+        return s_lane_error (self, s_queue_invoice (self, &fact->u.invoice, source, line));
+    int rc = s_lane_error (self, s_flush_invoices (self));
     if (rc != 0)
         return rc;
     hk_daemon_t *d = self->d;
     switch (fact->kind) {
     case HK_REC_DEBTOR:
-        s_debtors_clear (self); /* the cache of what invoices sent no longer holds */
+        s_debtors_clear (&self->lanes[0].cache); /* what invoices sent no longer holds */
+        s_debtors_clear (&self->lanes[1].cache);
         rc = s_debtor (d, &fact->u.debtor, source, line);
         break;
     case HK_REC_CONTACT: rc = s_contact (d, &fact->u.contact, source, line); break;

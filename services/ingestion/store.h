@@ -7,8 +7,8 @@
 #include "feed.h"
 #include "huikuan/daemon.h"
 
-/* Invoices are stored in batches (COPY into a staging table, then one set-based upsert and
- * one COPY of their events), the other kinds one by one; before a fact of another kind the
+/* Invoices are stored in batches (a probe of their ids, then one UPDATE of the changed, one
+ * COPY of the new and one COPY of their events), the other kinds one by one; before a fact of another kind the
  * pending invoices are flushed, so order within a file is kept (a payment sees the invoices
  * above it). */
 typedef struct hk_store hk_store_t;
@@ -31,5 +31,22 @@ int hk_store_accepted (const hk_store_t *self);
 int hk_store_unchanged (const hk_store_t *self);
 /* Drops anything queued and zeroes the counters (new file, or after a rollback). */
 void hk_store_reset (hk_store_t *self);
+
+/* Two lanes (issue 3: intake speed). For a file that holds invoices alone, called after the
+ * caller began its transaction on the daemon's connection: the file's invoices are then split
+ * by debtor between that connection and a second one of the store's, each writing its
+ * debtors' invoices and their events (as producer d->producer2, which the daemon's loop relays) in a transaction of
+ * its own, so that two backends work at once. Returns 0, also when the second connection
+ * cannot be had (one lane then, logged once). A file whose lanes wait for each other (an
+ * invoice moving between debtors of both lanes) fails with HK_ECONFLICT from hk_store_fact or
+ * hk_store_flush: roll back and take it again without splitting. */
+int hk_store_split (hk_store_t *self);
+/* Ends the file's transaction(s): commits the second lane, then the caller's. */
+int hk_store_commit (hk_store_t *self);
+void hk_store_rollback (hk_store_t *self);
+/* The connection whose statement failed last (a lane's, or the caller's): its SQLSTATE and
+ * message say why. */
+hk_db_t *hk_store_error_db (const hk_store_t *self);
+
 
 #endif

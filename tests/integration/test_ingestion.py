@@ -252,13 +252,54 @@ def test_kill9_mid_file_then_restart(fleet):
     wait_until(lambda: fleet.files("processing"), 20, interval=0.01, what="claimed")
     time.sleep(0.3)
     d.kill9()
-    assert fleet.scalar("SELECT count(*) FROM invoice") in (0, n)  # one transaction: all or none
+    # all or none: two lanes, one transaction each, committed microseconds apart (store.c)
+    assert fleet.scalar("SELECT count(*) FROM invoice") in (0, n)
     d.start()
     processed(fleet, 1)
     assert fleet.scalar("SELECT count(*) FROM invoice") == n
     assert fleet.outbox_count("invoice.recorded") == n
     assert fleet.scalar("SELECT count(*) FROM intake_file") == 1
     assert fleet.files("processing") == []
+
+
+def test_a_file_of_invoices_is_written_by_two_lanes(fleet):
+    """Issue 3 (intake speed): a file of invoices alone is split by debtor between two
+    connections, each with its own outbox producer; every debtor stays in one lane, and the
+    second lane's events are relayed too. An invoice that moves between debtors of both lanes
+    within one file makes the lanes wait for each other: the file is taken again in one lane
+    and ends as if it had been one all along."""
+    fleet.clock_set("2026-03-12T08:00:00+08:00")
+    fleet.start("ingestion")
+    head = "invoice_id,debtor_id,currency,amount,due_on\n"
+    fleet.drop("lanes.csv", head + "".join(
+        "L-%02d,LD%02d,CNY,%d.00,2026-03-10\n" % (i, i % 30, 100 + i) for i in range(60)))
+    processed(fleet, 1)
+    assert file_row(fleet, "lanes.csv")[:5] == ("done", "csv", 60, 60, 0)
+    assert fleet.scalar("SELECT count(*) FROM invoice") == 60
+    lanes = dict(fleet.query("SELECT producer, count(*) FROM event_outbox"
+                             " WHERE type = 'invoice.recorded' GROUP BY 1"))
+    assert len(lanes) == 2 and sum(lanes.values()) == 60, lanes
+    main = min(lanes, key=len)
+    assert main + "/lane2" in lanes, lanes
+    by_debtor = fleet.query("SELECT aggregate_id, min(producer), count(DISTINCT producer)"
+                            " FROM event_outbox WHERE type = 'invoice.recorded' GROUP BY 1")
+    assert len(by_debtor) == 30 and all(n == 1 for _, _, n in by_debtor), by_debtor
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_unpublished") == 0, 20,
+               what="both lanes' events relayed")
+
+    first = next(d for d, p, _ in by_debtor if p == main)
+    second = next(d for d, p, _ in by_debtor if p != main)
+    fleet.drop("moves.csv", head + "MOVE-1,%s,CNY,5.00,2026-03-10\n"
+                                   "MOVE-1,%s,CNY,5.00,2026-03-10\n" % (first, second))
+    processed(fleet, 2)
+    assert file_row(fleet, "moves.csv")[:5] == ("done", "csv", 2, 2, 0)
+    assert fleet.query("SELECT debtor_id FROM invoice WHERE invoice_id = 'MOVE-1'") == \
+        [(second,)]
+    assert "intake.one_lane_retry" in fleet.logs(None)
+    moves = fleet.query("SELECT producer, aggregate_id FROM event_outbox"
+                        " WHERE type = 'invoice.recorded' AND seq > %s AND producer = %s"
+                        " ORDER BY seq", (lanes[main], main))
+    assert moves == [(main, first), (main, second)], moves
 
 
 def _post(port, path, body):

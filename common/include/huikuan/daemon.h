@@ -24,6 +24,8 @@ typedef struct hk_daemon hk_daemon_t;
 struct hk_daemon {
     const char *kind;          /* "aging" */
     char instance[128];        /* unique instance name; the producer of its events */
+    char producer2[160];       /* a second producer it writes as, relayed with the first: set
+                                * by the daemon ("" none; ingestion's second lane) */
     hk_config_t *config;
     hk_db_t *db;
     hk_redis_t *redis;

@@ -44,7 +44,9 @@ int hk_outbox_append (hk_db_t *db, const char *producer, const hk_event_t *ev,
 int hk_outbox_append_batch (hk_db_t *db, const char *producer, const hk_event_t *evs, int n);
 /* The same, sent ahead (hk_db_copy_send): the server stores the events while the caller goes
  * on; a later statement on db, or the commit, collects the outcome and fails if it failed. buf
- * is the caller's reusable buffer (zero-initialise, free its data). */
+ * is the caller's reusable buffer (zero-initialise, free its data). Keeps no copy for the
+ * relay, which reads these events back from the outbox; so it may be called from a thread of
+ * its own, one per connection. */
 int hk_outbox_send_batch (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
                           hk_copy_buf_t *buf);
 
