@@ -37,7 +37,7 @@
 
 #define HK_BUS_SNDHWM 100000
 #define HK_BUS_RCVHWM 100000
-#define HK_BUS_CHUNK 500                    /* outbox rows per catch-up read */
+#define HK_BUS_CHUNK 500                    /* outbox rows (and events at most) per catch-up read */
 #define HK_BUS_IDLE_POLL_US 1000000         /* idle time before polling producer_sequence */
 #define HK_BUS_BUSY_DISCOVER_US 10000000    /* endpoint rediscovery under constant traffic */
 #define HK_BUS_RETRY_US 1000000             /* wait after a failed outbox read */
@@ -343,12 +343,15 @@ s_fetch (hk_bus_sub_t *self, s_producer_t *p, uint64_t upto)
     const char *values[] = { p->name, after, until, self->prefix, limit };
     int lengths[] = { 0, 0, 0, 0, 0 };
     int formats[] = { 0, 0, 0, 0, 0 };
-    /* Binary results: seq as int8, envelope as raw bytes (NULL when not our topic). */
+    /* Binary results: seq as int8, events as int4, the envelope(s) as raw bytes (NULL when
+     * not our topic). A row of many events (migration 25) ends at seq and starts events - 1
+     * before: the rows that reach past the cursor are those with seq > cursor. */
     PGresult *res = hk_db_query_bin (self->db,
-                                     "SELECT seq, CASE WHEN left(type, length($4)) = $4"
-                                     " THEN envelope END"
-                                     " FROM event_outbox WHERE producer = $1"
-                                     " AND seq > $2::bigint AND seq <= $3::bigint"
+                                     "SELECT seq, events,"
+                                     " CASE WHEN left(type, length($4)) = $4 THEN envelope END,"
+                                     " CASE WHEN left(type, length($4)) = $4 THEN envelopes END"
+                                     " FROM outbox_row WHERE producer = $1"
+                                     " AND seq > $2::bigint AND seq - events < $3::bigint"
                                      " ORDER BY seq LIMIT $5::int",
                                      5, values, lengths, formats, 1);
     if (!res) {
@@ -357,25 +360,25 @@ s_fetch (hk_bus_sub_t *self, s_producer_t *p, uint64_t upto)
         p->retry_at_us = s_now_us () + HK_BUS_RETRY_US;
         return HK_EDB;
     }
-    int rows = PQntuples (res);
+    hk_outbox_event_t *evs = NULL;
+    int rows = hk_outbox_expand (res, 0, p->cursor, upto, HK_BUS_CHUNK, &evs);
+    if (rows < 0) {
+        HK_LOG (HK_WARN, "bus.catchup_failed", HK_S ("producer", p->name),
+                HK_S ("error", rows == HK_ENOMEM ? "out of memory" : "malformed outbox row"));
+        PQclear (res);
+        p->retry_at_us = s_now_us () + HK_BUS_RETRY_US;
+        return rows;
+    }
     for (int i = 0; i < rows; i++) {
-        const unsigned char *v = (const unsigned char *) PQgetvalue (res, i, 0);
-        if (PQgetlength (res, i, 0) != 8)
-            continue;
-        uint64_t seq = 0;
-        for (int b = 0; b < 8; b++)
-            seq = (seq << 8) | v[b];
-        if (seq <= p->cursor)
-            continue;
+        uint64_t seq = evs[i].seq;
         if (seq != p->cursor + 1)
             /* Committed sequences have no holes; this one was removed from the outbox. */
             HK_LOG (HK_WARN, "bus.events_lost", HK_S ("producer", p->name),
                     HK_I ("from", p->cursor + 1), HK_I ("to", seq - 1));
         p->cursor = seq;
-        if (PQgetisnull (res, i, 1))
+        if (!evs[i].bytes)
             continue; /* not our topic */
-        Huikuan__V1__Envelope *env =
-            hk_envelope_unpack (PQgetvalue (res, i, 1), (size_t) PQgetlength (res, i, 1));
+        Huikuan__V1__Envelope *env = hk_envelope_unpack (evs[i].bytes, evs[i].len);
         if (!env) {
             self->dropped_malformed++;
             HK_LOG (HK_WARN, "bus.outbox_malformed", HK_S ("producer", p->name),
@@ -391,6 +394,7 @@ s_fetch (hk_bus_sub_t *self, s_producer_t *p, uint64_t upto)
         }
         self->gaps_filled++;
     }
+    free (evs);
     PQclear (res);
     if (p->target < p->cursor)
         p->target = p->cursor;

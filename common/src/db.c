@@ -478,6 +478,12 @@ hk_copy_bin_i64 (hk_copy_buf_t *b, int64_t value)
 }
 
 bool
+hk_copy_bin_i32 (hk_copy_buf_t *b, int32_t value)
+{
+    return s_put_be (b, 4, 4) && s_put_be (b, (uint32_t) value, 4);
+}
+
+bool
 hk_copy_bin_date (hk_copy_buf_t *b, bool present, int32_t day)
 {
     if (!present)
@@ -510,6 +516,28 @@ hk_copy_bin_uuid (hk_copy_buf_t *b, const char *uuid)
         p++;
     }
     return n == 16 && hk_copy_bin_bytes (b, raw, 16);
+}
+
+bool
+hk_copy_bin_array_begin (hk_copy_buf_t *b, uint32_t elem_oid, int n, size_t *mark)
+{
+    if (n < 0 || !mark)
+        return false;
+    *mark = b->len;
+    return s_put_be (b, 0, 4) /* the column's length, filled in by _end */
+           && s_put_be (b, 1, 4) && s_put_be (b, 0, 4) && s_put_be (b, elem_oid, 4)
+           && s_put_be (b, (uint32_t) n, 4) && s_put_be (b, 1, 4);
+}
+
+bool
+hk_copy_bin_array_end (hk_copy_buf_t *b, size_t mark)
+{
+    if (mark + 24 > b->len || b->len - mark - 4 > INT32_MAX)
+        return false;
+    uint32_t n = (uint32_t) (b->len - mark - 4);
+    for (int i = 0; i < 4; i++)
+        b->data[mark + (size_t) i] = (char) (n >> (8 * (3 - i)));
+    return true;
 }
 
 bool

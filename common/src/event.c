@@ -290,7 +290,7 @@ hk_outbox_append (hk_db_t *db, const char *producer, const hk_event_t *ev,
     int lengths[] = { 0, 0, 0, 0, 0, 0, 0, (int) env_len };
     int formats[] = { 0, 0, 0, 0, 0, 0, 0, 1 };
     PGresult *res = hk_db_query_bin (db,
-                                     "INSERT INTO event_outbox (producer, seq, event_id, type,"
+                                     "INSERT INTO outbox_row (producer, seq, event_id, type,"
                                      " tenant, aggregate_id, occurred_at_us, envelope)"
                                      " VALUES ($1, $2::bigint, $3::uuid, $4, $5, $6, $7::bigint,"
                                      " $8::bytea)",
@@ -308,26 +308,16 @@ hk_outbox_append (hk_db_t *db, const char *producer, const hk_event_t *ev,
     return 0;
 }
 
-/* One COPY of n envelopes into the outbox, built in b. With ahead it is sent ahead (not waited
- * for) and nothing of it is kept for the relay: that is bulk intake, whose files exceed the
- * kept limit anyway, from worker threads that must not touch s_kept. */
+/* One COPY of n envelopes into the outbox, one row each, built in b and waited for; each
+ * envelope is kept for the relay. */
 static int
 s_outbox_copy (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
-               hk_copy_buf_t *b, bool ahead)
+               hk_copy_buf_t *b)
 {
-    if (!db || !producer || !*producer || n < 0 || (n > 0 && !evs) || !b)
-        return HK_EINVAL;
-    if (n == 0)
-        return 0;
-    for (int i = 0; i < n; i++)
-        if (!s_event_ok (&evs[i]))
-            return HK_EINVAL;
-    if (!hk_db_in_transaction (db))
-        return HK_EINVAL;
     uint64_t last = s_reserve (db, producer, n);
     if (last == 0)
         return HK_EDB;
-    int mark = ahead ? 0 : s_kept.staged.n;
+    int mark = s_kept.staged.n;
     b->len = 0;
     int rc = hk_copy_bin_header (b) ? 0 : HK_ENOMEM;
     for (int i = 0; i < n && rc == 0; i++) {
@@ -345,31 +335,99 @@ s_outbox_copy (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
                   && hk_copy_bin_text (b, evs[i].aggregate_id)
                   && hk_copy_bin_i64 (b, evs[i].occurred_at_us)
                   && hk_copy_bin_bytes (b, bytes, len);
-        if (!ok || ahead) {
+        if (!ok) {
             free (bytes);
-            rc = ok ? rc : HK_ENOMEM;
+            rc = HK_ENOMEM;
         } else /* staged with the transaction: a COPY that fails rolls it back, and them */
             s_keep (db, producer, seq, evs[i].type, bytes, len);
     }
     if (rc == 0 && !hk_copy_bin_trailer (b))
         rc = HK_ENOMEM;
-    static const char copy_sql[] = "COPY event_outbox (producer, seq, event_id, type, tenant,"
-                                   " aggregate_id, occurred_at_us, envelope)"
-                                   " FROM STDIN (FORMAT binary)";
-    if (rc == 0 && (ahead ? hk_db_copy_send (db, copy_sql, b->data, b->len)
-                          : hk_db_copy_in (db, copy_sql, b->data, b->len))
+    if (rc == 0 && hk_db_copy_in (db,
+                                  "COPY outbox_row (producer, seq, event_id, type, tenant,"
+                                  " aggregate_id, occurred_at_us, envelope)"
+                                  " FROM STDIN (FORMAT binary)",
+                                  b->data, b->len)
                        != 0)
         rc = HK_EDB;
-    if (rc != 0 && !ahead)
+    if (rc != 0)
         s_unstage (db, mark);
     return rc;
+}
+
+/* Packs n events as rows of many events each (a run of events sharing type, tenant and time
+ * per row) into b; returns 0 or HK_ENOMEM. */
+static int
+s_bulk_pack (hk_copy_buf_t *b, const char *producer, uint64_t last, const hk_event_t *evs,
+             int n)
+{
+    char (*ids)[HK_UUID_LEN] = malloc ((size_t) n * sizeof *ids);
+    uint8_t **bytes = calloc ((size_t) n, sizeof *bytes);
+    size_t *lens = malloc ((size_t) n * sizeof *lens);
+    int rc = ids && bytes && lens ? 0 : HK_ENOMEM;
+    uint64_t first = last - (uint64_t) n + 1;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = s_pack_envelope (producer, first + (uint64_t) i, &evs[i], ids[i], &bytes[i],
+                              &lens[i]);
+    b->len = 0;
+    if (rc == 0 && !hk_copy_bin_header (b))
+        rc = HK_ENOMEM;
+    for (int k = 0, m; rc == 0 && k < n; k += m) {
+        for (m = 1; k + m < n && strcmp (evs[k + m].type, evs[k].type) == 0
+                    && strcmp (evs[k + m].tenant, evs[k].tenant) == 0
+                    && evs[k + m].occurred_at_us == evs[k].occurred_at_us;
+             m++)
+            ;
+        size_t at;
+        bool ok = hk_copy_bin_row (b, 9) && hk_copy_bin_text (b, producer)
+                  && hk_copy_bin_i64 (b, (int64_t) (first + (uint64_t) (k + m - 1)))
+                  && hk_copy_bin_i32 (b, m) && hk_copy_bin_text (b, evs[k].type)
+                  && hk_copy_bin_text (b, evs[k].tenant)
+                  && hk_copy_bin_i64 (b, evs[k].occurred_at_us)
+                  && hk_copy_bin_array_begin (b, HK_PG_OID_UUID, m, &at);
+        for (int i = k; ok && i < k + m; i++)
+            ok = hk_copy_bin_uuid (b, ids[i]);
+        ok = ok && hk_copy_bin_array_end (b, at)
+             && hk_copy_bin_array_begin (b, HK_PG_OID_TEXT, m, &at);
+        for (int i = k; ok && i < k + m; i++)
+            ok = hk_copy_bin_text (b, evs[i].aggregate_id);
+        ok = ok && hk_copy_bin_array_end (b, at)
+             && hk_copy_bin_array_begin (b, HK_PG_OID_BYTEA, m, &at);
+        for (int i = k; ok && i < k + m; i++)
+            ok = hk_copy_bin_bytes (b, bytes[i], lens[i]);
+        ok = ok && hk_copy_bin_array_end (b, at);
+        if (!ok)
+            rc = HK_ENOMEM;
+    }
+    if (rc == 0 && !hk_copy_bin_trailer (b))
+        rc = HK_ENOMEM;
+    for (int i = 0; bytes && i < n; i++)
+        free (bytes[i]);
+    free (ids);
+    free (bytes);
+    free (lens);
+    return rc;
+}
+
+static int
+s_batch_ok (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
+            const hk_copy_buf_t *b)
+{
+    if (!db || !producer || !*producer || n < 0 || (n > 0 && !evs) || !b)
+        return HK_EINVAL;
+    for (int i = 0; i < n; i++)
+        if (!s_event_ok (&evs[i]))
+            return HK_EINVAL;
+    return hk_db_in_transaction (db) ? 0 : HK_EINVAL;
 }
 
 int
 hk_outbox_append_batch (hk_db_t *db, const char *producer, const hk_event_t *evs, int n)
 {
     hk_copy_buf_t b = { 0 };
-    int rc = s_outbox_copy (db, producer, evs, n, &b, false);
+    int rc = s_batch_ok (db, producer, evs, n, &b);
+    if (rc == 0 && n > 0)
+        rc = s_outbox_copy (db, producer, evs, n, &b);
     free (b.data);
     return rc;
 }
@@ -378,7 +436,21 @@ int
 hk_outbox_send_batch (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
                       hk_copy_buf_t *buf)
 {
-    return s_outbox_copy (db, producer, evs, n, buf, true);
+    int rc = s_batch_ok (db, producer, evs, n, buf);
+    if (rc != 0 || n == 0)
+        return rc;
+    uint64_t last = s_reserve (db, producer, n);
+    if (last == 0)
+        return HK_EDB;
+    rc = s_bulk_pack (buf, producer, last, evs, n);
+    if (rc == 0 && hk_db_copy_send (db,
+                                    "COPY outbox_row (producer, seq, events, type, tenant,"
+                                    " occurred_at_us, event_ids, aggregate_ids, envelopes)"
+                                    " FROM STDIN (FORMAT binary)",
+                                    buf->data, buf->len)
+                       != 0)
+        rc = HK_EDB;
+    return rc;
 }
 
 /* A binary int8 column value (network byte order). */
@@ -392,6 +464,79 @@ s_get_u64 (const PGresult *res, int row, int col)
     for (int i = 0; i < 8; i++)
         x = (x << 8) | v[i];
     return x;
+}
+
+/* A binary int4 column value. */
+static uint32_t
+s_get_u32 (const unsigned char *v)
+{
+    return (uint32_t) v[0] << 24 | (uint32_t) v[1] << 16 | (uint32_t) v[2] << 8 | v[3];
+}
+
+int
+hk_outbox_expand (const PGresult *res, int col, uint64_t after, uint64_t upto, int max,
+                  hk_outbox_event_t **out)
+{
+    if (!res || !out || max < 0)
+        return HK_EINVAL;
+    *out = NULL;
+    int rows = PQntuples (res), n = 0, cap = 0;
+    hk_outbox_event_t *v = NULL;
+    for (int r = 0; r < rows && n < max; r++) {
+        uint64_t last = s_get_u64 (res, r, col);
+        if (PQgetlength (res, r, col + 1) != 4) {
+            free (v);
+            return HK_EPARSE;
+        }
+        uint32_t events = s_get_u32 ((const unsigned char *) PQgetvalue (res, r, col + 1));
+        if (events == 0 || events > last) {
+            free (v);
+            return HK_EPARSE;
+        }
+        /* the envelopes of a row of many: a bytea[] of events elements, or NULL */
+        const unsigned char *a = NULL, *end = NULL;
+        if (!PQgetisnull (res, r, col + 3)) {
+            a = (const unsigned char *) PQgetvalue (res, r, col + 3);
+            end = a + PQgetlength (res, r, col + 3);
+            if (end - a < 20 || s_get_u32 (a) != 1 || s_get_u32 (a + 12) != events) {
+                free (v);
+                return HK_EPARSE;
+            }
+            a += 20;
+        }
+        for (uint32_t i = 0; i < events && n < max; i++) {
+            uint64_t seq = last - events + 1 + i;
+            const unsigned char *bytes = NULL;
+            size_t len = 0;
+            if (a) {
+                if (end - a < 4 || s_get_u32 (a) == UINT32_MAX
+                    || (size_t) (end - a - 4) < s_get_u32 (a)) {
+                    free (v);
+                    return HK_EPARSE;
+                }
+                len = s_get_u32 (a);
+                bytes = a + 4;
+                a += 4 + len;
+            } else if (events == 1 && !PQgetisnull (res, r, col + 2)) {
+                bytes = (const unsigned char *) PQgetvalue (res, r, col + 2);
+                len = (size_t) PQgetlength (res, r, col + 2);
+            }
+            if (seq <= after || seq > upto)
+                continue;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 256;
+                hk_outbox_event_t *w = realloc (v, (size_t) cap * sizeof *w);
+                if (!w) {
+                    free (v);
+                    return HK_ENOMEM;
+                }
+                v = w;
+            }
+            v[n++] = (hk_outbox_event_t) { .seq = seq, .row = r, .bytes = bytes, .len = len };
+        }
+    }
+    *out = v;
+    return n;
 }
 
 /* Advances producer's cursor to last and commits the relay's transaction; 0 or HK_EDB (rolled
@@ -521,32 +666,50 @@ hk_outbox_relay (hk_db_t *db, const char *producer, hk_bus_pub_t *pub, hk_redis_
     int lengths[] = { 0, 0, 0 };
     int formats[] = { 0, 0, 0 };
     PGresult *res = hk_db_query_bin (db,
-                                     "SELECT seq, type, envelope FROM event_outbox"
+                                     "SELECT type, seq, events, envelope, envelopes"
+                                     " FROM outbox_row"
                                      " WHERE producer = $1 AND seq > $2::bigint"
+                                     "  AND seq - events < $2::bigint + $3::int"
                                      " ORDER BY seq LIMIT $3::int",
                                      3, values, lengths, formats, 1);
     if (!res) {
         hk_db_rollback (db);
         return HK_EDB;
     }
-    int rows = PQntuples (res);
-    if (rows == 0) {
+    /* the events to publish, pointing into res. The rows read are those holding the next max
+     * events (the second condition leaves out rows of many that start past them); a row of
+     * many is read again by the next relay when max ends inside it. */
+    hk_outbox_event_t *evs = NULL;
+    int rows = hk_outbox_expand (res, 1, published, UINT64_MAX, max, &evs);
+    s_kept_t *v = rows > 0 ? malloc ((size_t) rows * sizeof *v) : NULL;
+    if (rows <= 0 || !v) {
+        int rc = rows == 0 ? 0 : rows < 0 ? rows : HK_ENOMEM;
+        if (rows < 0)
+            HK_LOG (HK_ERROR, "outbox.row_malformed", HK_S ("producer", producer),
+                    HK_I ("after", (int64_t) published));
+        free (evs);
+        free (v);
         PQclear (res);
-        return hk_db_commit (db) < 0 ? HK_EDB : 0;
-    }
-    /* the rows as envelopes to publish (pointing into res) */
-    s_kept_t *v = malloc ((size_t) rows * sizeof *v);
-    if (!v) {
-        PQclear (res);
+        if (rc == 0)
+            return hk_db_commit (db) < 0 ? HK_EDB : 0;
         hk_db_rollback (db);
-        return HK_ENOMEM;
+        return rc;
     }
-    for (int i = 0; i < rows; i++)
-        v[i] = (s_kept_t) { .seq = s_get_u64 (res, i, 0), .type = PQgetvalue (res, i, 1),
-                            .bytes = (uint8_t *) PQgetvalue (res, i, 2),
-                            .len = (size_t) PQgetlength (res, i, 2) };
-    int rc = s_publish (db, producer, pub, redis, v, rows);
+    int rc = 0;
+    for (int i = 0; i < rows; i++) {
+        if (!evs[i].bytes) { /* a row of one event without its envelope: the schema forbids it */
+            rc = HK_EPARSE;
+            break;
+        }
+        v[i] = (s_kept_t) { .seq = evs[i].seq, .type = PQgetvalue (res, evs[i].row, 0),
+                            .bytes = (uint8_t *) evs[i].bytes, .len = evs[i].len };
+    }
+    if (rc == 0)
+        rc = s_publish (db, producer, pub, redis, v, rows);
+    else
+        hk_db_rollback (db);
     free (v);
+    free (evs);
     PQclear (res);
     return rc;
 }

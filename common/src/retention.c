@@ -108,12 +108,13 @@ hk_retention_run (hk_db_t *db, hk_redis_t *r, const hk_retention_t *p, hk_retent
         rc = s_streams (r, p, out);
     if (!db)
         return rc;
-    /* Published events only (seq <= the producer's cursor), oldest first per producer: the
-     * primary key gives them in order, and the age is checked on those rows alone. */
+    /* Published rows only (seq, a row's last event, <= the producer's cursor), oldest first
+     * per producer: the primary key gives them in order, and the age is checked on those rows
+     * alone. */
     int e = s_delete (db,
-                      "DELETE FROM event_outbox WHERE ctid = ANY (ARRAY ("
+                      "DELETE FROM outbox_row WHERE ctid = ANY (ARRAY ("
                       " SELECT o.ctid FROM producer_sequence p CROSS JOIN LATERAL ("
-                      "   SELECT ctid, created_at FROM event_outbox o WHERE o.producer = p.producer"
+                      "   SELECT ctid, created_at FROM outbox_row o WHERE o.producer = p.producer"
                       "   AND o.seq <= p.published_seq ORDER BY o.seq LIMIT $2::int) AS o"
                       " WHERE o.created_at < now () - $1::bigint * interval '1 microsecond'"
                       " LIMIT $2::int))",

@@ -50,8 +50,9 @@ def test_housekeeping_trims_what_every_consumer_has(fleet):
                what="the 25 new entries on the stream")
     before = fleet.scalar("SELECT count(*) FROM event_outbox")
     # published outbox events past the retention go; the ingestion's are all published
-    fleet.query("UPDATE event_outbox SET created_at = now() - interval '8 days'"
-                " WHERE type = 'invoice.recorded' AND aggregate_id = 'D0' RETURNING 1")
+    fleet.query("UPDATE outbox_row SET created_at = now() - interval '8 days'"
+                " WHERE type = 'invoice.recorded'"
+                " AND (aggregate_id = 'D0' OR 'D0' = ANY (aggregate_ids)) RETURNING 1")
     old = fleet.scalar("SELECT count(*) FROM event_outbox WHERE created_at < now() - interval"
                        " '7 days'")
     assert old > 0

@@ -484,7 +484,7 @@ s_test_kept (hk_db_t *admin, const char *redis_url)
     CHECK_INT (seq, 3);
     CHECK_INT (hk_db_commit (db), 0);
     const char *pp[] = { producer };
-    CHECK_INT (hk_db_exec (db, "UPDATE event_outbox SET envelope = '\\x00'::bytea"
+    CHECK_INT (hk_db_exec (db, "UPDATE outbox_row SET envelope = '\\x00'::bytea"
                                " WHERE producer = $1", 1, pp), 3);
 
     hk_redis_t *redis = hk_redis_new (redis_url);
@@ -525,6 +525,115 @@ s_test_kept (hk_db_t *admin, const char *redis_url)
     return failures;
 }
 
+/* Rows of many events (migration 25): hk_outbox_send_batch stores each run of events sharing
+ * type, tenant and time as one outbox_row; the event_outbox view gives one row per event, with
+ * its own sequence number, id and aggregate; a row must hold what its count says; the relay
+ * publishes every event in order, stopping inside a row when max ends there, and a plain row
+ * after rows of many. */
+static int
+s_test_bulk (hk_db_t *admin, const char *redis_url)
+{
+    int failures = 0;
+    char name[64], producer[64], type_a[64], type_b[64], stream_a[96], stream_b[96];
+    hk_db_t *db = hk_test_db_fresh (admin, "unit_bulk", name, sizeof name);
+    CHECK (db);
+    if (!db)
+        return failures;
+    snprintf (producer, sizeof producer, "bulk-%d/lane2", (int) getpid ());
+    snprintf (type_a, sizeof type_a, "bulka%d.recorded", (int) getpid ());
+    snprintf (type_b, sizeof type_b, "bulkb%d.recorded", (int) getpid ());
+    hk_event_stream (type_a, stream_a, sizeof stream_a);
+    hk_event_stream (type_b, stream_b, sizeof stream_b);
+    enum { N = 7 };
+    Huikuan__V1__InvoiceSettled msgs[N];
+    hk_event_t evs[N];
+    char ids[N][16];
+    /* types a a a b b a a, the last at another time: rows of 3, 2, 1 and 1 events */
+    const int kind[N] = { 0, 0, 0, 1, 1, 0, 0 };
+    for (int i = 0; i < N; i++) {
+        snprintf (ids[i], sizeof ids[i], "I%d", i + 1);
+        huikuan__v1__invoice_settled__init (&msgs[i]);
+        msgs[i].invoice_id = ids[i];
+        evs[i] = (hk_event_t) { .type = kind[i] ? type_b : type_a, .tenant = "t",
+                                .aggregate_id = ids[i], .occurred_at_us = i < 6 ? 1000 : 2000,
+                                .payload = &msgs[i].base };
+    }
+    hk_copy_buf_t buf = { 0 };
+    CHECK_INT (hk_outbox_send_batch (db, producer, evs, N, &buf), HK_EINVAL); /* no transaction */
+    CHECK_INT (hk_db_begin (db), 0);
+    CHECK_INT (hk_outbox_send_batch (db, producer, evs, N, &buf), 0);
+    CHECK_INT (hk_outbox_append (db, producer, &evs[0], NULL, NULL), 0);        /* 8, plain */
+    CHECK_INT (hk_db_commit (db), 0);
+    free (buf.data);
+    const char *pp[] = { producer };
+    CHECK_STR (hk_test_value (db, "SELECT string_agg (seq || ':' || events, ',' ORDER BY seq)"
+                                   " FROM outbox_row WHERE producer = $1", 1, pp),
+               "3:3,5:2,6:1,7:1,8:1");
+    PGresult *res = hk_db_query_bin (db,
+                                     "SELECT seq, aggregate_id, type, event_id, envelope"
+                                     " FROM event_outbox WHERE producer = $1 ORDER BY seq",
+                                     1, pp, NULL, NULL, 0);
+    CHECK (res && PQntuples (res) == N + 1);
+    for (int i = 0; res && i < PQntuples (res); i++) {
+        CHECK_INT (atoi (PQgetvalue (res, i, 0)), i + 1);
+        CHECK_STR (PQgetvalue (res, i, 1), ids[i % N]);
+        CHECK_STR (PQgetvalue (res, i, 2), kind[i % N] ? type_b : type_a);
+        size_t len = 0;
+        unsigned char *bytes = PQunescapeBytea ((const unsigned char *) PQgetvalue (res, i, 4),
+                                                &len);
+        Huikuan__V1__Envelope *env = hk_envelope_unpack (bytes, len);
+        CHECK (env && env->sequence == (uint64_t) (i + 1));
+        CHECK (env && strcmp (env->event_id, PQgetvalue (res, i, 3)) == 0);
+        CHECK (env && strcmp (env->aggregate_id, ids[i % N]) == 0);
+        hk_envelope_destroy (&env);
+        PQfreemem (bytes);
+    }
+    PQclear (res);
+    /* a row whose count disagrees with its arrays is refused */
+    CHECK_INT (hk_db_exec (db, "UPDATE outbox_row SET events = 4 WHERE producer = $1 AND seq = 3",
+                           1, pp),
+               HK_EDB);
+    CHECK_STR (hk_db_sqlstate (db), "23514");
+
+    hk_redis_t *redis = hk_redis_new (redis_url);
+    CHECK_INT (hk_redis_connect (redis), 0);
+    CHECK_INT (hk_outbox_relay (db, producer, NULL, redis, 2), 2);  /* 1, 2: inside the first row */
+    CHECK_INT (hk_outbox_relay (db, producer, NULL, redis, 2), 2);  /* 3, 4 */
+    CHECK_INT (hk_outbox_relay (db, producer, NULL, redis, 10), 4); /* 5 .. 8 */
+    CHECK_INT (hk_outbox_relay (db, producer, NULL, redis, 10), 0);
+    CHECK_STR (hk_test_value (db, "SELECT published_seq FROM producer_sequence"
+                                   " WHERE producer = $1", 1, pp), "8");
+    const char *streams[] = { stream_a, stream_b };
+    const char *want[] = { "I1,I2,I3,I6,I7,I1,", "I4,I5," };
+    for (int k = 0; k < 2; k++) {
+        hk_queue_t *q = hk_queue_new (redis, streams[k], "unit", "c1", 60000);
+        hk_queue_msg_t got[16];
+        int n = hk_queue_read (q, got, 16, 0);
+        char seen[128] = "";
+        uint64_t prev = 0;
+        for (int i = 0; i < n; i++) {
+            Huikuan__V1__Envelope *env = hk_envelope_unpack (got[i].data, got[i].len);
+            CHECK (env && env->sequence > prev);
+            if (env) {
+                prev = env->sequence;
+                strncat (seen, env->aggregate_id, sizeof seen - strlen (seen) - 2);
+                strcat (seen, ",");
+            }
+            hk_envelope_destroy (&env);
+        }
+        CHECK_STR (seen, want[k]);
+        hk_queue_batch_clear (got, n);
+        hk_queue_destroy (&q);
+        redisReply *reply = hk_redis_cmdf (redis, "DEL %s", streams[k]);
+        if (reply)
+            freeReplyObject (reply);
+    }
+    hk_redis_destroy (&redis);
+    hk_db_destroy (&db);
+    CHECK (hk_test_db_drop (admin, name) >= 0);
+    return failures;
+}
+
 int
 hk_event_test (bool verbose)
 {
@@ -545,6 +654,7 @@ hk_event_test (bool verbose)
         failures += s_test_outbox (db, redis_url, verbose) + s_test_batch (db);
     hk_db_destroy (&db);
     failures += s_test_kept (admin, redis_url);
+    failures += s_test_bulk (admin, redis_url);
     CHECK (hk_test_db_drop (admin, name) >= 0);
     hk_db_destroy (&admin);
     return failures;

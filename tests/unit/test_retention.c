@@ -42,7 +42,7 @@ s_test_db (hk_db_t *db, bool verbose)
     CHECK (s_exec (db, "INSERT INTO producer_sequence (producer, last_seq, published_seq)"
                        " VALUES ('p', 5, 4)")
            == 1);
-    CHECK (s_exec (db, "INSERT INTO event_outbox (producer, seq, event_id, type, tenant,"
+    CHECK (s_exec (db, "INSERT INTO outbox_row (producer, seq, event_id, type, tenant,"
                        " aggregate_id, occurred_at_us, envelope, created_at)"
                        " SELECT 'p', s, gen_random_uuid (), 't', 'default', 'a', 0, '\\x00',"
                        "  CASE WHEN s IN (1, 2, 3, 5) THEN now () - interval '8 days'"

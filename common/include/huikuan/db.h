@@ -83,9 +83,18 @@ bool hk_copy_bin_row (hk_copy_buf_t *b, int columns);
 bool hk_copy_bin_text (hk_copy_buf_t *b, const char *value);      /* text; NULL writes NULL */
 bool hk_copy_bin_bytes (hk_copy_buf_t *b, const void *bytes, size_t n); /* bytea */
 bool hk_copy_bin_i64 (hk_copy_buf_t *b, int64_t value);           /* bigint */
+bool hk_copy_bin_i32 (hk_copy_buf_t *b, int32_t value);           /* integer */
 bool hk_copy_bin_date (hk_copy_buf_t *b, bool present, int32_t day); /* date; days from 1970 */
 bool hk_copy_bin_uuid (hk_copy_buf_t *b, const char *uuid);       /* canonical text form */
 bool hk_copy_bin_trailer (hk_copy_buf_t *b);
+/* A one-dimensional array column: _begin with the element type's OID and the count (mark
+ * keeps where the column starts), then n element values by the calls above (text, bytea,
+ * uuid: an element is written as a column is), then _end, which fills in its length. */
+#define HK_PG_OID_TEXT 25
+#define HK_PG_OID_BYTEA 17
+#define HK_PG_OID_UUID 2950
+bool hk_copy_bin_array_begin (hk_copy_buf_t *b, uint32_t elem_oid, int n, size_t *mark);
+bool hk_copy_bin_array_end (hk_copy_buf_t *b, size_t mark);
 
 /* A PostgreSQL array literal ("{"a","b",NULL}") built element by element, for passing a whole
  * batch as one text parameter ($1::text[], then unnest). Zero-initialise; hk_pgarr_finish

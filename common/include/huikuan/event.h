@@ -42,13 +42,31 @@ int hk_outbox_append (hk_db_t *db, const char *producer, const hk_event_t *ev,
  * consecutive sequence numbers in array order. For bulk intake. Returns 0, HK_EINVAL, HK_EDB
  * or HK_ENOMEM. */
 int hk_outbox_append_batch (hk_db_t *db, const char *producer, const hk_event_t *evs, int n);
-/* The same, sent ahead (hk_db_copy_send): the server stores the events while the caller goes
- * on; a later statement on db, or the commit, collects the outcome and fails if it failed. buf
- * is the caller's reusable buffer (zero-initialise, free its data). Keeps no copy for the
- * relay, which reads these events back from the outbox; so it may be called from a thread of
- * its own, one per connection. */
+/* The same, sent ahead (hk_db_copy_send), and stored as few rows: each run of events sharing
+ * type, tenant and time is one outbox row (migration 25). The server stores them while the
+ * caller goes on; a later statement on db, or the commit, collects the outcome and fails if it
+ * failed. buf is the caller's reusable buffer (zero-initialise, free its data). Keeps no copy
+ * for the relay, which reads these events back from the outbox; so it may be called from a
+ * thread of its own, one per connection. */
 int hk_outbox_send_batch (hk_db_t *db, const char *producer, const hk_event_t *evs, int n,
                           hk_copy_buf_t *buf);
+
+/* One event of an outbox row read back (binary result): its sequence number, the result row
+ * it came from, and its envelope, pointing into the result (NULL when the query left the
+ * envelope out). */
+typedef struct {
+    uint64_t seq;
+    int row;
+    const unsigned char *bytes;
+    size_t len;
+} hk_outbox_event_t;
+
+/* Unpacks the events of outbox_row rows (migration 25: a row holds one event or many) read
+ * with a binary result whose columns col .. col + 3 are seq, events, envelope and envelopes,
+ * in sequence order: those with after < seq <= upto, at most max. *out is malloc'd (caller
+ * frees; NULL when none). Returns how many, HK_ENOMEM, or HK_EPARSE for a malformed row. */
+int hk_outbox_expand (const PGresult *res, int col, uint64_t after, uint64_t upto, int max,
+                      hk_outbox_event_t **out);
 
 /* Publishes up to max unpublished rows of producer, those after producer_sequence.published_seq,
  * and advances it (own transaction). pub or redis may be NULL to skip that leg. Returns the

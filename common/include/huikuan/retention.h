@@ -31,7 +31,7 @@ typedef struct {
 typedef struct {
     int streams;            /* streams looked at */
     int64_t stream_entries; /* entries removed from them */
-    int64_t outbox_rows;
+    int64_t outbox_rows;    /* outbox_row rows: one event each, or many (migration 25) */
     int64_t dedup_rows;
     int64_t instances;
 } hk_retention_result_t;
