@@ -896,11 +896,14 @@ hk_store_destroy (hk_store_t **self_p)
     *self_p = NULL;
 }
 
+static int s_lane_wait (s_lane_t *ln);
+
 void
 hk_store_reset (hk_store_t *self)
 {
     for (int l = 0; l < 2; l++) {
         s_lane_t *ln = &self->lanes[l];
+        s_lane_wait (ln); /* nothing of the last file still being written */
         for (int b = 0; b < 2; b++) {
             ln->batches[b].n = 0;
             memset (ln->batches[b].slots, 0, sizeof ln->batches[b].slots);
@@ -1548,6 +1551,8 @@ hk_store_commit (hk_store_t *self)
 void
 hk_store_rollback (hk_store_t *self)
 {
+    for (int l = 0; l < 2; l++) /* a worker may still write a batch handed before the error */
+        s_lane_wait (&self->lanes[l]);
     if (self->nlanes == 2)
         hk_db_rollback (self->lanes[1].db);
     self->nlanes = 1;

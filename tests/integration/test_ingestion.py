@@ -161,9 +161,13 @@ def test_bad_files_fail_whole_and_nothing_is_half_applied(fleet):
                                      "rb").read()[:900])
     fleet.drop("bank.bai2", open(os.path.join(REALWORLD, "bai2", "sample-parseError.txt"),
                                  "rb").read())
-    processed(fleet, 5)
+    # a file of invoices in two lanes, broken at its end while the lanes' workers still write
+    fleet.drop("broken-big.csv", "invoice_id,debtor_id,currency,amount,due_on\n" + "".join(
+        "BIG-%05d,D%03d,CNY,1.00,2026-03-10\n" % (i, i % 700) for i in range(30000))
+        + "\"unterminated,D1,CNY,1.00,2026-03-10\n")
+    processed(fleet, 6)
     for name in ("broken.csv", "nonsense.csv", "statement-wrong.xml", "truncated.xml",
-                 "bank.bai2"):
+                 "bank.bai2", "broken-big.csv"):
         status, _, _, accepted, _, _, reason = file_row(fleet, name)
         assert status == "failed" and reason, (name, reason)
         assert os.path.exists(os.path.join(fleet.run_dir, "failed", name))
