@@ -730,7 +730,8 @@ s_outcome (hk_daemon_t *d, const hk_outcome_fact_t *f, const char *source, long 
  *
  * Per batch of up to HK_STORE_BATCH invoices (issue 3: intake speed):
  *   1. one index probe for the batch's ids (invoice_id = ANY ($2::text[]) on the primary key,
- *      binary result) tells, row by row, new / unchanged / changed, compared in the client;
+ *      binary result) tells, row by row, new / unchanged / changed, compared in the client
+ *      (skipped while a lane's batches of the file were all new: s_finish_all_new);
  *   2. the debtors the batch names are upserted, only those this file has not already sent
  *      with the same name and email (a per-file cache), so a re-delivery writes no debtor;
  *   3. changed rows go through one UPDATE .. FROM unnest(...) (RETURNING what it really
@@ -810,6 +811,7 @@ typedef struct {
     s_batch_t batches[2];
     int cur;                   /* batches[cur] is being filled by the reader */
     bool tx_tuned;             /* jit/enable_seqscan set for this transaction */
+    bool all_new;              /* every batch of the file so far was new: skip the probe */
     hk_copy_buf_t copy, events;
     s_cache_t cache;
     int accepted, unchanged;   /* invoices written and left alone by the worker */
@@ -908,7 +910,7 @@ hk_store_reset (hk_store_t *self)
             ln->batches[b].n = 0;
             memset (ln->batches[b].slots, 0, sizeof ln->batches[b].slots);
         }
-        ln->tx_tuned = false;
+        ln->tx_tuned = ln->all_new = false;
         ln->accepted = ln->unchanged = 0;
         ln->rc = 0;
         s_debtors_clear (&ln->cache);
@@ -1328,6 +1330,8 @@ s_emit_written (hk_store_t *self, s_lane_t *ln, s_batch_t *bt, int max)
     return rc == 0 ? k : rc;
 }
 
+static int s_done (s_lane_t *ln, s_batch_t *bt, int written);
+
 /* Finishes a batch whose probe was sent: classifies, writes, emits; then empties it. */
 static int
 s_finish (hk_store_t *self, s_lane_t *ln, s_batch_t *bt)
@@ -1340,11 +1344,48 @@ s_finish (hk_store_t *self, s_lane_t *ln, s_batch_t *bt)
         fresh += bt->rows[i].state == S_NEW;
         changed += bt->rows[i].state == S_CHANGED;
     }
+    ln->all_new = fresh == bt->n;
     if (rc == 0)
         rc = s_update_changed (self, ln, bt, changed);
     if (rc == 0)
         rc = s_copy_new (self, ln, bt, fresh);
     int written = rc == 0 ? s_emit_written (self, ln, bt, fresh + changed) : rc;
+    return s_done (ln, bt, written);
+}
+
+/* A batch after batches of the file whose invoices were all new (a first load, a day's new
+ * invoices) is written as all new without the probe: the probe of a million new invoices is
+ * a million index lookups that find nothing. The COPY runs under a savepoint; when one of
+ * the invoices is stored after all, it fails with 23505, is rolled back to the savepoint, and
+ * the batch, and every later one of the file, takes the probe. Returns HK_ECONFLICT then. */
+static int
+s_finish_all_new (hk_store_t *self, s_lane_t *ln, s_batch_t *bt)
+{
+    for (int i = 0; i < bt->n; i++)
+        bt->rows[i].state = S_NEW;
+    int rc = s_upsert_debtors (self, ln, bt);
+    if (rc == 0 && hk_db_exec (ln->db, "SAVEPOINT hk_all_new", 0, NULL) < 0)
+        rc = HK_EDB;
+    if (rc == 0)
+        rc = s_copy_new (self, ln, bt, bt->n);
+    if (rc == 0 && hk_db_exec (ln->db, "RELEASE SAVEPOINT hk_all_new", 0, NULL) < 0) {
+        ln->all_new = false;
+        if (strcmp (hk_db_sqlstate (ln->db), "23505") != 0
+            || hk_db_exec (ln->db, "ROLLBACK TO SAVEPOINT hk_all_new", 0, NULL) < 0
+            || hk_db_exec (ln->db, "RELEASE SAVEPOINT hk_all_new", 0, NULL) < 0)
+            return HK_EDB;
+        HK_LOG (HK_INFO, "intake.probe_again", HK_S ("producer", ln->producer),
+                HK_S ("reason", "an invoice of the batch is stored already"));
+        return HK_ECONFLICT;
+    }
+    int written = rc == 0 ? s_emit_written (self, ln, bt, bt->n) : rc;
+    return s_done (ln, bt, written);
+}
+
+/* Counts a written batch and empties it; passes an error (< 0) on. */
+static int
+s_done (s_lane_t *ln, s_batch_t *bt, int written)
+{
     if (written < 0)
         return written;
     ln->accepted += written;
@@ -1354,8 +1395,8 @@ s_finish (hk_store_t *self, s_lane_t *ln, s_batch_t *bt)
     return 0;
 }
 
-/* The lane's worker: writes each batch handed to it (probe, then s_finish), one at a time, in
- * the order handed. Its events' COPY is left in flight while it waits for the next batch;
+/* The lane's worker: writes each batch handed to it (probe, then s_finish; or, while the
+ * file's batches are all new, s_finish_all_new), one at a time, in the order handed. Its events' COPY is left in flight while it waits for the next batch;
  * the next probe, or the caller's settle, collects it. After an error it writes nothing more
  * until the reset. */
 static void *
@@ -1371,9 +1412,15 @@ s_worker (void *arg)
         s_batch_t *bt = ln->job;
         int rc = ln->rc;
         pthread_mutex_unlock (&ln->mu);
-        if (rc == 0)
+        bool probe = true;
+        if (rc == 0 && ln->all_new) {
+            rc = s_finish_all_new (ln->store, ln, bt);
+            probe = rc == HK_ECONFLICT; /* one was stored: the batch goes the probe's way */
+            rc = probe ? 0 : rc;
+        }
+        if (rc == 0 && probe)
             rc = s_probe_send (ln->store, ln, bt);
-        if (rc == 0)
+        if (rc == 0 && probe)
             rc = s_finish (ln->store, ln, bt);
         pthread_mutex_lock (&ln->mu);
         ln->rc = rc;

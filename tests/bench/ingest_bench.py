@@ -13,7 +13,7 @@ generated feed (see tests/bench/README.md):
   redelivery the identical file again under another name: every row unchanged
 
 Prints a table (or JSON with --json) of rows/s, ratios against \\copy, the daemon's peak RSS and
-the outbox rows the re-delivery added, each against its target. Exit status: 0 when the
+the events the re-delivery added, each against its target. Exit status: 0 when the
 measurement completed (whatever PASS/MISS says), 1 when something broke (daemon died, file
 failed or rows rejected, timeout), 2 on bad usage.
 Standard library plus Debian's python3-psycopg2.
@@ -253,7 +253,9 @@ def build_result(a):
         "writes": {"copy_invoice_rows": a["copy_count"], "fresh_invoice_rows": a["invoices"],
                    "fresh_debtor_rows": a["debtor_rows"],
                    "fresh_outbox_rows": a["outbox_after_fresh"],
-                   "redelivery_outbox_rows": a["outbox_added"]},
+                   "fresh_outbox_table_rows": a["outbox_table_fresh"],
+                   "redelivery_outbox_rows": a["outbox_added"],
+                   "redelivery_outbox_table_rows": a["outbox_table_added"]},
         "build_dir": a["build_dir"],
         "notes": a["notes"],
     }
@@ -275,20 +277,21 @@ def print_table(r, out=sys.stdout):
     line("daemon peak RSS MiB (VmHWM)", "-" if p["value"] is None else "%.1f" % p["value"],
          p["target"], p["verdict"])
     o = r["outbox_rows_added_by_redelivery"]
-    line("outbox rows added by re-delivery", "%d" % o["value"], o["target"], o["verdict"])
+    line("events added by re-delivery", "%d" % o["value"], o["target"], o["verdict"])
     fi, ri = f["intake"], d["intake"]
     out.write("  intake_file: fresh %d accepted / %d unchanged / %d rejected; re-delivery %d "
-              "accepted / %d unchanged / %d rejected; outbox after fresh load: %d rows\n"
+              "accepted / %d unchanged / %d rejected; events after fresh load: %d\n"
               % (fi["rows_accepted"], fi["rows_unchanged"], fi["rows_rejected"],
                  ri["rows_accepted"], ri["rows_unchanged"], ri["rows_rejected"],
                  f["outbox_rows"]))
     w = r["writes"]
     out.write("  writes: \\copy %d invoice_bench rows (primary key + 2 indexes), nothing else;"
               " fresh load %d invoice rows (same indexes + invoice->debtor reference check per statement), %d debtor"
-              " rows, %d event_outbox rows, 1 intake_file row; re-delivery %d event_outbox rows,"
-              " 1 intake_file row\n"
+              " rows, %d events in %d outbox_row rows, 1 intake_file row; re-delivery %d events"
+              " in %d outbox_row rows, 1 intake_file row\n"
               % (w["copy_invoice_rows"], w["fresh_invoice_rows"], w["fresh_debtor_rows"],
-                 w["fresh_outbox_rows"], w["redelivery_outbox_rows"]))
+                 w["fresh_outbox_rows"], w["fresh_outbox_table_rows"],
+                 w["redelivery_outbox_rows"], w["redelivery_outbox_table_rows"]))
     for n in r["notes"]:
         out.write("  note: %s\n" % n)
 
@@ -380,6 +383,7 @@ def main(argv):
             raise Broken("invoice holds %d rows after the fresh load, want %d"
                          % (invoices, args.rows))
         outbox_fresh = fleet.outbox_count()
+        outbox_table_fresh = fleet.scalar("SELECT count(*) FROM outbox_row")
         debtor_rows = fleet.scalar("SELECT count(*) FROM debtor")
         admin_exec(admin, "CHECKPOINT")
 
@@ -388,6 +392,7 @@ def main(argv):
         re_s, re_row = drop_and_wait(fleet, daemon, feed, "bench-2.csv", args.timeout)
         log("re-delivery: %.1f s" % re_s)
         outbox_added = fleet.outbox_count() - outbox_fresh
+        outbox_table_added = fleet.scalar("SELECT count(*) FROM outbox_row") - outbox_table_fresh
         if re_row["rows_unchanged"] != args.rows:
             notes.append("re-delivery counted %d unchanged rows of %d"
                          % (re_row["rows_unchanged"], args.rows))
@@ -400,6 +405,7 @@ def main(argv):
             "copy_s": copy_s, "fresh_s": fresh_s, "redelivery_s": re_s,
             "fresh_row": fresh_row, "re_row": re_row, "rss_bytes": rss,
             "outbox_after_fresh": outbox_fresh, "outbox_added": outbox_added,
+            "outbox_table_fresh": outbox_table_fresh, "outbox_table_added": outbox_table_added,
             "copy_count": copy_count, "invoices": invoices, "debtor_rows": debtor_rows,
             "build_dir": build_dir, "notes": notes})
     except Broken as e:

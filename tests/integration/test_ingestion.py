@@ -306,6 +306,29 @@ def test_a_file_of_invoices_is_written_by_two_lanes(fleet):
     assert moves == [(main, first), (main, second)], moves
 
 
+def test_new_invoices_skip_the_probe_until_one_is_stored(fleet):
+    """Issue 3 (intake speed): once a lane's batches of a file were all new, the next ones are
+    written without the probe, under a savepoint. An invoice stored before, late in the file,
+    fails that COPY (23505): it is rolled back to the savepoint and the batch takes the probe,
+    so the stored invoice is compared, not written twice, and nothing of the batch is lost."""
+    fleet.clock_set("2026-03-12T08:00:00+08:00")
+    fleet.start("ingestion")
+    head = "invoice_id,debtor_id,currency,amount,due_on\n"
+    fleet.drop("first.csv", head + "".join(
+        "E-%03d,D%02d,CNY,10.00,2026-03-10\n" % (i, i % 40) for i in range(100)))
+    processed(fleet, 1)
+    fleet.drop("second.csv", head + "".join(
+        "N-%05d,D%02d,CNY,1.00,2026-03-10\n" % (i, i % 40) for i in range(12000))
+        + "E-050,D10,CNY,12.00,2026-03-10\nE-051,D11,CNY,10.00,2026-03-10\n")
+    processed(fleet, 2)
+    assert file_row(fleet, "second.csv")[:6] == ("done", "csv", 12002, 12001, 1, 0)
+    assert fleet.scalar("SELECT count(*) FROM invoice") == 12100
+    assert fleet.query("SELECT amount_minor, version FROM invoice WHERE invoice_id = 'E-050'") \
+        == [(1200, 2)]
+    assert fleet.outbox_count("invoice.recorded") == 100 + 12001
+    assert "intake.probe_again" in fleet.logs(None)  # the COPY without the probe met E-050
+
+
 def _post(port, path, body):
     import urllib.error
     import urllib.request
