@@ -755,7 +755,7 @@ s_outcome (hk_daemon_t *d, const hk_outcome_fact_t *f, const char *source, long 
  * both lanes within the file makes one lane wait for the other's row lock, which only the
  * commit would release: lock_timeout ends the wait and the file is taken again in one lane.
  * The lanes commit one after the other (hk_store_commit): a crash between the two commits
- * leaves the file claimed, and taking it again writes what the second commit did not.
+ * leaves the file claimed, and taking it again writes the rest (unchanged rows write nothing).
  */
 
 #define HK_STORE_BATCH 5000
@@ -1396,9 +1396,9 @@ s_done (s_lane_t *ln, s_batch_t *bt, int written)
 }
 
 /* The lane's worker: writes each batch handed to it (probe, then s_finish; or, while the
- * file's batches are all new, s_finish_all_new), one at a time, in the order handed. Its events' COPY is left in flight while it waits for the next batch;
- * the next probe, or the caller's settle, collects it. After an error it writes nothing more
- * until the reset. */
+ * file's batches are all new, s_finish_all_new), one at a time, in the order handed. Its
+ * events' COPY is left in flight while it waits for the next batch; the next statement, or the
+ * caller's settle, collects it. After an error it writes nothing more until the reset. */
 static void *
 s_worker (void *arg)
 {
