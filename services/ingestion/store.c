@@ -828,7 +828,6 @@ struct hk_store {
     hk_daemon_t *d;
     s_lane_t lanes[2];
     int nlanes;                /* lanes in use for this file: 1, or 2 (hk_store_split) */
-    int batch_rows;            /* rows per batch: HK_STORE_BATCH over the lanes */
     bool lane_down;            /* the second lane's connection failed: retry it later */
     hk_db_t *err_db;           /* the connection of the last HK_EDB, when a lane's */
     int accepted, unchanged;   /* facts of the other kinds */
@@ -861,7 +860,6 @@ hk_store_new (hk_daemon_t *d)
     }
     self->d = d;
     self->nlanes = 1;
-    self->batch_rows = HK_STORE_BATCH;
     self->lanes[0].db = d->db;
     snprintf (self->lanes[0].producer, sizeof self->lanes[0].producer, "%s", d->instance);
     snprintf (self->lanes[1].producer, sizeof self->lanes[1].producer, "%s/lane2", d->instance);
@@ -916,7 +914,6 @@ hk_store_reset (hk_store_t *self)
         s_debtors_clear (&ln->cache);
     }
     self->nlanes = 1;
-    self->batch_rows = HK_STORE_BATCH;
     self->err_db = NULL;
     self->accepted = self->unchanged = 0;
 }
@@ -1503,8 +1500,9 @@ s_queue_invoice (hk_store_t *self, const hk_invoice_row_t *r, const char *source
     int slot = 0;
     s_lane_t *ln = &self->lanes[self->nlanes == 2 ? (hk_str_hash (r->debtor_id) >> 7) & 1 : 0];
     s_batch_t *bt = &ln->batches[ln->cur];
-    /* the same invoice twice in one batch: write the first before queueing the second */
-    if (s_find (bt, r->invoice_id, &slot) || bt->n == self->batch_rows
+    /* the same invoice twice in one batch: write the first before queueing the second; two
+     * lanes fill half a batch each (the memory of one lane's batches) */
+    if (s_find (bt, r->invoice_id, &slot) || bt->n == HK_STORE_BATCH / self->nlanes
         || (bt->n > 0 && strcmp (bt->source, source) != 0)) {
         int rc = s_lane_hand (ln);
         if (rc != 0)
@@ -1577,7 +1575,6 @@ hk_store_split (hk_store_t *self)
         return HK_EDB;
     }
     self->nlanes = 2;
-    self->batch_rows = HK_STORE_BATCH / 2; /* the memory of one lane's batches */
     return 0;
 }
 
