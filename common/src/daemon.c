@@ -287,8 +287,10 @@ s_apply_batch (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *q,
                 rc = def->on_event ? def->on_event (d, fresh[k]) : 0;
     }
     if (rc >= 0 && hk_db_commit (d->db) == 0) {
+        const char *acks[HK_BATCH];
         for (int k = 0; k < m; k++)
-            hk_queue_ack (q, msgs[k]->id);
+            acks[k] = msgs[k]->id;
+        hk_queue_ack_many (q, acks, m); /* one round trip; lost, they are recorded consumed */
         hk_metric_add (s_m_consumed, nfresh);
         hk_metric_add (s_m_duplicates, m - nfresh);
         return;

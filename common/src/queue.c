@@ -966,6 +966,40 @@ hk_queue_ack (hk_queue_t *self, const char *id)
     return s_ack (self, id);
 }
 
+int
+hk_queue_ack_many (hk_queue_t *self, const char *const *ids, int n)
+{
+    if (!self || !ids || n < 0)
+        return HK_EINVAL;
+    if (n == 0)
+        return 0;
+    const char **argv = malloc (sizeof *argv * (size_t) (n + 3));
+    if (!argv)
+        return HK_ENOMEM;
+    argv[0] = "XACK";
+    argv[1] = self->stream;
+    argv[2] = self->group;
+    int argc = 3;
+    for (int k = 0; k < n; k++)
+        if (ids[k] && *ids[k])
+            argv[argc++] = ids[k];
+    if (argc == 3) {
+        free (argv);
+        return 0;
+    }
+    redisReply *reply = hk_redis_cmd (self->r, argc, argv, NULL);
+    free (argv);
+    int rc = 0;
+    if (!reply)
+        rc = HK_EREDIS;
+    else if (reply->type == REDIS_REPLY_ERROR && !s_is_nogroup (reply))
+        rc = s_reply_error (self->r, reply, "XACK");
+    /* NOGROUP: as for one (s_ack) */
+    if (reply)
+        freeReplyObject (reply);
+    return rc;
+}
+
 int64_t
 hk_queue_pending (hk_queue_t *self)
 {

@@ -220,6 +220,28 @@ s_test_queue (hk_redis_t *r, hk_redis_t *admin, bool verbose)
     CHECK_INT (hk_queue_pending (q3), 0);
     hk_queue_destroy (&q3);
 
+    /* Many acknowledged in one XACK: those named leave the pending list, the others stay;
+     * none (or only empty ids) is no command at all. */
+    hk_queue_t *q4 = hk_queue_new (r, stream, "g", "c4", 60000);
+    for (int i = 0; i < 4; i++)
+        CHECK_INT (s_add (r, stream, "many", NULL), 0);
+    n = hk_queue_read (q4, msgs, 8, 0);
+    CHECK_INT (n, 4);
+    if (n == 4) {
+        const char *three[] = { msgs[0].id, "", msgs[2].id, msgs[3].id };
+        CHECK_INT (hk_queue_ack_many (q4, three, 0), 0);
+        CHECK_INT (hk_queue_ack_many (q4, three + 1, 1), 0);
+        CHECK_INT (hk_queue_pending (q4), 4);
+        CHECK_INT (hk_queue_ack_many (q4, three, 4), 0);
+        CHECK_INT (hk_queue_pending (q4), 1);
+        const char *last[] = { msgs[1].id };
+        CHECK_INT (hk_queue_ack_many (q4, last, 1), 0);
+        CHECK_INT (hk_queue_pending (q4), 0);
+    }
+    hk_queue_batch_clear (msgs, n);
+    CHECK_INT (hk_queue_ack_many (NULL, NULL, 1), HK_EINVAL);
+    hk_queue_destroy (&q4);
+
     /* Blocking: waits, then returns 0; a wait longer than the 5 s socket timeout must not
      * break the connection. */
     int64_t t0 = hk_test_ms ();

@@ -91,6 +91,9 @@ int64_t hk_queue_groups_made (const hk_queue_t *self);
 void hk_queue_batch_clear (hk_queue_msg_t *msgs, int n);
 /* Acknowledges a message (XACK) once its effect is committed. Returns 0 or HK_EREDIS. */
 int hk_queue_ack (hk_queue_t *self, const char *id);
+/* Acknowledges n messages by their ids in one XACK (one round trip; empty ids are skipped).
+ * Returns 0, HK_EINVAL, HK_ENOMEM or HK_EREDIS. */
+int hk_queue_ack_many (hk_queue_t *self, const char *const *ids, int n);
 /* Entries pending (read, not acknowledged) in the group, or HK_EREDIS. */
 int64_t hk_queue_pending (hk_queue_t *self);
 
