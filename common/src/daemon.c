@@ -19,7 +19,7 @@
 #include "huikuan/retention.h"
 
 #define HK_MAX_CONSUMED 16
-#define HK_BATCH 64
+#define HK_BATCH 512 /* entries read from a stream a turn, applied in one transaction */
 #define HK_MAX_DELIVERIES 5
 #define HK_RELAY_BATCH 2000 /* outbox events published per relay (one pipelined push) */
 #define HK_RELAY_TURNS 16    /* relays per turn of the loop while each finds a full batch */
@@ -342,6 +342,44 @@ s_consume (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *q, hk_queue_m
         hk_envelope_destroy (&envs[k]);
 }
 
+const char *
+hk_daemon_group (const char *kind, const char *tenant, char *buf, size_t len)
+{
+    return hk_tenant_name (kind, tenant, buf, len);
+}
+
+/* A turn did no work: waits up to us for a new entry on the consumed streams and the
+ * daemon's own queue at once (one blocking read), and applies or hands over what came
+ * (at most one entry a stream; the next turn reads the rest in batches). Returns entries
+ * taken, or negative when there is nothing to wait on or the read failed (the loop then
+ * sleeps the tick, as without it). */
+static int
+s_wait (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *const *queues, int nqueues,
+        int64_t us)
+{
+    hk_queue_t *all[HK_MAX_CONSUMED + 1];
+    int n = 0;
+    for (int i = 0; i < nqueues; i++)
+        all[n++] = queues[i];
+    if (d->own_queue && def->on_own)
+        all[n++] = d->own_queue;
+    if (n == 0)
+        return HK_EINVAL;
+    hk_queue_msg_t msgs[HK_MAX_CONSUMED + 1];
+    int which[HK_MAX_CONSUMED + 1];
+    int got = hk_queue_read_any (all, n, msgs, which, us >= 2000 ? (int) (us / 1000) : 1);
+    for (int k = 0; k < got; k++) {
+        if (which[k] < nqueues) {
+            if (!s_stop)
+                s_consume (d, def, all[which[k]], &msgs[k], 1);
+            hk_queue_batch_clear (&msgs[k], 1);
+        }
+        else
+            def->on_own (d, &msgs[k]);
+    }
+    return got;
+}
+
 /* Retention (retention.h), when this instance has the fleet's turn for the interval. */
 static void
 s_housekeeping (hk_daemon_t *d, int64_t interval_us)
@@ -501,7 +539,7 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
      * ("aging@acme"); each tenant's group sees every event and applies its own tenant's, so
      * none is applied by another tenant's instance or lost to it */
     char group[160];
-    hk_tenant_name (d->kind, d->tenant, group, sizeof group);
+    hk_daemon_group (d->kind, d->tenant, group, sizeof group);
     if (def->consumes)
         for (const char *const *t = def->consumes; *t && nqueues < HK_MAX_CONSUMED; t++) {
             char stream[128];
@@ -607,7 +645,7 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
             hk_metrics_log_summary ();
             last_stats = wall;
         }
-        if (work == 0 && !s_stop && (!def->idle || def->idle (d, tick_us) < 0))
+        if (work == 0 && !s_stop && s_wait (d, def, queues, nqueues, tick_us) < 0)
             s_sleep_us (tick_us);
     }
     /* Publish what this instance committed before leaving. */

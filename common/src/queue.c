@@ -946,6 +946,80 @@ hk_queue_read (hk_queue_t *self, hk_queue_msg_t *msgs, int max, int block_ms)
     return n;
 }
 
+int
+hk_queue_read_any (hk_queue_t *const *qs, int nq, hk_queue_msg_t *msgs, int *which, int block_ms)
+{
+    if (!qs || nq <= 0 || nq > HK_QUEUE_ANY_MAX || !msgs || !which)
+        return HK_EINVAL;
+    for (int i = 0; i < nq; i++)
+        if (!qs[i] || qs[i]->r != qs[0]->r || strcmp (qs[i]->group, qs[0]->group) != 0
+            || strcmp (qs[i]->consumer, qs[0]->consumer) != 0)
+            return HK_EINVAL;
+    int n = 0, rc = 0;
+    /* a queue's own pending list first, as hk_queue_read does (after a reconnect) */
+    for (int i = 0; i < nq && rc == 0; i++) {
+        hk_queue_t *q = qs[i];
+        if (q->generation != q->r->generation) {
+            q->own_pending = true;
+            strcpy (q->pending_cursor, "0");
+            q->generation = q->r->generation;
+        }
+        int before = n;
+        if (q->own_pending)
+            rc = s_read_own_pending (q, msgs, before + 1, &n);
+        for (int k = before; k < n; k++)
+            which[k] = i;
+    }
+    if (rc < 0 || n > 0)
+        return n > 0 ? n : rc;
+
+    /* then one blocking read of new entries of them all: one entry a stream at most */
+    char block[16];
+    snprintf (block, sizeof block, "%d", block_ms > 0 ? block_ms : 1);
+    const char *argv[9 + 2 * HK_QUEUE_ANY_MAX];
+    int argc = 0;
+    argv[argc++] = "XREADGROUP";
+    argv[argc++] = "GROUP";
+    argv[argc++] = qs[0]->group;
+    argv[argc++] = qs[0]->consumer;
+    argv[argc++] = "COUNT";
+    argv[argc++] = "1";
+    argv[argc++] = "BLOCK";
+    argv[argc++] = block;
+    argv[argc++] = "STREAMS";
+    for (int i = 0; i < nq; i++)
+        argv[argc++] = qs[i]->stream;
+    for (int i = 0; i < nq; i++)
+        argv[argc++] = ">";
+    redisReply *reply = s_command (qs[0]->r, argc, argv, NULL,
+                                   (int64_t) (block_ms > 0 ? block_ms : 1) + HK_REDIS_TIMEOUT_MS);
+    /* NOGROUP (a stream or group gone with Redis's data) is an error here: the caller's
+     * next hk_queue_read of each queue makes the group again */
+    rc = s_reply_error (qs[0]->r, reply, "XREADGROUP");
+    if (rc == 0 && reply->type == REDIS_REPLY_ARRAY)
+        for (size_t s = 0; s < reply->elements && rc == 0; s++) {
+            const redisReply *st = reply->element[s];
+            if (st->type != REDIS_REPLY_ARRAY || st->elements < 2
+                || st->element[0]->type != REDIS_REPLY_STRING
+                || st->element[1]->type != REDIS_REPLY_ARRAY)
+                continue;
+            int i = 0;
+            while (i < nq && strcmp (qs[i]->stream, st->element[0]->str) != 0)
+                i++;
+            const redisReply *entries = st->element[1];
+            for (size_t e = 0; i < nq && e < entries->elements && n < nq; e++) {
+                int before = n;
+                if (s_take_entry (qs[i], entries->element[e], msgs, &n, false) < 0)
+                    rc = HK_ENOMEM;
+                if (n > before)
+                    which[before] = i;
+            }
+        }
+    if (reply)
+        freeReplyObject (reply);
+    return rc < 0 && n == 0 ? rc : n;
+}
+
 void
 hk_queue_batch_clear (hk_queue_msg_t *msgs, int n)
 {

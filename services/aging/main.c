@@ -1149,7 +1149,7 @@ s_republish (hk_daemon_t *d, const char *today_s)
  * aging instances of the tenant: a small day is shared by all of them too. Chunk k covers
  * lo < debtor_id <= hi (NULL bounds are open), so the chunks partition every debtor id, those
  * recorded later included. The caller pushes the chunks to the Redis stream once the plan
- * committed: an instance waiting on the stream (s_idle) reads a chunk at once, and one read
+ * committed: an instance waiting on the stream (s_on_own) reads a chunk at once, and one read
  * before the commit would find no chunk row and drop it. *finished tells whether today's run
  * is complete. Returns chunks planned (0 when the run existed) or an error. */
 static int
@@ -1486,25 +1486,24 @@ s_check_rules (hk_daemon_t *d)
     return HK_EDB;
 }
 
-/* A chunk read by s_idle, done by the next s_on_tick. */
+/* A chunk read while the loop waited (s_on_own), done by the next s_on_tick. */
 static hk_queue_msg_t s_held;
 static int s_held_n;
 
-/* Between ticks with nothing to do: waits on the run's stream, so that a chunk pushed by the
- * instance that planned a run is taken at once, not at this instance's next tick. A chunk
- * still held means the tick could not get to it (the database away, say): the loop sleeps
- * its tick, as without this. */
-static int
-s_idle (hk_daemon_t *d, int64_t us)
+/* A chunk pushed by the instance that planned a run, read while this one waited for work:
+ * taken at once, not at this instance's next tick. One is held at a time; a second (only
+ * when the first could not be done: the database away, say) is left pending, claimed after
+ * claim_idle like a chunk of a dead instance. */
+static void
+s_on_own (hk_daemon_t *d, hk_queue_msg_t *msg)
 {
     (void) d;
-    if (s_held_n > 0)
-        return -1;
-    int ms = us >= 2000 ? (int) (us / 1000) : 1;
-    int n = hk_queue_read (s_chunks, &s_held, 1, ms);
-    if (n > 0)
-        s_held_n = 1;
-    return n;
+    if (s_held_n > 0) {
+        hk_queue_batch_clear (msg, 1);
+        return;
+    }
+    s_held = *msg;
+    s_held_n = 1;
 }
 
 /* Each tick: plan today's run when due; while it runs, do one of its chunks (the loop ticks
@@ -1546,7 +1545,7 @@ s_on_tick (hk_daemon_t *d)
         hk_queue_msg_t msgs[1];
         int n = s_held_n > 0 ? 1 : hk_queue_read (s_chunks, msgs, 1, 0);
         if (s_held_n > 0) {
-            msgs[0] = s_held; /* read by s_idle while waiting */
+            msgs[0] = s_held; /* read while waiting (s_on_own) */
             s_held_n = 0;
         }
         /* a chunk that failed is done again at once, up to three times, not after
@@ -1618,10 +1617,16 @@ s_init (hk_daemon_t *d)
         return HK_EINVAL;
     }
     snprintf (s_stream, sizeof s_stream, "hk:aging:run:%s", d->tenant);
-    s_chunks = hk_queue_new (d->redis, s_stream, "aging", d->instance,
-                             hk_config_int (d->config, "claim_idle") / 1000);
+    /* the group of the event streams (the tenant's own), so the loop waits on the chunks and
+     * the events at once (own_queue) */
+    char group[160];
+    s_chunks = hk_daemon_group ("aging", d->tenant, group, sizeof group)
+                   ? hk_queue_new (d->redis, s_stream, group, d->instance,
+                                   hk_config_int (d->config, "claim_idle") / 1000)
+                   : NULL;
     if (!s_chunks)
         return HK_ENOMEM;
+    d->own_queue = s_chunks;
     s_m_aged = hk_metric_counter ("hk_invoices_aged_total", "Invoices aged");
     s_m_changed = hk_metric_counter ("hk_bucket_changes_total", "Aging bucket changes emitted");
     s_m_chunks = hk_metric_counter ("hk_aging_chunks_total", "Chunks of the daily run done");
@@ -1631,9 +1636,9 @@ s_init (hk_daemon_t *d)
 static void
 s_fini (hk_daemon_t *d)
 {
-    (void) d;
     hk_queue_batch_clear (&s_held, s_held_n); /* left pending: claimed after claim_idle */
     s_held_n = 0;
+    d->own_queue = NULL;
     hk_queue_destroy (&s_chunks);
 }
 
@@ -1653,7 +1658,7 @@ main (int argc, char **argv)
         .on_events = s_on_events,
         .on_tick = s_on_tick,
         .on_stream_loss = s_on_stream_loss,
-        .idle = s_idle,
+        .on_own = s_on_own,
         .fini = s_fini,
     };
     return hk_daemon_main (argc, argv, &def);

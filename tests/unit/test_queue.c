@@ -3,6 +3,7 @@
  * own pending entries after a restart, deleted entries, a group and stream lost with a Redis
  * restart, blocking reads longer than the socket timeout, and reconnecting. */
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -442,6 +443,122 @@ s_test_trim (hk_redis_t *r, bool verbose)
     return failures;
 }
 
+/* One blocking read of several queues (the daemon loop's wait): at most one entry a stream,
+ * each with the queue it came from; the wait ends when an entry arrives on any of them;
+ * queues of different groups are refused. */
+static int
+s_test_read_any (hk_redis_t *r, hk_redis_t *admin, const char *url, bool verbose)
+{
+    int failures = 0;
+    char a[64], b[64];
+    long long now = hk_test_ms ();
+    snprintf (a, sizeof a, "t:any:a:%d:%lld", (int) getpid (), now);
+    snprintf (b, sizeof b, "t:any:b:%d:%lld", (int) getpid (), now);
+    hk_queue_t *qa = hk_queue_new (r, a, "g", "w", 60000);
+    hk_queue_t *qb = hk_queue_new (r, b, "g", "w", 60000);
+    hk_queue_t *other = hk_queue_new (r, b, "h", "w", 60000);
+    hk_queue_msg_t msgs[3];
+    int which[3];
+    CHECK_INT (hk_queue_read (qa, msgs, 3, 0), 0); /* groups made */
+    CHECK_INT (hk_queue_read (qb, msgs, 3, 0), 0);
+    hk_queue_t *both[] = { qa, qb }, *mixed[] = { qa, other };
+    CHECK_INT (hk_queue_read_any (mixed, 2, msgs, which, 10), HK_EINVAL);
+
+    int64_t t0 = hk_test_ms ();
+    CHECK_INT (hk_queue_read_any (both, 2, msgs, which, 200), 0);
+    CHECK (hk_test_ms () - t0 >= 180);
+
+    CHECK_INT (s_add (r, b, "b1", NULL), 0);
+    int n = hk_queue_read_any (both, 2, msgs, which, 200);
+    CHECK_INT (n, 1);
+    if (n == 1) {
+        CHECK_INT (which[0], 1);
+        CHECK_STR (msgs[0].data, "b1");
+        CHECK_INT (msgs[0].deliveries, 1);
+        CHECK_INT (hk_queue_ack (qb, msgs[0].id), 0);
+    }
+    hk_queue_batch_clear (msgs, n);
+
+    /* three waiting on a, one on b: one of each; the rest is left for hk_queue_read */
+    for (int i = 0; i < 3; i++)
+        CHECK_INT (s_add (r, a, "a", NULL), 0);
+    CHECK_INT (s_add (r, b, "b2", NULL), 0);
+    n = hk_queue_read_any (both, 2, msgs, which, 200);
+    CHECK_INT (n, 2);
+    if (n == 2) {
+        CHECK (which[0] != which[1]);
+        for (int k = 0; k < 2; k++) {
+            CHECK_STR (msgs[k].data, which[k] == 0 ? "a" : "b2");
+            hk_queue_ack (both[which[k]], msgs[k].id);
+        }
+    }
+    hk_queue_batch_clear (msgs, n);
+    n = hk_queue_read (qa, msgs, 3, 0);
+    CHECK_INT (n, 2);
+    for (int k = 0; k < n; k++)
+        hk_queue_ack (qa, msgs[k].id);
+    hk_queue_batch_clear (msgs, n);
+
+    /* an entry added while the read waits ends the wait at once */
+    pid_t child = fork ();
+    if (child == 0) {
+        hk_redis_t *w = hk_redis_new (url);
+        usleep (300000);
+        int rc = w && hk_redis_connect (w) == 0 ? s_add (w, a, "late", NULL) : 1;
+        hk_redis_destroy (&w);
+        _exit (rc == 0 ? 0 : 1);
+    }
+    t0 = hk_test_ms ();
+    n = hk_queue_read_any (both, 2, msgs, which, 10000);
+    int64_t waited = hk_test_ms () - t0;
+    CHECK_INT (n, 1);
+    CHECK (waited >= 250 && waited < 5000);
+    if (n == 1) {
+        CHECK_INT (which[0], 0);
+        CHECK_STR (msgs[0].data, "late");
+        hk_queue_ack (qa, msgs[0].id);
+    }
+    hk_queue_batch_clear (msgs, n);
+    int status = 1;
+    if (child > 0)
+        waitpid (child, &status, 0);
+    CHECK (child > 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0);
+
+    /* after a reconnect, an entry read but not acknowledged is read again first */
+    CHECK_INT (s_add (r, b, "unacked", NULL), 0);
+    n = hk_queue_read_any (both, 2, msgs, which, 200);
+    CHECK_INT (n, 1);
+    hk_queue_batch_clear (msgs, n);
+    redisReply *reply = hk_redis_cmdf (r, "CLIENT ID");
+    long long cid = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    if (reply)
+        freeReplyObject (reply);
+    char cids[32];
+    snprintf (cids, sizeof cids, "%lld", cid);
+    CHECK_INT (s_int (admin, "CLIENT KILL ID %s", cids), 1);
+    /* the read that meets the dead connection reconnects; the next reads the list again */
+    n = hk_queue_read_any (both, 2, msgs, which, 50);
+    if (n == 0)
+        n = hk_queue_read_any (both, 2, msgs, which, 50);
+    CHECK_INT (n, 1);
+    if (n == 1) {
+        CHECK_STR (msgs[0].data, "unacked");
+        CHECK_INT (which[0], 1);
+        CHECK (msgs[0].deliveries >= 2);
+        hk_queue_ack (qb, msgs[0].id);
+    }
+    hk_queue_batch_clear (msgs, n);
+    CHECK_INT (hk_queue_pending (qa), 0);
+    CHECK_INT (hk_queue_pending (qb), 0);
+
+    hk_queue_destroy (&qa);
+    hk_queue_destroy (&qb);
+    hk_queue_destroy (&other);
+    if (verbose)
+        printf ("  queue read_any done\n");
+    return failures;
+}
+
 /* Names per tenant (work queues, consumer groups): the default tenant keeps the plain name. */
 static int
 s_test_tenant_names (bool verbose)
@@ -483,6 +600,7 @@ hk_queue_test (bool verbose)
         failures += s_test_queue (r, admin, verbose);
         failures += s_test_pipeline (r, verbose);
         failures += s_test_trim (r, verbose);
+        failures += s_test_read_any (r, admin, url, verbose);
     }
     hk_redis_destroy (&r);
     hk_redis_destroy (&admin);

@@ -35,6 +35,10 @@ struct hk_daemon {
     const char *tenant;        /* from config */
     const char *tenant_tz;     /* IANA zone of the tenant's day boundary */
     void *state;               /* the daemon's own; set in init, freed in fini */
+    hk_queue_t *own_queue;     /* optional, set in init: a work queue of the daemon's own that
+                                * the loop waits on with the consumed event streams when a
+                                * turn did no work (its group and consumer must be theirs:
+                                * hk_daemon_group, the instance); see on_own */
 };
 
 typedef struct {
@@ -65,14 +69,18 @@ typedef struct {
      * could have changed is computed again from the database. Called outside a transaction
      * until it returns 0. */
     int (*on_stream_loss) (hk_daemon_t *d);
-    /* Optional: called instead of sleeping for a tick when a turn of the loop did no work;
-     * waits up to us microseconds and may return early when work arrives (a blocking read of
-     * the daemon's own queue, say), so that one instance does not leave to its next tick what
-     * another just handed out. Returns >0 when it found work for on_tick, 0 after the wait,
-     * negative on error (the loop then sleeps the tick). */
-    int (*idle) (hk_daemon_t *d, int64_t us);
+    /* With own_queue: a message of it, read while the loop waited for work (a turn that did
+     * no work waits up to a tick on the consumed event streams and own_queue at once, so an
+     * event or a piece of work handed out by another instance is taken at once, not at the
+     * next tick). The daemon takes the message (hk_queue_batch_clear it when done) and
+     * acknowledges it itself; the loop's next turn runs on_tick at once. */
+    void (*on_own) (hk_daemon_t *d, hk_queue_msg_t *msg);
     void (*fini) (hk_daemon_t *d);
 } hk_daemon_def_t;
+
+/* The consumer group of a kind's event streams for a tenant (hk_tenant_name of the kind):
+ * an own_queue shares it. Returns buf, or NULL when it does not fit. */
+const char *hk_daemon_group (const char *kind, const char *tenant, char *buf, size_t len);
 
 /* An instance alive now, as a condition on fleet_instance: it beat within three heartbeats
  * (each instance beats every 5 s). Instances gone without their clean stop stay listed until

@@ -81,6 +81,16 @@ void hk_queue_destroy (hk_queue_t **self_p);
  * waiting up to block_ms for new ones (0: no wait). Creates the group when missing (also after
  * a Redis restart). Returns the count (>= 0) or HK_EREDIS. */
 int hk_queue_read (hk_queue_t *self, hk_queue_msg_t *msgs, int max, int block_ms);
+/* Waits up to block_ms (at least 1) for a new entry on any of nq queues (at most
+ * HK_QUEUE_ANY_MAX) that share one Redis connection, consumer group and consumer name, in one
+ * blocking XREADGROUP: at most one entry a queue, msgs[k] read from qs[which[k]] (msgs and
+ * which hold nq). A queue's own pending list (after a reconnect) is read first, without
+ * waiting. Entries idle in other consumers' lists are not claimed: hk_queue_read does that.
+ * Returns the count (0 after the wait), HK_EINVAL (queues that do not share group, consumer
+ * or connection), HK_EREDIS (NOGROUP included: hk_queue_read makes the group). */
+#define HK_QUEUE_ANY_MAX 32
+int hk_queue_read_any (hk_queue_t *const *qs, int nq, hk_queue_msg_t *msgs, int *which,
+                       int block_ms);
 /* The stream's name. */
 const char *hk_queue_stream (const hk_queue_t *self);
 /* How many times this handle created its group because none was there: once on a fresh
