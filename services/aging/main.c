@@ -59,7 +59,8 @@ static const char *const s_consumes[] = {
     "contract.recorded",     /* the terms of the credit hold (R-H1) */
     "delivery.recorded",     /* order volume (R-A7), the batches of 送二结一 (R-H1) */
     "contact.sent",          /* R-A2 "no contact": only grades of 3 or worse can move */
-    "contact_outcome.recorded", /* the same when the debtor was reached */
+    "contact_outcome.recorded", /* the same when the debtor was reached; a "no supply, no
+                                   payment" threat re-grades it whatever its grade (R-H2) */
     NULL,
 };
 
@@ -165,13 +166,15 @@ s_limitation_event (hk_daemon_t *d, s_events_t *evs, s_invoice_slot_t *slot,
 
 /* The last contact per debtor (R-A2 "no contact"), of the debtors IN_IDS (a subquery): the
  * latest message sent (by the fleet clock: the contact's dispatched_at; its updated_at is the
- * wall clock's) or outcome that reached the debtor (migration 21), as a local date in ZONE. */
+ * wall clock's) or outcome that reached the debtor (migrations 21 and 26: a "no supply, no
+ * payment" threat too, the debtor spoke), as a local date in ZONE. The outcome list is the
+ * predicate of the partial index contact_outcome_reached: change both together. */
 #define S_LAST_CONTACT(ZONE, IN_IDS)                                                           \
     "SELECT debtor_id, (max (at) AT TIME ZONE " ZONE ")::date AS last_sent FROM ("            \
     "  SELECT debtor_id, dispatched_at AS at FROM contact WHERE tenant = $1"                   \
     "  AND status = 'sent' AND debtor_id IN (" IN_IDS ")"                                      \
     "  UNION ALL SELECT debtor_id, occurred_at FROM contact_outcome WHERE tenant = $1"         \
-    "  AND outcome IN ('reached', 'hostile', 'refused', 'delivered')"                          \
+    "  AND outcome IN ('reached', 'hostile', 'refused', 'delivered', 'no_supply_no_payment')"  \
     "  AND debtor_id IN (" IN_IDS ")) t GROUP BY debtor_id"
 
 /* The debtors b the debtor pass grades: owing something or held. */
@@ -466,11 +469,17 @@ s_age_query (hk_daemon_t *d, const char *sql, int nparams, const char *const *pa
  * contract): cash terms hold while anything invoiced is unpaid; deliver-two-settle-one while
  * anything is unpaid on an invoice before the latest one (paid or not); periodic and one-off
  * terms once an invoice is overdue beyond the policy's grace. Placing and lifting are events
- * for billing/ERP. The inputs come from the debtor batch query. */
+ * for billing/ERP; lifting stores its time on the fleet clock (credit_hold_lifted_at), which
+ * ends the window of a "no supply, no payment" threat. A threat that still counts (threat)
+ * never lifts a hold (R-H2): the hold stays and its stored reason names R-H2. A reason that
+ * changes while the hold stays (stored_reason differs) is written without an event: billing
+ * acts on placed and lifted only. The inputs come from the debtor batch query. *lifted is set
+ * when the hold was lifted now. */
 static int
 s_credit_hold (hk_daemon_t *d, const char *debtor, const char *as_of_s, int32_t max_dpd,
                const char *contract_id, const char *terms, bool held, int64_t unpaid,
-               int64_t previous_unpaid, const char *trace_id)
+               int64_t previous_unpaid, bool threat, const char *stored_reason,
+               const char *trace_id, bool *lifted)
 {
     hk_hold_input_t in = {
         .terms = strcmp (terms, "cash") == 0                     ? HK_TERMS_CASH
@@ -481,18 +490,37 @@ s_credit_hold (hk_daemon_t *d, const char *debtor, const char *as_of_s, int32_t 
         .previous_batch_unpaid_minor = previous_unpaid,
         .max_dpd = max_dpd,
         .held = held,
+        .threat_no_supply_no_payment = threat,
     };
     hk_hold_t out;
+    *lifted = false;
     int rc = hk_credit_hold (NULL, &in, &out);
-    if (rc != 0 || !(out.placed || out.lifted))
+    if (rc != 0)
         return rc;
-    const char *up[] = { d->tenant, debtor, out.hold ? "true" : "false", out.reason };
+    if (!(out.placed || out.lifted)) {
+        if (!out.hold || strcmp (out.reason, stored_reason) == 0)
+            return 0;
+        const char *up[] = { d->tenant, debtor, out.reason };
+        return hk_db_exec (d->db,
+                           "UPDATE debtor SET credit_hold_reason = $3"
+                           " WHERE tenant = $1 AND debtor_id = $2",
+                           3, up)
+                       == 1
+                   ? 0
+                   : HK_EDB;
+    }
+    char now_s[40];
+    hk_time_format (hk_clock_now (d->clock), now_s, sizeof now_s);
+    const char *up[] = { d->tenant, debtor, out.hold ? "true" : "false", out.reason,
+                         out.lifted ? now_s : NULL };
     if (hk_db_exec (d->db,
-                    "UPDATE debtor SET credit_hold = $3::boolean, credit_hold_reason = $4"
+                    "UPDATE debtor SET credit_hold = $3::boolean, credit_hold_reason = $4,"
+                    " credit_hold_lifted_at = coalesce ($5::timestamptz, credit_hold_lifted_at)"
                     " WHERE tenant = $1 AND debtor_id = $2",
-                    4, up)
+                    5, up)
         != 1)
         return HK_EDB;
+    *lifted = out.lifted;
     Huikuan__V1__CreditHold ev = HUIKUAN__V1__CREDIT_HOLD__INIT;
     ev.debtor_id = (char *) debtor;
     ev.as_of = (char *) as_of_s;
@@ -538,15 +566,20 @@ typedef struct {
  * cooperation and stance (R-A5, R-A6), and for the credit hold (R-H1) the latest contract
  * and what is unpaid before the latest invoice; last its standing: bankrupt, reachability
  * (R-A8), broken promises (R-A2), a known closure and clearance sales (R-A7), and the signals
- * it had. $3 as-of date, $4 zone, $5 year*12+month of the window's first month, $6/$7 the
- * window's first day and the day after it. */
+ * it had; whether a "no supply, no payment" threat still counts (R-H2, R-A5: recorded after
+ * the debtor's last hold lift, or ever when none was lifted; a lookup in the partial index
+ * contact_outcome_threat, migration 26) and the stored hold reason. $3 as-of date, $4 zone,
+ * $5 year*12+month of the window's first month, $6/$7 the window's first day and the day
+ * after it. */
 static const char s_debtor_sql[]
     = "SELECT b.debtor_id, b.grade, o.max_dpd, o.max_total, x.debtor_id IS NOT NULL,"
       " $3::date - c.last_sent, coalesce (b.distance_km, 0), v.vols, l.lates,"
       " coalesce (b.cause_of_default, ''), coalesce (b.uncooperative, false), b.stance,"
       " k.contract_id, k.terms, b.credit_hold, coalesce (o.open_sum, 0),"
       " coalesce (pb.prev_unpaid, 0), b.bankrupt, b.reachability, coalesce (pm.broken, 0),"
-      " b.closure, b.clearance_sale, coalesce (b.signals::text, '{}')"
+      " b.closure, b.clearance_sale, coalesce (b.signals::text, '{}'),"
+      " coalesce (th.at > b.credit_hold_lifted_at, th.at IS NOT NULL),"
+      " coalesce (b.credit_hold_reason, '')"
       " FROM debtor b"
       " LEFT JOIN (SELECT debtor_id, max (m) AS max_dpd, sum (s) AS open_sum, max (s) AS max_total"
       "   FROM (SELECT debtor_id, $3::date - min (due_on) AS m, sum (outstanding_minor) AS s"
@@ -588,11 +621,14 @@ static const char s_debtor_sql[]
       "   ON pb.debtor_id = b.debtor_id"
       " LEFT JOIN (" S_BROKEN_PROMISES ("SELECT unnest ($2::text[])") ") pm"
       "   ON pm.debtor_id = b.debtor_id"
+      " LEFT JOIN (SELECT debtor_id, max (occurred_at) AS at FROM contact_outcome"
+      "   WHERE tenant = $1 AND outcome = 'no_supply_no_payment'"
+      "   AND debtor_id = ANY ($2::text[]) GROUP BY debtor_id) th ON th.debtor_id = b.debtor_id"
       " WHERE b.tenant = $1 AND b.debtor_id = ANY ($2::text[])"
       " ORDER BY b.debtor_id FOR UPDATE OF b";
 
 /* Debtor-level risk for the debtors of ids (a text[] literal) as of a date (R-A2, R-A4, R-A5,
- * R-A6, R-A7, R-A8) and their credit hold (R-H1), after their invoices were aged in the same
+ * R-A6, R-A7, R-A8) and their credit hold (R-H1, R-H2), after their invoices were aged in the same
  * transaction: one query for the inputs, one UPDATE for the results. Inputs the feeds do not
  * carry yet (creditworthiness, cooperation, capital strength) are neutral. The
  * amount part uses the debtor's largest single-currency total: sums across currencies mean
@@ -663,10 +699,25 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
             .signal_volume_drop = volume_drop,
             .signal_delay = delay,
         };
-        /* R-A5/R-A6: hard only for the uncooperative or wilful; the cause is as recorded */
+        /* R-H1/R-H2: the hold first; a threat keeps it and is named in its reason */
+        bool threat = PQgetvalue (res, i, 23)[0] == 't', lifted = false;
+        if (!PQgetisnull (res, i, 13)
+            && s_credit_hold (d, debtor, as_of_s, in.dpd, PQgetvalue (res, i, 12),
+                              PQgetvalue (res, i, 13), PQgetvalue (res, i, 14)[0] == 't',
+                              strtoll (PQgetvalue (res, i, 15), NULL, 10),
+                              strtoll (PQgetvalue (res, i, 16), NULL, 10), threat,
+                              PQgetvalue (res, i, 24), trace_id, &lifted)
+                   != 0) {
+            rc = HK_EDB;
+            break;
+        }
+        /* R-A5/R-A6: hard only for the uncooperative, wilful or in bad faith: a "no supply, no
+         * payment" threat that still counts is bad faith (one before a lift made now no
+         * longer does: the debtor paid); the cause is as recorded */
         hk_cause_t cause = HK_CAUSE_UNKNOWN;
         hk_cause_parse (PQgetvalue (res, i, 9), &cause);
-        const char *stance = hk_stance (PQgetvalue (res, i, 10)[0] == 't', false, cause)
+        const char *stance = hk_stance (PQgetvalue (res, i, 10)[0] == 't', threat && !lifted,
+                                        cause)
                                      == HK_STANCE_HARD
                                  ? "hard"
                                  : "soft";
@@ -754,15 +805,6 @@ s_grade_debtors (hk_daemon_t *d, const char *ids, int32_t as_of, const char *tra
         if (steady < S_STEADY_MAX)
             hk_date_format (as_of + steady, through_s, sizeof through_s);
         hk_pgarr_text (&cols[8], through_s);
-        if (!PQgetisnull (res, i, 13)
-            && s_credit_hold (d, debtor, as_of_s, in.dpd, PQgetvalue (res, i, 12),
-                              PQgetvalue (res, i, 13), PQgetvalue (res, i, 14)[0] == 't',
-                              strtoll (PQgetvalue (res, i, 15), NULL, 10),
-                              strtoll (PQgetvalue (res, i, 16), NULL, 10), trace_id)
-                   != 0) {
-            rc = HK_EDB;
-            break;
-        }
         if (prev_grade == (int) grade.grade && !stance_changed && !signals_changed)
             continue;
         Huikuan__V1__DebtorGraded *ev = &slot->ev;
@@ -910,7 +952,8 @@ typedef struct {
                              or worse before) */
     hk_pgarr_t contacted; /* debtors sent a message: only grades of 3 or worse can move (the
                              no-contact rule), for the debtor too */
-    hk_pgarr_t debtors;   /* every debtor touched but those only sent a message */
+    hk_pgarr_t debtors;   /* every debtor touched but those only sent a message or reached
+                             without a threat */
     int ninvoices, npromised, nrecorded, ncontacted, ndebtors;
 } s_marks_t;
 
@@ -981,8 +1024,10 @@ s_mark (hk_daemon_t *d, s_marks_t *m)
  * credit note the invoices it paid (what is outstanding and expected changed, R-A3) and its
  * debtor (R-A2, R-H1: it may clear a hold or change the grade); a dispute its invoice; a
  * broken promise, a debtor record or a contact the debtor and the invoices whose grade it
- * can move; terms and deliveries the debtor. Each kind is one statement or one aged batch,
- * whatever the number of events. */
+ * can move; terms and deliveries the debtor. An outcome that is a "no supply, no payment"
+ * threat, or that corrects an outcome recorded before (it may have been one), also marks its
+ * debtor whatever its grade: the hold's reason (R-H2) and the stance (R-A5) move within
+ * seconds. Each kind is one statement or one aged batch, whatever the number of events. */
 static int
 s_on_events (hk_daemon_t *d, const Huikuan__V1__Envelope *const *envs, int n)
 {
@@ -1006,9 +1051,20 @@ s_on_events (hk_daemon_t *d, const Huikuan__V1__Envelope *const *envs, int n)
             s_marks_add (&m.recorded, &m.nrecorded, debtor);
             s_marks_add (&m.debtors, &m.ndebtors, debtor);
         }
-        else if (strcmp (type, "contact.sent") == 0
-                 || strcmp (type, "contact_outcome.recorded") == 0)
+        else if (strcmp (type, "contact.sent") == 0)
             s_marks_add (&m.contacted, &m.ncontacted, debtor);
+        else if (strcmp (type, "contact_outcome.recorded") == 0) {
+            s_marks_add (&m.contacted, &m.ncontacted, debtor);
+            msgs[k] = hk_payload_unpack (env);
+            const ProtobufCMessageDescriptor *want
+                = &huikuan__v1__contact_outcome_recorded__descriptor;
+            Huikuan__V1__ContactOutcomeRecorded *co
+                = msgs[k] && msgs[k]->descriptor == want
+                      ? (Huikuan__V1__ContactOutcomeRecorded *) msgs[k]
+                      : NULL;
+            if (co && (co->changed || strcmp (co->outcome, "no_supply_no_payment") == 0))
+                s_marks_add (&m.debtors, &m.ndebtors, debtor); /* R-H2, R-A5 */
+        }
         else if (strcmp (type, "contract.recorded") == 0
                  || strcmp (type, "delivery.recorded") == 0)
             s_marks_add (&m.debtors, &m.ndebtors, debtor);

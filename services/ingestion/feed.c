@@ -389,13 +389,14 @@ s_interruption (const hk_record_t *rec, hk_interruption_fact_t *f, hk_row_error_
     return 0;
 }
 
-/* What came of a dispatched contact; task_id is the contact_id huikuan gave it (a UUID). */
+/* What came of a dispatched contact; task_id is the contact_id huikuan gave it (a UUID).
+ * no_supply_no_payment: the debtor said it will not pay unless supply resumes (R-H2). */
 static int
 s_outcome (const hk_record_t *rec, hk_outcome_fact_t *f, hk_row_error_t *err)
 {
     static const char *const outcomes[] = { "reached", "no_answer", "left_message",
                                             "wrong_number", "hostile", "refused", "delivered",
-                                            "returned", NULL };
+                                            "returned", "no_supply_no_payment", NULL };
     if (s_id (rec, "outcome_id", &f->outcome_id, err) || s_id (rec, "task_id", &f->task_id, err)
         || s_one_of (rec, "outcome", outcomes, true, &f->outcome, err)
         || s_instant (rec, "occurred_at", true, NULL, &f->occurred_at_us, err)

@@ -103,7 +103,8 @@ typedef struct {
 } hk_interruption_fact_t;
 
 /* What came of a dispatched contact: outcome is one of reached, no_answer, left_message,
- * wrong_number, hostile, refused, delivered, returned. */
+ * wrong_number, hostile, refused, delivered, returned, no_supply_no_payment (the debtor's
+ * threat "no supply, no payment", R-H2). */
 typedef struct {
     const char *outcome_id, *task_id, *outcome, *note;
     int64_t occurred_at_us;

@@ -1,6 +1,8 @@
 /* outcome: what came of a dispatched contact moves the plan (contact_outcome.recorded).
  *
- *   - refused, wrong_number, returned: the step did not work (R-C1). The debt's pending ladder
+ *   - refused, no_supply_no_payment, wrong_number, returned: the step did not work (R-C1). A
+ *     "no supply, no payment" threat (R-H2) is a refusal to pay: aging keeps the credit hold
+ *     and makes the stance hard, the ladder moves on as for a refusal. The debt's pending ladder
  *     step is withdrawn and the debt reviewed at once; the review sees the failure
  *     (contact_outcome, hk_debt_view_t.failed_at_us) and takes the next rung without waiting.
  *     A wrong number or returned mail also stops that person being used on that channel until
@@ -20,8 +22,8 @@ int
 sched_on_outcome (hk_daemon_t *d, const Huikuan__V1__ContactOutcomeRecorded *ev)
 {
     const char *o = ev->outcome;
-    if (strcmp (o, "refused") == 0 || strcmp (o, "wrong_number") == 0
-        || strcmp (o, "returned") == 0) {
+    if (strcmp (o, "refused") == 0 || strcmp (o, "no_supply_no_payment") == 0
+        || strcmp (o, "wrong_number") == 0 || strcmp (o, "returned") == 0) {
         char why[160];
         snprintf (why, sizeof why, "the %s did not work (%s): the next rung at once",
                   ev->channel, o);

@@ -45,7 +45,7 @@ static const char s_due_sql[] =
     "  coalesce ((extract (epoch FROM c.promise_broken_at) * 1000000)::bigint, 0),"
     "  coalesce ((SELECT (extract (epoch FROM max (o.occurred_at)) * 1000000)::bigint"
     "   FROM contact_outcome o WHERE o.tenant = c.tenant AND o.invoice_id = c.invoice_id"
-    "   AND o.outcome IN ('refused', 'wrong_number', 'returned')), 0),"
+    "   AND o.outcome IN ('refused', 'no_supply_no_payment', 'wrong_number', 'returned')), 0),"
     "  coalesce ((extract (epoch FROM d.signal_at) * 1000000)::bigint, 0)"
     " FROM collection c JOIN invoice i ON i.tenant = c.tenant AND i.invoice_id = c.invoice_id"
     " JOIN debtor d ON d.tenant = c.tenant AND d.debtor_id = c.debtor_id"

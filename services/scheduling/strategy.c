@@ -962,8 +962,8 @@ hk_strategy_decide (const hk_strategy_t *s, const hk_debt_view_t *in, hk_decisio
                   && (in->promise_broken_at_us > 0
                           ? in->promise_broken_at_us >= in->last_step_at_us
                           : in->answered);
-    /* R-C1: a contact of the last step reported not to work (refused, wrong number, mail
-     * returned) shows it the same way */
+    /* R-C1: a contact of the last step reported not to work (refused, a "no supply, no
+     * payment" threat (R-H2), wrong number, mail returned) shows it the same way */
     bool failed = last > HK_STEP_PRE_DUE && in->failed_at_us > 0 && in->last_step_at_us > 0
                   && in->failed_at_us >= in->last_step_at_us;
     hk_step_t next = s_next_rung (s, r, last, in, broken || failed, &capped);
@@ -1008,8 +1008,8 @@ hk_strategy_decide (const hk_strategy_t *s, const hk_debt_view_t *in, hk_decisio
         snprintf (since, sizeof since, "a promise was broken after the %s (R-C5): no waiting",
                   s_words (last));
     else if (failed)
-        snprintf (since, sizeof since, "the %s did not work (refused, wrong number or returned):"
-                                       " no waiting", s_words (last));
+        snprintf (since, sizeof since, "the %s did not work (refused, no supply no payment,"
+                                       " wrong number or returned): no waiting", s_words (last));
     else if (signal)
         snprintf (since, sizeof since, "an early-warning signal since the %s (R-A7):"
                                        " settlement requested now, no waiting", s_words (last));

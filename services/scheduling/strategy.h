@@ -87,8 +87,9 @@ typedef struct {
                                      When 0, a broken promise counts as broken since the last
                                      step if answered is set (a promise followed that step). */
     int64_t failed_at_us;     /* when a contact of this debt was last reported not to work
-                                 (refused, wrong number, returned mail; 0 = never): at or
-                                 after last_step_at_us the next rung comes at once (R-C1) */
+                                 (refused, no supply no payment, wrong number, returned
+                                 mail; 0 = never): at or after last_step_at_us the next
+                                 rung comes at once (R-C1) */
     int64_t signal_at_us;     /* when an early-warning signal was last raised on the debtor
                                  (0 = never): at or after last_step_at_us, an overdue debt's
                                  next rung comes at once, settlement requested now (R-A7) */
@@ -129,8 +130,9 @@ typedef struct {
  *     move to a higher rung waits one more wait; repeats of a rung (phone) are not delayed;
  *   - broken promise since the last step (R-C5): no further repeat of the current rung, the
  *     next higher rung at once (the remaining wait is skipped);
- *   - the last step reported not to work (failed_at_us: refused, wrong number, returned mail):
- *     the same, under R-C1 ("a step is taken only when the previous did not work");
+ *   - the last step reported not to work (failed_at_us: refused, a "no supply, no payment"
+ *     threat, wrong number, returned mail): the same, under R-C1 ("a step is taken only
+ *     when the previous did not work");
  *   - after the ladder's last rung: nothing at all.
  * Returns 0, or HK_EINVAL when an argument is NULL. */
 int hk_strategy_decide (const hk_strategy_t *s, const hk_debt_view_t *in, hk_decision_t *out);

@@ -163,6 +163,101 @@ def test_credit_hold_placed_and_lifted_only_by_payment(fleet):
     assert fleet.scalar("SELECT count(*) FROM debtor WHERE credit_hold") == 0
 
 
+def test_no_supply_no_payment_threat_keeps_the_hold(fleet):
+    """R-H2: a debtor held under cash terms (R-H1) answers a dispatched contact with "no
+    supply, no payment" (不供货就不再付款). Within seconds, whatever its grade: the hold stays,
+    its reason names R-H2, the stance is hard (bad faith, R-A5), nothing is lifted, and the
+    scheduler takes the next rung at once as for a refusal (R-C1). A payment that leaves goods
+    unpaid keeps the hold; the one that clears them lifts it (R-H1), and the threat, older than
+    the lift, no longer makes the stance hard."""
+    zone = ZoneInfo("Asia/Shanghai")
+    fleet.clock_set("2026-03-05T08:00:00+08:00")
+    fleet.start("ingestion")
+    fleet.start("aging")
+    fleet.start("scheduling")
+    fleet.drop("a-debtors.csv", "debtor_id,name,size_class,time_zone,calendar\n"
+                                "T1,Debtor T1 Co.,large,Asia/Shanghai,CN\n")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM debtor") == 1, 30, what="debtor")
+    fleet.drop("b-people.csv", "contact_id,debtor_id,role,name,phone,email\n"
+                               "T1-PAY,T1,payment_contact,Pay Clerk,+8613800000001,"
+                               "pay@t1.example\n")
+    fleet.drop("c-contracts.csv", "contract_id,debtor_id,terms,sealed\nK-T1,T1,cash,true\n")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM contract") == 1
+               and fleet.scalar("SELECT count(*) FROM contact_person") == 1, 30,
+               what="people and contract")
+    fleet.drop("d-invoices.csv", "invoice_id,debtor_id,currency,amount,issued_on,due_on\n"
+                                 "T1-1,T1,CNY,5000.00,2026-01-31,2026-03-02\n")
+    placed = fleet.wait_events("credit_hold.placed", 1)
+    assert placed[0]["payload"]["rule"] == "R-H1", placed
+    wait_until(lambda: fleet.scalar("SELECT stance FROM debtor WHERE debtor_id = 'T1'")
+               == "soft", 30, what="graded soft")
+    # 3 days overdue: grade 4, which a plain contact outcome does not re-grade
+    assert fleet.scalar("SELECT grade FROM debtor WHERE debtor_id = 'T1'") == 4
+
+    notice = wait_until(lambda: fleet.query(
+        "SELECT contact_id::text, due_at FROM contact WHERE debtor_id = 'T1'"
+        " AND step = 'written_notice'"), 30, what="notice planned")[0]
+    fleet.clock_set(notice[1].astimezone(zone).isoformat())
+    wait_until(lambda: fleet.scalar("SELECT dispatched_at FROM contact WHERE contact_id = %s",
+                                    (notice[0],)), 30, what="notice dispatched")
+    said = notice[1].astimezone(zone) + timedelta(hours=1)
+    fleet.clock_set((said + timedelta(minutes=5)).isoformat())
+    graded_before = fleet.outbox_count("debtor.graded")
+    fleet.drop("e-outcomes.csv", "outcome_id,task_id,outcome,occurred_at,note\n"
+                                 "O-1,%s,no_supply_no_payment,%s,no delivery no money\n"
+                                 "O-2,%s,no_supply,%s,\n"
+                                 % (notice[0], said.isoformat(), notice[0], said.isoformat()))
+
+    def reason():
+        return fleet.query("SELECT credit_hold, credit_hold_reason, stance FROM debtor"
+                           " WHERE debtor_id = 'T1'")[0]
+    wait_until(lambda: "R-H2" in (reason()[1] or ""), 10, what="hold reason names R-H2")
+    held, why, stance = reason()
+    assert held is True and "R-H1" in why and stance == "hard", (held, why, stance)
+    assert fleet.query("SELECT r.line, r.field FROM intake_reject r JOIN intake_file f"
+                       " ON f.id = r.file_id WHERE f.name LIKE %s", ("%e-outcomes.csv",)) \
+        == [(3, "outcome")]
+    graded = fleet.wait_events("debtor.graded", 1,
+                               lambda p, e: p.get("debtor_id") == "T1"
+                               and p.get("stance") == "hard")
+    assert fleet.outbox_count("debtor.graded") > graded_before, graded
+    # a reason change alone is no event: billing acts on placed and lifted
+    assert fleet.outbox_count("credit_hold.") == 1
+    # the scheduler: a refusal, the next rung at once (R-C1)
+    call = wait_until(lambda: fleet.query(
+        "SELECT reason, rules FROM contact WHERE debtor_id = 'T1' AND step = 'phone'"
+        " AND status = 'planned'"), 20, what="the next rung at once")[0]
+    assert "did not work" in call[0] and "R-C1" in call[1], call
+    # the debtor spoke: its last contact (R-A2)
+    assert fleet.scalar("SELECT count(*) FROM contact_outcome WHERE outcome ="
+                        " 'no_supply_no_payment'") == 1
+
+    # part paid: cash terms still broken, the hold and its reason stay
+    fleet.drop("f-payments.csv", "payment_id,debtor_id,invoice_id,currency,amount,received_at\n"
+                                 "TP-1,T1,T1-1,CNY,2000.00,%s\n" % said.isoformat())
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM consumed_event WHERE consumer ="
+                                    " 'aging' AND event_id IN (SELECT event_id FROM event_outbox"
+                                    " WHERE type = 'payment.recorded')") == 1, 30,
+               what="aging saw the payment")
+    time.sleep(1.0)
+    held, why, stance = reason()
+    assert held is True and "R-H2" in why and stance == "hard", (held, why, stance)
+    assert fleet.outbox_count("credit_hold.lifted") == 0
+    # the rest paid: only payment lifts the hold (R-H1)
+    fleet.clock_set((said + timedelta(hours=2)).isoformat())
+    fleet.drop("g-payments.csv", "payment_id,debtor_id,invoice_id,currency,amount,received_at\n"
+                                 "TP-2,T1,T1-1,CNY,3000.00,%s\n"
+                                 % (said + timedelta(hours=1)).isoformat())
+    lifted = fleet.wait_events("credit_hold.lifted", 1)
+    assert lifted[0]["payload"]["debtor_id"] == "T1" and lifted[0]["payload"]["rule"] == "R-H1"
+    held, why, stance = reason()
+    assert held is False and "cleared by payment" in why and stance == "soft", (held, why, stance)
+    # the lift's time on the fleet clock ends the threat's window
+    lifted_at = fleet.scalar("SELECT credit_hold_lifted_at FROM debtor WHERE debtor_id = 'T1'")
+    assert said + timedelta(hours=2) <= lifted_at < said + timedelta(hours=2, minutes=5), \
+        lifted_at
+
+
 def test_tenant_buckets_from_configuration(fleet):
     """R-A1: buckets are configuration; a bad list is refused at start with the reason. Results
     are kept until their change point, so other buckets at a start compute them all again the

@@ -260,6 +260,20 @@ hk_ingestion_test (bool verbose)
     CHECK_INT (hk_feed_validate (&r, &f, &err), HK_EINVAL);
     CHECK_STR (err.field, "amount");
 
+    /* contact_outcome: the debtor's "no supply, no payment" threat is an outcome of its own
+     * (R-H2); a value outside the list is still the row's error, naming the field */
+    r = REC (HK_REC_CONTACT_OUTCOME, "outcome_id", "O1", "task_id",
+             "6f1c2a9e-3b4d-4e5f-8a7b-1c2d3e4f5a6b", "outcome", "no_supply_no_payment",
+             "occurred_at", "2026-03-12T08:30:00+08:00");
+    CHECK_INT (hk_feed_validate (&r, &f, &err), 0);
+    CHECK_INT (f.kind, HK_REC_CONTACT_OUTCOME);
+    CHECK_STR (f.u.outcome.outcome, "no_supply_no_payment");
+    hk_record_set (&r, "outcome", "no_supply");
+    CHECK_INT (hk_feed_validate (&r, &f, &err), HK_EINVAL);
+    CHECK_STR (err.field, "outcome");
+    hk_record_set (&r, "outcome", "refused");
+    CHECK_INT (hk_feed_validate (&r, &f, &err), 0);
+
     /* debtor */
     r = REC (HK_REC_DEBTOR, "debtor_id", "D1", "size_class", "large", "time_zone",
              "America/New_York", "distance_km", "120", "credit_limit", "50000.00", "currency",
