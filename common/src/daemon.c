@@ -368,6 +368,10 @@ s_wait (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *const *queues, i
     hk_queue_msg_t msgs[HK_MAX_CONSUMED + 1];
     int which[HK_MAX_CONSUMED + 1];
     int got = hk_queue_read_any (all, n, msgs, which, us >= 2000 ? (int) (us / 1000) : 1);
+    /* the clock may have moved while the read waited (an operator's or a test's hkctl clock
+     * set just before the event it wrote): what arrived is applied by the clock of now */
+    if (got > 0 && hk_clock_refresh (d->clock, d->db) != 0)
+        hk_db_connect (d->db);
     for (int k = 0; k < got; k++) {
         if (which[k] < nqueues) {
             if (!s_stop)
