@@ -65,7 +65,7 @@ static const char *const s_consumes[] = {
 };
 
 static hk_metric_t *s_m_aged, *s_m_changed, *s_m_chunks;
-static hk_queue_t *s_chunks; /* the daily run's chunks (consumer group "aging") */
+static hk_queue_t *s_chunks; /* the daily run's chunks (the event streams' group: "aging") */
 static char s_stream[160];
 
 /* PostgreSQL array literals built per batch ("{...}"), one per column a batch UPDATE
