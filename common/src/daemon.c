@@ -384,6 +384,49 @@ s_wait (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *const *queues, i
     return got;
 }
 
+/* Producers adopted from instances that are gone (s_adopt), relayed with this instance's own
+ * until they have nothing left. */
+#define HK_ADOPTED_MAX 8
+#define HK_ADOPTED_MAX_S "8"
+static char s_adopted[HK_ADOPTED_MAX][160];
+static int s_nadopted;
+
+/* Promise 1 for an instance that died between a commit and its relay: instance names default
+ * to <kind>-<host>-<pid>, so it never comes back as the same producer, and its committed
+ * events would stay unpublished, never reaching the consumers. With the fleet's housekeeping
+ * turn, the producers with events left to publish whose instance (the part before a '/': a
+ * second lane's producer is "<instance>/lane2") has not beaten within the live window are
+ * adopted: relayed here each turn until they have nothing left. Two relays of one producer
+ * never overlap (its cursor row is locked, the other skips), and consumers deduplicate, so
+ * adopting an instance that was only slow to beat publishes nothing twice that matters. */
+static void
+s_adopt (hk_daemon_t *d)
+{
+    const char *p[] = { d->instance };
+    PGresult *res = hk_db_query (
+        d->db,
+        "SELECT s.producer, s.last_seq - s.published_seq FROM producer_sequence s"
+        " WHERE s.published_seq < s.last_seq AND split_part (s.producer, '/', 1) <> $1"
+        " AND NOT EXISTS (SELECT 1 FROM fleet_instance f"
+        "  WHERE f.instance = split_part (s.producer, '/', 1) AND f." HK_INSTANCE_LIVE ")"
+        " ORDER BY s.producer LIMIT " HK_ADOPTED_MAX_S,
+        1, p);
+    for (int i = 0; res && i < PQntuples (res) && s_nadopted < HK_ADOPTED_MAX; i++) {
+        const char *producer = PQgetvalue (res, i, 0);
+        bool known = strlen (producer) >= sizeof s_adopted[0];
+        for (int k = 0; k < s_nadopted && !known; k++)
+            known = strcmp (s_adopted[k], producer) == 0;
+        if (known)
+            continue;
+        snprintf (s_adopted[s_nadopted++], sizeof s_adopted[0], "%s", producer);
+        HK_LOG (HK_WARN, "outbox.adopted", HK_S ("producer", producer),
+                HK_I ("unpublished", strtoll (PQgetvalue (res, i, 1), NULL, 10)));
+    }
+    if (!res)
+        HK_LOG (HK_WARN, "outbox.adopt_failed", HK_S ("error", hk_db_errstr (d->db)));
+    PQclear (res);
+}
+
 /* Retention (retention.h), when this instance has the fleet's turn for the interval. */
 static void
 s_housekeeping (hk_daemon_t *d, int64_t interval_us)
@@ -402,6 +445,7 @@ s_housekeeping (hk_daemon_t *d, int64_t interval_us)
         .instance_expiry_us = hk_config_int (d->config, "instance_expiry"),
         .limit = 50000,
     };
+    s_adopt (d);
     hk_retention_result_t out;
     int rc = hk_retention_run (d->db, d->redis, &policy, &out);
     if (rc != 0)
@@ -596,15 +640,24 @@ hk_daemon_main (int argc, char **argv, const hk_daemon_def_t *def)
          * chunk of aging's first aging (about 5,000) make more than one batch, and a relay that
          * fell behind its own work stops keeping envelopes past the kept limit and reads
          * every one back from then on (aging's run read back 1.3M: 16 s of the server) */
-        for (int p = 0; p < 2; p++) {
-            const char *producer = p == 0 ? d->instance : d->producer2;
-            for (int k = 0, published = HK_RELAY_BATCH;
-                 *producer && k < HK_RELAY_TURNS && published == HK_RELAY_BATCH; k++) {
+        for (int p = 0; p < 2 + s_nadopted; p++) {
+            const char *producer = p == 0 ? d->instance : p == 1 ? d->producer2 : s_adopted[p - 2];
+            int published = HK_RELAY_BATCH;
+            for (int k = 0; *producer && k < HK_RELAY_TURNS && published == HK_RELAY_BATCH; k++) {
                 published = hk_outbox_relay (d->db, producer, d->pub, d->redis, HK_RELAY_BATCH);
                 if (published > 0) {
                     hk_metric_add (s_m_published, published);
                     work += published;
                 }
+            }
+            if (p >= 2 && published != HK_RELAY_BATCH) {
+                /* an adopted producer with nothing left (or relayed by another): let go */
+                if (published >= 0)
+                    HK_LOG (HK_INFO, "outbox.adopted_done", HK_S ("producer", producer));
+                memmove (s_adopted + (p - 2), s_adopted + (p - 1),
+                         (size_t) (s_nadopted - (p - 1)) * sizeof s_adopted[0]);
+                s_nadopted--;
+                p--;
             }
         }
         for (int i = 0; i < nqueues; i++) {

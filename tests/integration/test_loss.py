@@ -96,3 +96,42 @@ def test_kill9_aging_midway(fleet):
     assert {e["payload"]["as_of"] for e in events if e["type"] == "invoice.aged"} == {AS_OF}
 
     fleet.stop_all()
+
+
+def test_an_instance_gone_before_its_relay_has_its_events_published(fleet):
+    """Promise 1 when an instance dies between a commit and its relay and never comes back
+    under its name (names default to <kind>-<host>-<pid>): the instance holding the fleet's
+    housekeeping turn adopts its producers (both lanes of a file of invoices) and publishes
+    what they left, and the consumers apply it."""
+    fleet.clock_set("2026-03-12T08:00:00+08:00")
+    gone = fleet.start("ingestion", instance="ingestion-gone")
+    fleet.drop("a.csv", feed(12))
+    wait_until(lambda: fleet.outbox_count("invoice.recorded") == 12, 30,
+               what="12 invoice.recorded")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_unpublished") == 0, 20,
+               what="relayed")
+    gone.kill9()
+    del fleet.daemons[gone.instance]          # gone for good: the teardown does not stop it
+    # As if it had died after its commit and before its relay: the events unpublished, none
+    # on the streams, its last beat long ago.
+    producers = fleet.query("UPDATE producer_sequence SET published_seq = 0"
+                            " WHERE split_part (producer, '/', 1) = 'ingestion-gone'"
+                            " RETURNING producer")
+    assert len(producers) == 2, producers    # the file went through both lanes
+    for t in ("invoice.recorded", "debtor.recorded"):
+        fleet.redis("DEL", "hk:ev:" + t)
+    fleet.query("UPDATE fleet_instance SET heartbeat_at = now () - interval '1 minute'"
+                " WHERE instance = 'ingestion-gone' RETURNING 1")
+    unpublished = fleet.scalar("SELECT count(*) FROM event_unpublished")
+    assert unpublished >= 12
+
+    fleet.start("aging", HUIKUAN_HOUSEKEEPING_INTERVAL="1s")
+    wait_until(lambda: fleet.scalar("SELECT count(*) FROM event_unpublished") == 0, 30,
+               what="the gone instance's events published:\n" + fleet.logs(30))
+    recorded = ("SELECT count(*) FROM consumed_event c JOIN event_outbox o"
+                " ON o.event_id = c.event_id WHERE c.consumer = 'aging'"
+                " AND o.type = 'invoice.recorded'")
+    wait_until(lambda: fleet.scalar(recorded) == 12, 30,
+               what="aging consumed the 12 invoice.recorded")
+    assert "outbox.adopted" in fleet.logs(400)
+    fleet.stop_all()
