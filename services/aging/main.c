@@ -1683,6 +1683,15 @@ s_init (hk_daemon_t *d)
     if (!s_chunks)
         return HK_ENOMEM;
     d->own_queue = s_chunks;
+    if (strcmp (group, "aging") != 0) {
+        /* a tenant's run stream was read by the group "aging" before it took the tenant's
+         * name: that group, left behind, would keep every later chunk from being trimmed
+         * (retention keeps what a group has not read); a missing stream or group is fine */
+        const char *argv[] = { "XGROUP", "DESTROY", s_stream, "aging" };
+        redisReply *reply = hk_redis_cmd (d->redis, 4, argv, NULL);
+        if (reply)
+            freeReplyObject (reply);
+    }
     s_m_aged = hk_metric_counter ("hk_invoices_aged_total", "Invoices aged");
     s_m_changed = hk_metric_counter ("hk_bucket_changes_total", "Aging bucket changes emitted");
     s_m_chunks = hk_metric_counter ("hk_aging_chunks_total", "Chunks of the daily run done");

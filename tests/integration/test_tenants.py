@@ -18,6 +18,9 @@ N = 60
 
 def test_each_tenant_applies_its_own_events(fleet):
     fleet.clock_set("2026-03-12T08:00:00+08:00")
+    # acme's run stream as an earlier version left it: read by the group "aging", which the
+    # tenant's own group ("aging@acme", the event streams' group) replaces
+    fleet.redis("XGROUP", "CREATE", "hk:aging:run:acme", "aging", "0", "MKSTREAM")
     acme = fleet.start("aging", "aging-acme", HUIKUAN_TENANT="acme")
     default = fleet.start("aging", "aging-default")
     fleet.start("ingestion", "ingestion-acme", HUIKUAN_TENANT="acme")
@@ -35,6 +38,9 @@ def test_each_tenant_applies_its_own_events(fleet):
     assert acme.metric("hk_events_other_tenant_total") == 0
     wait_until(lambda: fleet.scalar("SELECT count(*) FROM invoice WHERE tenant = 'acme'"
                                     " AND aged_as_of IS NOT NULL") == N, 30, what="aged")
+    # acme's day was planned and shared over its run stream, read by acme's group alone
+    groups = redis_words(fleet, "XINFO", "GROUPS", "hk:aging:run:acme")
+    assert "aging@acme" in groups and "aging" not in groups, groups
     fleet.stop_all()
 
 
