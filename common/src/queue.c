@@ -964,11 +964,12 @@ hk_queue_read_any (hk_queue_t *const *qs, int nq, hk_queue_msg_t *msgs, int *whi
             strcpy (q->pending_cursor, "0");
             q->generation = q->r->generation;
         }
-        int before = n;
+        /* entry ids are per stream: each queue's are taken (and checked for repeats) apart */
+        int one = 0;
         if (q->own_pending)
-            rc = s_read_own_pending (q, msgs, before + 1, &n);
-        for (int k = before; k < n; k++)
-            which[k] = i;
+            rc = s_read_own_pending (q, msgs + n, 1, &one);
+        if (one > 0)
+            which[n++] = i;
     }
     if (rc < 0 || n > 0)
         return n > 0 ? n : rc;
@@ -1008,11 +1009,11 @@ hk_queue_read_any (hk_queue_t *const *qs, int nq, hk_queue_msg_t *msgs, int *whi
                 i++;
             const redisReply *entries = st->element[1];
             for (size_t e = 0; i < nq && e < entries->elements && n < nq; e++) {
-                int before = n;
-                if (s_take_entry (qs[i], entries->element[e], msgs, &n, false) < 0)
+                int one = 0;
+                if (s_take_entry (qs[i], entries->element[e], msgs + n, &one, false) < 0)
                     rc = HK_ENOMEM;
-                if (n > before)
-                    which[before] = i;
+                if (one > 0)
+                    which[n++] = i;
             }
         }
     if (reply)

@@ -3,6 +3,7 @@
  * own pending entries after a restart, deleted entries, a group and stream lost with a Redis
  * restart, blocking reads longer than the socket timeout, and reconnecting. */
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -497,6 +498,30 @@ s_test_read_any (hk_redis_t *r, hk_redis_t *admin, const char *url, bool verbose
     CHECK_INT (n, 2);
     for (int k = 0; k < n; k++)
         hk_queue_ack (qa, msgs[k].id);
+    hk_queue_batch_clear (msgs, n);
+
+    /* ids are per stream: two streams' entries of one id are two entries */
+    char same[40];
+    snprintf (same, sizeof same, "%s", "9000000000000-7"); /* past both streams' last ids */
+    const char *streams[] = { a, b }, *texts[] = { "same-a", "same-b" };
+    for (int k = 0; k < 2; k++) {
+        redisReply *added = hk_redis_cmdf (r, "XADD %s %s d %s", streams[k],
+                                           same, texts[k]);
+        CHECK (added && added->type == REDIS_REPLY_STRING && strcmp (added->str, same) == 0);
+        if (added)
+            freeReplyObject (added);
+    }
+    n = hk_queue_read_any (both, 2, msgs, which, 200);
+    CHECK_INT (n, 2);
+    if (n == 2) {
+        CHECK_STR (msgs[0].id, same);
+        CHECK_STR (msgs[1].id, same);
+        CHECK (which[0] != which[1]);
+        for (int k = 0; k < 2; k++) {
+            CHECK_STR (msgs[k].data, which[k] == 0 ? "same-a" : "same-b");
+            hk_queue_ack (both[which[k]], msgs[k].id);
+        }
+    }
     hk_queue_batch_clear (msgs, n);
 
     /* an entry added while the read waits ends the wait at once */
