@@ -718,11 +718,11 @@ s_group_cmd (hk_queue_t *self, int argc, const char **argv, int64_t timeout_ms)
     return reply;
 }
 
+/* Runs an XACK (argv: XACK stream group id ...). */
 static int
-s_ack (hk_queue_t *self, const char *id)
+s_xack (hk_queue_t *self, int argc, const char **argv)
 {
-    const char *argv[] = { "XACK", self->stream, self->group, id };
-    redisReply *reply = hk_redis_cmd (self->r, 4, argv, NULL);
+    redisReply *reply = hk_redis_cmd (self->r, argc, argv, NULL);
     int rc = 0;
     if (!reply)
         rc = HK_EREDIS;
@@ -732,6 +732,13 @@ s_ack (hk_queue_t *self, const char *id)
     if (reply)
         freeReplyObject (reply);
     return rc;
+}
+
+static int
+s_ack (hk_queue_t *self, const char *id)
+{
+    const char *argv[] = { "XACK", self->stream, self->group, id };
+    return s_xack (self, 4, argv);
 }
 
 /* Delivery count of one pending entry (XPENDING s g id id 1); fallback when unknown. */
@@ -1062,16 +1069,8 @@ hk_queue_ack_many (hk_queue_t *self, const char *const *ids, int n)
         free (argv);
         return 0;
     }
-    redisReply *reply = hk_redis_cmd (self->r, argc, argv, NULL);
+    int rc = s_xack (self, argc, argv);
     free (argv);
-    int rc = 0;
-    if (!reply)
-        rc = HK_EREDIS;
-    else if (reply->type == REDIS_REPLY_ERROR && !s_is_nogroup (reply))
-        rc = s_reply_error (self->r, reply, "XACK");
-    /* NOGROUP: as for one (s_ack) */
-    if (reply)
-        freeReplyObject (reply);
     return rc;
 }
 

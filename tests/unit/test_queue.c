@@ -28,6 +28,19 @@ s_int (hk_redis_t *r, const char *fmt, const char *arg)
     return v;
 }
 
+/* Kills r's connection from admin (CLIENT KILL ID); returns the clients killed, or -1. */
+static long long
+s_kill (hk_redis_t *r, hk_redis_t *admin)
+{
+    redisReply *reply = hk_redis_cmdf (r, "CLIENT ID");
+    long long cid = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    if (reply)
+        freeReplyObject (reply);
+    char cids[32];
+    snprintf (cids, sizeof cids, "%lld", cid);
+    return s_int (admin, "CLIENT KILL ID %s", cids);
+}
+
 static int
 s_test_urls (const char *url, bool verbose)
 {
@@ -280,13 +293,7 @@ s_test_queue (hk_redis_t *r, hk_redis_t *admin, bool verbose)
     /* The connection is killed: the next command reconnects and is retried; a consumer
      * reads its own pending entries again after a reconnect (a lost reply may have
      * delivered some). */
-    reply = hk_redis_cmdf (r, "CLIENT ID");
-    long long cid = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
-    if (reply)
-        freeReplyObject (reply);
-    char cids[32];
-    snprintf (cids, sizeof cids, "%lld", cid);
-    CHECK_INT (s_int (admin, "CLIENT KILL ID %s", cids), 1);
+    CHECK_INT (s_kill (r, admin), 1);
     CHECK_INT (s_add (r, stream, "after kill", NULL), 0);
     CHECK (hk_redis_ok (r));
     n = hk_queue_read (q2, msgs, 8, 0);
@@ -554,13 +561,7 @@ s_test_read_any (hk_redis_t *r, hk_redis_t *admin, const char *url, bool verbose
     n = hk_queue_read_any (both, 2, msgs, which, 200);
     CHECK_INT (n, 1);
     hk_queue_batch_clear (msgs, n);
-    redisReply *reply = hk_redis_cmdf (r, "CLIENT ID");
-    long long cid = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
-    if (reply)
-        freeReplyObject (reply);
-    char cids[32];
-    snprintf (cids, sizeof cids, "%lld", cid);
-    CHECK_INT (s_int (admin, "CLIENT KILL ID %s", cids), 1);
+    CHECK_INT (s_kill (r, admin), 1);
     /* the read that meets the dead connection reconnects; the next reads the list again */
     n = hk_queue_read_any (both, 2, msgs, which, 50);
     if (n == 0)
