@@ -348,6 +348,24 @@ hk_daemon_group (const char *kind, const char *tenant, char *buf, size_t len)
     return hk_tenant_name (kind, tenant, buf, len);
 }
 
+hk_queue_t *
+hk_daemon_own_queue (hk_daemon_t *d, const char *stream, const char *legacy)
+{
+    char group[160];
+    if (!hk_daemon_group (d->kind, d->tenant, group, sizeof group))
+        return NULL;
+    hk_queue_t *q = hk_queue_new (d->redis, stream, group, d->instance,
+                                  hk_config_int (d->config, "claim_idle") / 1000);
+    if (q && legacy && strcmp (legacy, group) != 0) {
+        const char *argv[] = { "XGROUP", "DESTROY", stream, legacy };
+        redisReply *reply = hk_redis_cmd (d->redis, 4, argv, NULL);
+        if (reply)
+            freeReplyObject (reply);
+    }
+    d->own_queue = q;
+    return q;
+}
+
 /* A turn did no work: waits up to us for a new entry on the consumed streams and the
  * daemon's own queue at once (one blocking read), and applies or hands over what came
  * (at most one entry a stream; the next turn reads the rest in batches). Returns entries

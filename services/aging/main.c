@@ -1673,25 +1673,11 @@ s_init (hk_daemon_t *d)
         return HK_EINVAL;
     }
     snprintf (s_stream, sizeof s_stream, "hk:aging:run:%s", d->tenant);
-    /* the group of the event streams (the tenant's own), so the loop waits on the chunks and
-     * the events at once (own_queue) */
-    char group[160];
-    s_chunks = hk_daemon_group ("aging", d->tenant, group, sizeof group)
-                   ? hk_queue_new (d->redis, s_stream, group, d->instance,
-                                   hk_config_int (d->config, "claim_idle") / 1000)
-                   : NULL;
+    /* read by the group of the event streams (the tenant's own), so the loop waits on the
+     * chunks and the events at once; before, by the group "aging" whatever the tenant */
+    s_chunks = hk_daemon_own_queue (d, s_stream, "aging");
     if (!s_chunks)
         return HK_ENOMEM;
-    d->own_queue = s_chunks;
-    if (strcmp (group, "aging") != 0) {
-        /* a tenant's run stream was read by the group "aging" before it took the tenant's
-         * name: that group, left behind, would keep every later chunk from being trimmed
-         * (retention keeps what a group has not read); a missing stream or group is fine */
-        const char *argv[] = { "XGROUP", "DESTROY", s_stream, "aging" };
-        redisReply *reply = hk_redis_cmd (d->redis, 4, argv, NULL);
-        if (reply)
-            freeReplyObject (reply);
-    }
     s_m_aged = hk_metric_counter ("hk_invoices_aged_total", "Invoices aged");
     s_m_changed = hk_metric_counter ("hk_bucket_changes_total", "Aging bucket changes emitted");
     s_m_chunks = hk_metric_counter ("hk_aging_chunks_total", "Chunks of the daily run done");

@@ -3,7 +3,8 @@
  *
  * Reads its tenant's e-mail queue (hk:notify:email for the tenant "default",
  * hk:notify:email@<tenant> for another; hk_notify_queue) through a Redis consumer group (work
- * held by a dead instance is claimed by another). Each contact is sent once: the contact row
+ * held by a dead instance is claimed by another), and waits on it between ticks (the loop's
+ * own_queue), so a contact is sent the moment the scheduler dispatches it. Each contact is sent once: the contact row
  * is locked, a contact that is no longer 'dispatched' (cancelled by a payment, or sent
  * already) is skipped, and the delivery row, the status change and the contact.sent event
  * commit together before the queue entry is acknowledged. The file channel rewrites the same
@@ -182,21 +183,36 @@ s_send (hk_daemon_t *d, notification_t *st, const char *contact_id)
     return rc;
 }
 
+/* One queue entry: the contact it names is sent, or skipped; the entry is acknowledged once
+ * done with it, or after five deliveries. */
+static void
+s_deliver (hk_daemon_t *d, notification_t *st, const hk_queue_msg_t *msg)
+{
+    char id[64];
+    snprintf (id, sizeof id, "%.*s", (int) (msg->len < 63 ? msg->len : 63), msg->data);
+    if (s_send (d, st, id) == 0 || msg->deliveries > 5)
+        hk_queue_ack (st->email, msg->id);
+}
+
 static int
 s_on_tick (hk_daemon_t *d)
 {
     notification_t *st = d->state;
     hk_queue_msg_t msgs[32];
     int n = hk_queue_read (st->email, msgs, 32, 0);
-    for (int i = 0; i < n; i++) {
-        char id[64];
-        snprintf (id, sizeof id, "%.*s", (int) (msgs[i].len < 63 ? msgs[i].len : 63), msgs[i].data);
-        if (s_send (d, st, id) == 0 || msgs[i].deliveries > 5)
-            hk_queue_ack (st->email, msgs[i].id);
-    }
+    for (int i = 0; i < n; i++)
+        s_deliver (d, st, &msgs[i]);
     if (n > 0)
         hk_queue_batch_clear (msgs, n);
     return n;
+}
+
+/* A contact dispatched while the loop waited for work: sent at once, not at the next tick. */
+static void
+s_on_own (hk_daemon_t *d, hk_queue_msg_t *msg)
+{
+    s_deliver (d, d->state, msg);
+    hk_queue_batch_clear (msg, 1);
 }
 
 static int
@@ -219,8 +235,10 @@ s_init (hk_daemon_t *d)
     char queue[192];
     if (!hk_notify_queue ("email", d->tenant, queue, sizeof queue))
         return HK_EINVAL;
-    st->email = hk_queue_new (d->redis, queue, "notification", d->instance,
-                              hk_config_int (d->config, "claim_idle") / 1000);
+    /* read by the kind's group (the tenant's own), so the loop waits on it between ticks;
+     * before, by the group "notification" whatever the tenant: a contact that group left
+     * unsent is read again, and one sent already is skipped (no longer 'dispatched') */
+    st->email = hk_daemon_own_queue (d, queue, "notification");
     if (!st->email)
         return HK_ENOMEM;
     st->m_sent = hk_metric_counter ("hk_messages_sent_total", "Messages handed to a channel");
@@ -236,6 +254,7 @@ static void
 s_fini (hk_daemon_t *d)
 {
     notification_t *st = d->state;
+    d->own_queue = NULL;
     if (st)
         hk_queue_destroy (&st->email);
     free (st);
@@ -252,6 +271,7 @@ main (int argc, char **argv)
         .config = s_config,
         .init = s_init,
         .on_tick = s_on_tick,
+        .on_own = s_on_own,
         .fini = s_fini,
     };
     return hk_daemon_main (argc, argv, &def);

@@ -85,6 +85,9 @@ def test_each_tenant_sends_its_own_contacts(fleet):
     redis_words(fleet, "XADD", "hk:notify:email", "*", "d", moved_contact)
     wait_until(lambda: default.metric("hk_messages_requeued_total") == 1, 20,
                what="the default tenant's notification moved acme's contact")
+    # acme's queue as an earlier version left it: read by the group "notification", which
+    # acme's own group ("notification@acme") replaces
+    fleet.redis("XGROUP", "CREATE", "hk:notify:email@acme", "notification", "0")
     acme = fleet.start("notification", "notification-acme", HUIKUAN_TENANT="acme",
                        HUIKUAN_NOTIFICATION_SENDER="ar@acme.example",
                        HUIKUAN_NOTIFICATION_EMAIL_OUTBOX=outbox["acme"])
@@ -101,4 +104,6 @@ def test_each_tenant_sends_its_own_contacts(fleet):
     for f in files:
         text = message_text(os.path.join(outbox["acme"], f))
         assert "ar@acme.example" in text and "ar@default.example" not in text, text[:500]
+    groups = redis_words(fleet, "XINFO", "GROUPS", "hk:notify:email@acme")
+    assert "notification@acme" in groups and "notification" not in groups, groups
     fleet.stop_all()

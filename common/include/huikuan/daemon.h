@@ -82,6 +82,14 @@ typedef struct {
  * an own_queue shares it. Returns buf, or NULL when it does not fit. */
 const char *hk_daemon_group (const char *kind, const char *tenant, char *buf, size_t len);
 
+/* For init: the daemon's own work queue on stream, read through its kind's group
+ * (hk_daemon_group) as its instance, claimed from others after claim_idle; sets own_queue.
+ * legacy: the group the stream was read by before, or NULL; when it differs from the group
+ * it is destroyed (left behind unread, it would keep retention from trimming the stream; a
+ * missing group is fine). Returns the queue, or NULL. The daemon destroys it in fini, after
+ * setting own_queue to NULL. */
+hk_queue_t *hk_daemon_own_queue (hk_daemon_t *d, const char *stream, const char *legacy);
+
 /* An instance alive now, as a condition on fleet_instance: it beat within three heartbeats
  * (each instance beats every 5 s). Instances gone without their clean stop stay listed until
  * instance_expiry, but are not counted as sharing work. */
