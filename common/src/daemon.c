@@ -405,7 +405,8 @@ s_wait (hk_daemon_t *d, const hk_daemon_def_t *def, hk_queue_t *const *queues, i
 /* Producers adopted from instances that are gone (s_adopt), relayed with this instance's own
  * until they have nothing left. */
 #define HK_ADOPTED_MAX 8
-#define HK_ADOPTED_MAX_S "8"
+#define S_STR_(x) #x
+#define S_STR(x) S_STR_ (x)
 static char s_adopted[HK_ADOPTED_MAX][160];
 static int s_nadopted;
 
@@ -427,7 +428,7 @@ s_adopt (hk_daemon_t *d)
         " WHERE s.published_seq < s.last_seq AND split_part (s.producer, '/', 1) <> $1"
         " AND NOT EXISTS (SELECT 1 FROM fleet_instance f"
         "  WHERE f.instance = split_part (s.producer, '/', 1) AND f." HK_INSTANCE_LIVE ")"
-        " ORDER BY s.producer LIMIT " HK_ADOPTED_MAX_S,
+        " ORDER BY s.producer LIMIT " S_STR (HK_ADOPTED_MAX),
         1, p);
     for (int i = 0; res && i < PQntuples (res) && s_nadopted < HK_ADOPTED_MAX; i++) {
         const char *producer = PQgetvalue (res, i, 0);

@@ -115,12 +115,13 @@ def test_a_small_day_is_shared_by_the_live_instances(fleet):
 
 
 def test_a_waiting_instance_takes_its_chunk_at_once(fleet):
-    """Between ticks with nothing to do, an instance waits on the run's stream (s_idle): with
-    a tick of 3 s, the instance that did not plan the day's run takes a chunk the moment the
-    planner pushes it, instead of at its next tick, by when the planner would have done every
-    chunk itself (the instances' ticks are half a tick out of step here). The chunks are
-    pushed once the plan committed: a chunk read before would find no chunk row and be
-    dropped, and the run would wait for claim_idle (30 s) and more."""
+    """Between ticks with nothing to do, an instance waits on the run's stream (the loop's
+    own_queue, with its event streams): with a tick of 3 s, the instance that did not plan
+    the day's run takes a chunk the moment the planner pushes it, instead of at its next tick,
+    by when the planner would have done every chunk itself (the instances' ticks are half a
+    tick out of step here). The chunks are pushed once the plan committed: a chunk read
+    before would find no chunk row and be dropped, and the run would wait for claim_idle
+    (30 s) and more."""
     load(fleet, {"HUIKUAN_TICK": "3s"}, stagger=1.5)
     fleet.clock_set("2026-03-02T10:00:00+08:00")
     wait_until(lambda: fleet.scalar("SELECT finished_at IS NOT NULL FROM aging_run"
